@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Render the whole monitoring stack from the spec.
+
+    python generate.py [--spec PATH] [--out DIR] [--check]
+
+--check writes nothing and exits 1 listing every file that would change.
+A bad spec prints one line (file:line: field: what) and exits 2, writing nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from stackgen import conventions as names  # noqa: E402
+from stackgen import writer  # noqa: E402
+from stackgen.errors import SpecError  # noqa: E402
+from stackgen.pipeline import render_spec  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
+    parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    args = parser.parse_args(argv)
+    display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
+    try:
+        _, files = render_spec(args.spec, display)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        changes = writer.compare(files, args.out, names.OWNED_DIRS)
+        if changes.empty:
+            print(f"up to date: {len(files)} generated files match {display}")
+            return 0
+        print(f"out of date: regenerate with `make generate` ({display} and the generated files differ):")
+        print("\n".join(changes.lines()))
+        return 1
+    changes = writer.write(files, args.out, names.OWNED_DIRS)
+    print(f"generated {len(files)} files from {display} into {args.out}: "
+          f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

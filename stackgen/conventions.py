@@ -1,0 +1,78 @@
+"""Every name the generator emits lives here: files, rule groups, alert names, recorded series.
+
+Sources differ by label values (source="okx"), never by metric or alert name.
+"""
+
+SPEC_VERSION = "tradingmon/v1"
+SPEC_FILE = "spec.yaml"
+GENERATED_BY = "generate.py"
+
+# -- output files (relative to the output root) -------------------------------
+PROMETHEUS_CONFIG = "stack/prometheus/prometheus.yml"
+ALERTMANAGER_CONFIG = "stack/alertmanager/alertmanager.yml"
+ROUTING_TESTS = "stack/alertmanager/routing-tests.yml"
+RULES_DIR = "rules"
+RULE_TESTS_DIR = "rules/tests"
+RUNBOOK = "docs/runbook.md"
+EXPORTER_CATALOG = "exporter/catalog.json"
+# Folders the generator owns entirely: files in them that it no longer renders are removed.
+OWNED_DIRS = (RULES_DIR, "dashboards", "stack/grafana/provisioning")
+
+# Where the compose stack mounts things (prometheus.yml refers to rule files by these paths).
+PROMETHEUS_RULES_MOUNT = "/etc/prometheus/rules"
+
+# -- the metrics the generated rules read (must be in the spec's catalog) ------
+DRAWDOWN = "trading_drawdown_ratio"
+WIN_RATE = "trading_win_rate_ratio"
+ROUND_TRIPS = "trading_round_trips_total"
+DAILY_PNL = "trading_daily_pnl_usd"
+LOOP_LATENCY = "trading_loop_latency_seconds"
+HTTP_REQUESTS = "http_requests_total"
+HTTP_DURATION = "http_request_duration_seconds"
+RATE_LIMITER = "api_rate_limiter_requests_total"
+FX_VALID_SOURCES = "fx_valid_sources"
+FX_MEDIAN = "fx_median_rate"
+FX_SOURCE_RATE = "fx_source_rate"
+FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
+
+# -- recorded series (level:metric:operations) ---------------------------------
+LOOP_LATENCY_QUANTILE = "instance:trading_loop_latency_seconds:quantile_rate5m"
+HTTP_LATENCY_QUANTILE = "instance_path:http_request_duration_seconds:quantile_rate5m"
+HTTP_REQUEST_RATE = "instance_path:http_requests:rate5m"
+HTTP_ERROR_RATIO = "instance:http_requests:error_ratio_rate5m"
+RATE_LIMITED_RATE = "instance:api_rate_limiter_requests:limited_rate5m"
+FX_SOURCE_AGE = "source:fx_source_last_message_age_seconds"
+FX_SOURCE_DEVIATION = "source:fx_source_deviation_bps"
+
+# -- alert names ---------------------------------------------------------------
+ALERT_DRAWDOWN = "TradingDrawdownHigh"
+ALERT_WIN_RATE = "TradingWinRateLow"
+ALERT_DAILY_LOSS = "TradingDailyLossLimit"
+ALERT_LOOP_LATENCY = "TradingLoopLatencyHigh"
+ALERT_API_LATENCY = "ApiLatencyHigh"
+ALERT_API_ERRORS = "ApiErrorRateHigh"
+ALERT_RATE_LIMITING = "ApiRateLimiting"
+ALERT_FX_STALE = "FxSourceStale"
+ALERT_FX_SOURCES = "FxValidSourcesLow"
+ALERT_FX_DEVIATION = "FxSourceDeviation"
+ALERT_TARGET_DOWN = "TargetDown"
+ALERT_TARGET_ABSENT = "TargetAbsent"
+ALERT_WATCHDOG = "Watchdog"
+
+# Labels that tell one alert instance from another; inhibitions compare them.
+IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")
+SEVERITIES = ("critical", "warning", "info", "none")
+
+# Series every Prometheus has without a catalog entry (job/instance labels only).
+WELL_KNOWN_SERIES = {
+    "up": (), "scrape_duration_seconds": (), "scrape_samples_scraped": (),
+    "process_resident_memory_bytes": (), "process_cpu_seconds_total": (),
+    "process_virtual_memory_bytes": (), "process_open_fds": (), "process_start_time_seconds": (),
+    "ALERTS": ("alertname", "alertstate", "severity"),
+}
+# Labels every scraped series carries.
+TARGET_LABELS = ("job", "instance")
+
+# Compose service names (and the Docker host) that the native mode maps to 127.0.0.1.
+COMPOSE_HOSTS = ("prometheus", "alertmanager", "grafana", "exporter", "host.docker.internal")
+SERVICE_PORTS = {"prometheus": 9090, "alertmanager": 9093, "grafana": 3000, "exporter": 9100}

@@ -1,0 +1,1 @@
+"""The validated, immutable model of the spec. Renderers read only this, never the YAML."""

@@ -1,0 +1,222 @@
+"""Alertmanager routing: receivers, routes, grouping and timing, maintenance windows.
+
+Secrets are referenced, never inlined. What Alertmanager 0.25 can do decides the form:
+a file it reads itself where the config has a `*_file` field (Slack URL, SMTP password,
+webhook bearer token), else an environment variable put into the running config at
+deploy time (Telegram bot token: `bot_token_file` only arrived in Alertmanager 0.26).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stackgen.spec.fields import Field
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_TIME = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Secret:
+    env: str = ""     # put into the running config from this variable at deploy time
+    file: str = ""    # read by Alertmanager itself from this path
+
+    @property
+    def placeholder(self) -> str:
+        return "${" + self.env + "}"
+
+
+@dataclass(frozen=True)
+class Telegram:
+    bot_token: Secret
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Slack:
+    api_url: Secret
+    channel: str
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    sender: str
+    smarthost: str
+    auth_username: str = ""
+    auth_password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    bearer_token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    telegram: Telegram | None = None
+    slack: Slack | None = None
+    email: Email | None = None
+    webhook: Webhook | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    match: tuple[tuple[str, str], ...]
+    receivers: tuple[str, ...]
+    group_by: tuple[str, ...] = ()
+    group_wait: str = ""
+    group_interval: str = ""
+    repeat_interval: str = ""
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    name: str
+    weekdays: tuple[str, ...]
+    start: str
+    end: str
+    location: str
+    mute_alerts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Routing:
+    resolve_timeout: str
+    group_by: tuple[str, ...]
+    group_wait: str
+    group_interval: str
+    repeat_interval: str
+    default_receiver: str
+    receivers: tuple[Receiver, ...]
+    routes: tuple[Route, ...]
+    maintenance_windows: tuple[MaintenanceWindow, ...]
+
+    @property
+    def secrets_from_env(self) -> tuple[str, ...]:
+        names = []
+        for r in self.receivers:
+            for secret in (r.telegram and r.telegram.bot_token, r.email and r.email.auth_password,
+                           r.webhook and r.webhook.bearer_token, r.slack and r.slack.api_url):
+                if secret and secret.env:
+                    names.append(secret.env)
+        return tuple(sorted(set(names)))
+
+
+def _secret(field: Field, *, file_ok: bool, env_ok: bool, why: str = "") -> Secret:
+    if not isinstance(field.value, dict):
+        raise field.error("secrets are never written in the spec: use {env: NAME} or {file: /path}"
+                          + (f" ({why})" if why else ""))
+    f = field.mapping(optional=("env", "file"))
+    if len(f) != 1:
+        raise field.error("give exactly one of env or file")
+    if "env" in f:
+        if not env_ok:
+            raise f["env"].error(f"cannot come from the environment: {why}")
+        return Secret(env=f["env"].string(pattern=_ENV_NAME, what="environment variable name"))
+    if not file_ok:
+        raise f["file"].error(f"cannot come from a file: {why}")
+    path = f["file"].string()
+    if not path.startswith("/"):
+        raise f["file"].error(f"must be an absolute path, got {path!r}")
+    return Secret(file=path)
+
+
+def _receiver(field: Field) -> Receiver:
+    f = field.mapping(required=("name",), optional=("telegram", "slack", "email", "webhook"))
+    name = f["name"].slug("receiver name")
+    if len(f) == 1:
+        raise field.error("a receiver needs at least one of telegram, slack, email, webhook")
+    kinds = {}
+    if "telegram" in f:
+        t = f["telegram"].mapping(required=("bot_token", "chat_id"))
+        kinds["telegram"] = Telegram(
+            _secret(t["bot_token"], file_ok=False, env_ok=True,
+                    why="Alertmanager 0.25 has no bot_token_file; use {env: NAME}"),
+            t["chat_id"].number(integer=True))
+    if "slack" in f:
+        s = f["slack"].mapping(required=("api_url", "channel"))
+        kinds["slack"] = Slack(
+            _secret(s["api_url"], file_ok=True, env_ok=False,
+                    why="Alertmanager reads the webhook URL from a file (api_url_file); use {file: /path}"),
+            s["channel"].string())
+    if "email" in f:
+        e = f["email"].mapping(required=("to", "from", "smarthost"), optional=("auth_username", "auth_password"))
+        for key in ("to", "from"):
+            e[key].string(pattern=_EMAIL, what="e-mail address")
+        smarthost = e["smarthost"].string(pattern=re.compile(r"^[A-Za-z0-9_.-]+:\d+$"), what="host:port")
+        password = _secret(e["auth_password"], file_ok=True, env_ok=True) if "auth_password" in e else None
+        kinds["email"] = Email(e["to"].value, e["from"].value, smarthost,
+                               e["auth_username"].string() if "auth_username" in e else "", password)
+    if "webhook" in f:
+        w = f["webhook"].mapping(required=("url",), optional=("bearer_token",))
+        url = w["url"].string()
+        if not url.startswith(("http://", "https://")):
+            raise w["url"].error(f"expected an http(s) URL, got {url!r}")
+        token = _secret(w["bearer_token"], file_ok=True, env_ok=True) if "bearer_token" in w else None
+        kinds["webhook"] = Webhook(url, token)
+    return Receiver(name, **kinds)
+
+
+def _timing(f: dict[str, Field], key: str, default: str = "") -> str:
+    return f[key].duration(minimum=1) if key in f else default
+
+
+def _label_map(field: Field) -> tuple[tuple[str, str], ...]:
+    entries = field.mapping(optional=tuple(field.value or {})) if isinstance(field.value, dict) else None
+    if not entries:
+        raise field.error("expected a non-empty mapping of label: value")
+    for key, value in entries.items():
+        field.child(key, key).name("label name")
+        value.string()
+    return tuple(sorted((k, v.value) for k, v in entries.items()))
+
+
+def read_routing(field: Field) -> Routing:
+    f = field.mapping(required=("receivers", "routes", "default_receiver", "group_by", "group_wait",
+                                "group_interval", "repeat_interval"),
+                      optional=("resolve_timeout", "maintenance_windows"))
+    receivers = []
+    seen: set[str] = set()
+    for item in f["receivers"].items(min_items=1):
+        receiver = _receiver(item)
+        if receiver.name in seen:
+            raise item.error(f"receiver {receiver.name!r} is declared twice")
+        seen.add(receiver.name)
+        receivers.append(receiver)
+
+    def known(name_field: Field) -> str:
+        name = name_field.string()
+        if name not in seen:
+            raise name_field.error(f"unknown receiver {name!r} (declared: {', '.join(sorted(seen))})")
+        return name
+
+    routes = []
+    for item in f["routes"].items():
+        r = item.mapping(required=("match", "receivers"),
+                         optional=("group_by", "group_wait", "group_interval", "repeat_interval"))
+        names = tuple(known(x) for x in r["receivers"].items(min_items=1))
+        group_by = tuple(x.name("label name") for x in r["group_by"].items(min_items=1)) if "group_by" in r else ()
+        routes.append(Route(_label_map(r["match"]), names, group_by, _timing(r, "group_wait"),
+                            _timing(r, "group_interval"), _timing(r, "repeat_interval")))
+    windows = []
+    for item in (f["maintenance_windows"].items() if "maintenance_windows" in f else []):
+        w = item.mapping(required=("name", "weekdays", "start", "end", "mute_alerts"), optional=("location",))
+        start = w["start"].string(pattern=_TIME, what="time of day (HH:MM)")
+        end = w["end"].string(pattern=_TIME, what="time of day (HH:MM)")
+        if end <= start:
+            raise w["end"].error(f"must be after start ({start}), got {end}")
+        windows.append(MaintenanceWindow(
+            w["name"].slug("window name"), tuple(d.one_of(WEEKDAYS) for d in w["weekdays"].items(min_items=1)),
+            start, end, w["location"].string() if "location" in w else "UTC",
+            tuple(a.name("alert name") for a in w["mute_alerts"].items(min_items=1))))
+    return Routing(
+        resolve_timeout=_timing(f, "resolve_timeout", "5m"),
+        group_by=tuple(x.name("label name") for x in f["group_by"].items(min_items=1)),
+        group_wait=_timing(f, "group_wait"), group_interval=_timing(f, "group_interval"),
+        repeat_interval=_timing(f, "repeat_interval"), default_receiver=known(f["default_receiver"]),
+        receivers=tuple(receivers), routes=tuple(routes), maintenance_windows=tuple(windows))

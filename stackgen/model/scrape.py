@@ -1,0 +1,100 @@
+"""Global settings and scrape jobs."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stackgen.spec.fields import Field, parse_duration
+
+_TARGET = re.compile(r"^[A-Za-z0-9_.-]+:\d{1,5}$")
+
+
+@dataclass(frozen=True)
+class Global:
+    project: str
+    cluster: str
+    environment: str
+    scrape_interval: str
+    scrape_timeout: str
+    evaluation_interval: str
+    retention: str
+    runbook_url: str
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    name: str
+    targets: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+    interval: str = ""          # empty: the global scrape_interval
+    timeout: str = ""           # empty: the global scrape_timeout
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+
+
+@dataclass(frozen=True)
+class Scrape:
+    self_monitoring: bool
+    jobs: tuple[ScrapeJob, ...]     # enabled jobs only
+
+    @property
+    def target_label_names(self) -> tuple[str, ...]:
+        return tuple(sorted({name for job in self.jobs for name, _ in job.labels}))
+
+
+def read_global(field: Field) -> Global:
+    f = field.mapping(required=("project", "cluster", "environment", "scrape_interval",
+                                "scrape_timeout", "evaluation_interval", "retention", "runbook_url"))
+    interval = f["scrape_interval"].duration(minimum=1)
+    timeout = f["scrape_timeout"].duration(minimum=1)
+    if parse_duration(timeout) > parse_duration(interval):
+        raise f["scrape_timeout"].error(f"must not be longer than scrape_interval ({interval}), got {timeout}")
+    url = f["runbook_url"].string()
+    if not url.startswith(("http://", "https://")):
+        raise f["runbook_url"].error(f"expected an http(s) URL, got {url!r}")
+    return Global(project=f["project"].slug("project name"), cluster=f["cluster"].slug("cluster name"),
+                  environment=f["environment"].slug("environment name"), scrape_interval=interval,
+                  scrape_timeout=timeout, evaluation_interval=f["evaluation_interval"].duration(minimum=1),
+                  retention=f["retention"].duration(minimum=3600), runbook_url=url)
+
+
+def read_scrape(field: Field, glob: Global) -> Scrape:
+    f = field.mapping(required=("jobs",), optional=("self_monitoring",))
+    jobs: list[ScrapeJob] = []
+    names: set[str] = {"prometheus", "alertmanager"}
+    for item in f["jobs"].items(min_items=1):
+        j = item.mapping(required=("name", "targets"),
+                         optional=("enabled", "interval", "timeout", "labels", "metrics_path", "scheme"))
+        name = j["name"].slug("job name")
+        if name in names:
+            raise j["name"].error(f"job name {name!r} is used twice (prometheus and alertmanager "
+                                  "are reserved for self-monitoring)")
+        names.add(name)
+        targets = tuple(t.string(pattern=_TARGET, what="target (host:port)")
+                        for t in j["targets"].items(min_items=1))
+        interval = j["interval"].duration(minimum=1) if "interval" in j else ""
+        timeout = j["timeout"].duration(minimum=1) if "timeout" in j else ""
+        if parse_duration(timeout or glob.scrape_timeout) > parse_duration(interval or glob.scrape_interval):
+            where = j["timeout"] if timeout else j["interval"]
+            raise where.error(f"the scrape timeout ({timeout or glob.scrape_timeout}) must not be longer "
+                              f"than the interval ({interval or glob.scrape_interval}); set a shorter "
+                              "timeout for this job")
+        labels = ()
+        if "labels" in j:
+            lf = j["labels"]
+            label_fields = lf.mapping(optional=tuple(lf.value or {}))
+            for key, value in label_fields.items():
+                lf.child(key, key).name("label name")
+                if key in ("job", "instance") or key.startswith("__"):
+                    raise value.error(f"label {key!r} is set by Prometheus itself")
+                value.string()
+            labels = tuple(sorted((k, v.value) for k, v in label_fields.items()))
+        path = j["metrics_path"].string() if "metrics_path" in j else "/metrics"
+        if not path.startswith("/"):
+            raise j["metrics_path"].error(f"must start with '/', got {path!r}")
+        scheme = j["scheme"].one_of(("http", "https")) if "scheme" in j else "http"
+        enabled = j["enabled"].boolean() if "enabled" in j else True
+        if enabled:
+            jobs.append(ScrapeJob(name, targets, labels, interval, timeout, path, scheme))
+    self_monitoring = f["self_monitoring"].boolean() if "self_monitoring" in f else True
+    return Scrape(self_monitoring, tuple(jobs))

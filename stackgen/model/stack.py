@@ -1,0 +1,87 @@
+"""The whole validated spec, and the one function that loads it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackgen import conventions as names
+from stackgen.model.alerts import Alerts, read_alerts
+from stackgen.model.catalog import Catalog, read_catalog
+from stackgen.model.routing import Routing, read_routing
+from stackgen.model.scrape import Global, Scrape, read_global, read_scrape
+from stackgen.spec.fields import Field
+from stackgen.spec.loader import load_yaml
+
+
+@dataclass(frozen=True)
+class Api:
+    path_label: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    source: str           # the spec's file name, for messages and headers
+    glob: Global
+    scrape: Scrape
+    catalog: Catalog
+    api: Api
+    alerts: Alerts
+    routing: Routing
+
+
+TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager")
+
+
+def load_stack(path: Path, display_name: str | None = None) -> Stack:
+    """Load, then validate the spec; raises SpecError naming file, line and field."""
+    name = display_name or path.name
+    value, lines = load_yaml(path, name)
+    return read_stack(Field(value, (), lines, name))
+
+
+def read_stack(root: Field) -> Stack:
+    if not isinstance(root.value, dict):
+        raise root.error("the spec must be a mapping with version, global, scrape, metrics, alerts, ...")
+    if "version" not in root.value:
+        raise root.error(f"missing required key 'version' (expected version: {names.SPEC_VERSION})")
+    version = root.child("version", root.value["version"])
+    if version.value != names.SPEC_VERSION:
+        raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
+    f = root.mapping(required=TOP_LEVEL)
+    glob = read_global(f["global"])
+    catalog = read_catalog(f["metrics"])
+    api = _read_api(f["api"], catalog)
+    stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
+                  api=api, alerts=read_alerts(f["alerts"]), routing=read_routing(f["alertmanager"]))
+    _check_latency_threshold(f["alerts"], stack)
+    return stack
+
+
+def _read_api(field: Field, catalog: Catalog) -> Api:
+    f = field.mapping(required=("path_label",))
+    label = f["path_label"].name("label name")
+    for metric_name in (names.HTTP_REQUESTS, names.HTTP_DURATION):
+        metric = catalog.get(metric_name)
+        if metric is not None and label not in metric.label_names:
+            raise f["path_label"].error(
+                f"label {label!r} is not a label of {metric_name} in the catalog "
+                f"(it has: {', '.join(metric.label_names) or 'none'})")
+    return Api(label)
+
+
+def _check_latency_threshold(alerts_field: Field, stack: Stack) -> None:
+    """A p99 threshold outside the histogram's buckets can never be told apart from its neighbours."""
+    checks = []
+    if stack.alerts.loop_latency:
+        checks.append(("loop_latency", "p99_seconds", stack.alerts.loop_latency.p99_seconds, names.LOOP_LATENCY))
+    if stack.alerts.api_latency:
+        checks.append(("api_latency", "p99_seconds", stack.alerts.api_latency.p99_seconds, names.HTTP_DURATION))
+        checks.append(("api_latency", "p95_seconds", stack.alerts.api_latency.p95_seconds, names.HTTP_DURATION))
+    for key, sub, threshold, metric_name in checks:
+        metric = stack.catalog.get(metric_name)
+        if metric is None or metric.type != "histogram":
+            continue   # reported with the alert's expression, naming the missing metric
+        field = alerts_field.child(key, None).child(sub, threshold)
+        if not metric.buckets[0] <= threshold < metric.buckets[-1]:
+            raise field.error(f"must lie within the buckets of {metric_name} "
+                              f"({metric.buckets[0]:g}..{metric.buckets[-1]:g}), got {threshold:g}")

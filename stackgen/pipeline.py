@@ -1,0 +1,27 @@
+"""spec -> validated model -> every renderer -> {path: text}. Nothing is written here."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stackgen.model.stack import Stack, load_stack
+from stackgen.render import exporter_catalog
+
+# One renderer per artifact; each returns {relative path: text}.
+RENDERERS = (
+    exporter_catalog,
+)
+
+
+def render_all(stack: Stack) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for renderer in RENDERERS:
+        for path, text in renderer.render(stack).items():
+            if path in files:
+                raise RuntimeError(f"two renderers produce {path}")
+            files[path] = text
+    return files
+
+
+def render_spec(spec_path: Path, display_name: str | None = None) -> tuple[Stack, dict[str, str]]:
+    stack = load_stack(spec_path, display_name)
+    return stack, render_all(stack)

@@ -1,0 +1,115 @@
+"""Parse PromQL and check that every metric and label it names exists.
+
+One checker for alert rules, recording rules and dashboard queries, so a query on a
+metric nobody exports ("No data") or a function that does not exist (`decrease`)
+fails at generate time instead of on an operator's screen.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import promql_parser
+
+from stackgen import conventions as names
+from stackgen.model.stack import Stack
+
+# Grafana macros that are not PromQL; replaced by a plain duration before parsing.
+_GRAFANA_MACRO = re.compile(r"\$\{?__(rate_interval|interval|range)(_ms|_s)?\}?")
+_LABEL_FUNCS = {"label_replace": 1, "label_join": 1}   # function -> index of the label it creates
+
+
+@dataclass(frozen=True)
+class SeriesIndex:
+    """Series names Prometheus will have, each with the labels it carries."""
+    series: dict[str, frozenset[str]]
+    implicit: frozenset[str] = field(default_factory=frozenset)
+
+    def with_recorded(self, recorded: dict[str, tuple[str, ...]]) -> "SeriesIndex":
+        series = dict(self.series)
+        series.update({name: frozenset(labels) for name, labels in recorded.items()})
+        return SeriesIndex(series, self.implicit)
+
+
+def catalog_index(stack: Stack) -> SeriesIndex:
+    series: dict[str, frozenset[str]] = {}
+    for metric in stack.catalog.metrics:
+        labels = frozenset(metric.label_names)
+        for name in metric.series_names:
+            series[name] = labels | ({"le"} if name.endswith("_bucket") and metric.type == "histogram" else set())
+    for name, labels in names.WELL_KNOWN_SERIES.items():
+        series.setdefault(name, frozenset(labels))
+    implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
+    return SeriesIndex(series, implicit)
+
+
+def parse(expr: str):
+    """The AST of a PromQL expression (Grafana macros allowed); raises ValueError."""
+    return promql_parser.parse(_GRAFANA_MACRO.sub("5m", expr))
+
+
+def problems(expr: str, index: SeriesIndex) -> list[str]:
+    """What is wrong with the expression; empty when it parses and names only known series and labels."""
+    try:
+        ast = parse(expr)
+    except (ValueError, RuntimeError) as exc:
+        return [f"PromQL does not parse: {exc}"]
+    found: list[str] = []
+    selectors: list[tuple[str, list[str]]] = []
+    grouping: list[str] = []
+    created: set[str] = set()
+    _walk(ast, selectors, grouping, created, found)
+    available = set(index.implicit) | created | {"__name__"}
+    for name, matcher_labels in selectors:
+        if name not in index.series:
+            found.append(f"metric {name!r} is not in the metric catalog")
+            continue
+        labels = index.series[name] | index.implicit
+        available |= labels
+        for label in matcher_labels:
+            if label not in labels and label != "__name__":
+                have = ", ".join(sorted(labels)) or "none"
+                found.append(f"metric {name!r} has no label {label!r} (it has: {have})")
+    for label in grouping:
+        if label not in available:
+            found.append(f"label {label!r} is not carried by any metric the query reads")
+    return list(dict.fromkeys(found))
+
+
+def _walk(node, selectors, grouping, created, found) -> None:
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        name = node.name
+        matchers = list(node.matchers.matchers) + [m for group in node.matchers.or_matchers for m in group]
+        if name is None:
+            fixed = [m.value for m in matchers if m.name == "__name__" and str(m.op).endswith("Equal")
+                     and "Not" not in str(m.op)]
+            if not fixed:
+                found.append("a selector must name its metric")
+                return
+            name = fixed[0]
+        selectors.append((name, [m.name for m in matchers]))
+    elif kind == "MatrixSelector":
+        _walk(node.vector_selector, selectors, grouping, created, found)
+    elif kind == "Call":
+        args = list(node.args)
+        if node.func.name in _LABEL_FUNCS and len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
+            created.add(args[1].val)
+        for arg in args:
+            _walk(arg, selectors, grouping, created, found)
+    elif kind == "AggregateExpr":
+        if node.modifier is not None:
+            grouping.extend(node.modifier.labels)
+        if node.param is not None and not isinstance(node.param, (int, float, str)):
+            _walk(node.param, selectors, grouping, created, found)
+        _walk(node.expr, selectors, grouping, created, found)
+    elif kind == "BinaryExpr":
+        modifier = node.modifier
+        if modifier is not None:
+            if modifier.matching is not None:
+                grouping.extend(modifier.matching.labels)
+            grouping.extend(getattr(modifier, "group_labels", None) or [])
+        _walk(node.lhs, selectors, grouping, created, found)
+        _walk(node.rhs, selectors, grouping, created, found)
+    elif kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        _walk(node.expr, selectors, grouping, created, found)

@@ -1,0 +1,1 @@
+"""One renderer per artifact. Each takes the validated Stack and returns {relative path: text}."""

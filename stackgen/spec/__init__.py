@@ -1,0 +1,1 @@
+"""Reading the spec: YAML with line numbers, and typed field access with paths."""

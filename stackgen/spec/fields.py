@@ -1,0 +1,143 @@
+"""Typed access to spec values. Every check raises SpecError naming file, line and field path."""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+
+from stackgen.errors import SpecError
+from stackgen.spec.loader import Lines, _dotted
+
+_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"boolean {value!r}".lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds of a Prometheus duration such as 1h30m, or None when it is not one."""
+    match = _DURATION.match(text) if isinstance(text, str) and text else None
+    if not match:
+        return None
+    amounts = match.groups()[1::2]
+    return sum(int(a) * unit for a, unit in zip(amounts, _DURATION_UNITS) if a)
+
+
+class Field:
+    """One value of the spec with where it came from."""
+
+    def __init__(self, value, path: tuple, lines: Lines, file: str):
+        self.value = value
+        self.path = path
+        self._lines = lines
+        self._file = file
+
+    # -- where ---------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        return _dotted(self.path) or "(top level)"
+
+    @property
+    def line(self) -> int | None:
+        path = self.path
+        while path not in self._lines and path:
+            path = path[:-1]
+        return self._lines.get(path)
+
+    def error(self, message: str) -> SpecError:
+        return SpecError(message, file=self._file, line=self.line, path=self.where)
+
+    def child(self, key, value) -> "Field":
+        return Field(value, self.path + (key,), self._lines, self._file)
+
+    # -- containers ----------------------------------------------------------
+    def mapping(self, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, "Field"]:
+        """The mapping's fields; rejects unknown keys (with a suggestion) and missing required ones."""
+        if not isinstance(self.value, dict):
+            raise self.error(f"expected a mapping, got {_type_name(self.value)}")
+        allowed = set(required) | set(optional)
+        for key in self.value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.child(key, None).error(
+                    f"unknown key (expected one of: {', '.join(sorted(allowed))}){hint}")
+        for key in required:
+            if key not in self.value:
+                raise self.error(f"missing required key {key!r}")
+        return {key: self.child(key, value) for key, value in self.value.items()}
+
+    def items(self, *, min_items: int = 0) -> list["Field"]:
+        if not isinstance(self.value, list):
+            raise self.error(f"expected a list, got {_type_name(self.value)}")
+        if len(self.value) < min_items:
+            raise self.error(f"expected at least {min_items} item(s), got {len(self.value)}")
+        return [self.child(i, v) for i, v in enumerate(self.value)]
+
+    # -- scalars -------------------------------------------------------------
+    def string(self, *, pattern: re.Pattern | None = None, what: str = "") -> str:
+        if not isinstance(self.value, str) or not self.value:
+            raise self.error(f"expected a non-empty string, got {_type_name(self.value)}")
+        if pattern is not None and not pattern.match(self.value):
+            raise self.error(f"{self.value!r} is not a valid {what or 'value'}")
+        return self.value
+
+    def name(self, what: str = "Prometheus name") -> str:
+        """A Prometheus metric or label name."""
+        return self.string(pattern=_NAME, what=f"{what} ([a-zA-Z_][a-zA-Z0-9_]*)")
+
+    def slug(self, what: str = "name") -> str:
+        return self.string(pattern=_SLUG, what=f"{what} (lowercase letters, digits, '_', '.', '-')")
+
+    def boolean(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.error(f"expected true or false, got {_type_name(self.value)}")
+        return self.value
+
+    def number(self, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, integer: bool = False) -> float:
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(f"expected a {'whole ' if integer else ''}number, got {_type_name(value)}")
+        if integer and value != int(value):
+            raise self.error(f"expected a whole number, got {value!r}")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        if too_low or (high is not None and value > high):
+            if low is not None and high is not None:
+                span = f"between {low:g} and {high:g}"
+                if low_open:
+                    span = f"above {low:g} and at most {high:g}"
+            elif low is not None:
+                span = f"{'above' if low_open else 'at least'} {low:g}"
+            else:
+                span = f"at most {high:g}"
+            raise self.error(f"must be {span} (got {value!r})")
+        return int(value) if integer else float(value)
+
+    def duration(self, *, minimum: float = 0.0) -> str:
+        """A Prometheus duration string, kept as written; rejects anything else."""
+        text = self.value
+        seconds = parse_duration(text) if isinstance(text, str) else None
+        if seconds is None:
+            raise self.error(f"expected a Prometheus duration such as 30s, 5m or 1h30m, "
+                             f"got {_type_name(text)}")
+        if seconds < minimum:
+            raise self.error(f"must be at least {minimum:g}s (got {text})")
+        return text
+
+    def one_of(self, choices) -> str:
+        if self.value not in choices:
+            raise self.error(f"expected one of {', '.join(map(str, choices))}, got {_type_name(self.value)}")
+        return self.value
