@@ -4,11 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from stackgen.model.stack import Stack, load_stack
-from stackgen.render import exporter_catalog
+from stackgen.render import (alert_rules, alertmanager_config, exporter_catalog, prometheus_config, routing_tests,
+                             rule_tests, runbook)
 
 # One renderer per artifact; each returns {relative path: text}.
 RENDERERS = (
     exporter_catalog,
+    alert_rules,
+    rule_tests,
+    prometheus_config,
+    alertmanager_config,
+    routing_tests,
+    runbook,
 )
 
 

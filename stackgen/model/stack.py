@@ -1,10 +1,11 @@
 """The whole validated spec, and the one function that loads it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackgen import conventions as names
+from stackgen.errors import SpecError
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog
 from stackgen.model.routing import Routing, read_routing
@@ -27,6 +28,11 @@ class Stack:
     api: Api
     alerts: Alerts
     routing: Routing
+    # Line of every spec path, so checks made after loading can still say where.
+    lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def error(self, path: tuple, message: str) -> SpecError:
+        return Field(None, path, self.lines, self.source).error(message)
 
 
 TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager")
@@ -52,7 +58,8 @@ def read_stack(root: Field) -> Stack:
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
     stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
-                  api=api, alerts=read_alerts(f["alerts"]), routing=read_routing(f["alertmanager"]))
+                  api=api, alerts=read_alerts(f["alerts"]), routing=read_routing(f["alertmanager"]),
+                  lines=root._lines)
     _check_latency_threshold(f["alerts"], stack)
     return stack
 

@@ -1,0 +1,37 @@
+"""All rule files of the stack, built once per Stack and checked against the catalog."""
+from __future__ import annotations
+
+from stackgen import promql
+from stackgen.alerts import api, fx, platform, topn
+from stackgen.alerts.model import RuleFile
+from stackgen.model.stack import Stack
+
+DOMAINS = (topn, fx, api, platform)
+_built: dict[int, tuple[Stack, tuple[RuleFile, ...]]] = {}
+
+
+def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
+    """The rule files, each expression checked: it parses and names only catalog metrics and labels."""
+    cached = _built.get(id(stack))
+    if cached and cached[0] is stack:
+        return cached[1]
+    files = tuple(domain.build(stack) for domain in DOMAINS)
+    index = promql.catalog_index(stack).with_recorded(recorded_series(files))
+    for rule_file in files:
+        for group in rule_file.groups:
+            for rule in group.rules:
+                found = promql.problems(rule.expr, index)
+                if found:
+                    what = f"alert {rule.alert}" if rule.alert else f"recording rule {rule.record}"
+                    path = rule.spec_path or ("metrics",)
+                    raise stack.error(path, f"{what}: {found[0]} (expression: {rule.expr})")
+    _built[id(stack)] = (stack, files)
+    return files
+
+
+def recorded_series(files: tuple[RuleFile, ...]) -> dict[str, tuple[str, ...]]:
+    recorded: dict[str, set[str]] = {}
+    for rule_file in files:
+        for rule in rule_file.records:
+            recorded.setdefault(rule.record, set()).update(rule.output_labels)
+    return {name: tuple(sorted(labels)) for name, labels in recorded.items()}

@@ -1,0 +1,30 @@
+"""rules/<domain>.rules.yml: recording and alerting rules, grouped by domain."""
+from __future__ import annotations
+
+from stackgen import conventions as n
+from stackgen.alerts.model import Rule
+from stackgen.alerts.rulesets import rule_files
+from stackgen.model.stack import Stack
+from stackgen.render.output import to_yaml
+
+
+def rule_document(rule: Rule) -> dict:
+    doc: dict = {"record": rule.record} if rule.record else {"alert": rule.alert}
+    doc["expr"] = rule.expr
+    if rule.for_:
+        doc["for"] = rule.for_
+    if rule.labels:
+        doc["labels"] = dict(rule.labels)
+    if rule.annotations:
+        doc["annotations"] = dict(rule.annotations)
+    return doc
+
+
+def render(stack: Stack) -> dict[str, str]:
+    files = {}
+    for rule_file in rule_files(stack):
+        if not rule_file.groups:
+            continue
+        groups = [{"name": g.name, "rules": [rule_document(r) for r in g.rules]} for g in rule_file.groups]
+        files[f"{n.RULES_DIR}/{rule_file.domain}.rules.yml"] = to_yaml({"groups": groups}, stack.source)
+    return files

@@ -1,0 +1,51 @@
+"""stack/prometheus/prometheus.yml for the compose stack; the same for a native run on 127.0.0.1."""
+from __future__ import annotations
+
+from stackgen import conventions as n
+from stackgen.model.stack import Stack
+from stackgen.render import hosts
+from stackgen.render.output import to_yaml
+
+
+def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PROMETHEUS_RULES_MOUNT,
+           ports: dict[str, int] | None = None) -> dict:
+    g = stack.glob
+
+    def at(target: str) -> str:
+        return hosts.address(target, deployment, ports)
+
+    scrape_configs = []
+    if stack.scrape.self_monitoring:
+        for service in ("prometheus", "alertmanager"):
+            scrape_configs.append({"job_name": service, "static_configs": [
+                {"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
+    for job in stack.scrape.jobs:
+        entry = {"job_name": job.name, "metrics_path": job.metrics_path, "scheme": job.scheme,
+                 "static_configs": [{"targets": [at(t) for t in job.targets]}]}
+        if job.labels:
+            entry["static_configs"][0]["labels"] = dict(job.labels)
+        if job.interval:
+            entry["scrape_interval"] = job.interval
+        if job.timeout:
+            entry["scrape_timeout"] = job.timeout
+        scrape_configs.append(entry)
+    return {
+        "global": {
+            "scrape_interval": g.scrape_interval,
+            "scrape_timeout": g.scrape_timeout,
+            "evaluation_interval": g.evaluation_interval,
+            "external_labels": {"project": g.project, "cluster": g.cluster, "environment": g.environment},
+        },
+        "rule_files": [f"{rules_dir}/*.rules.yml"],
+        "alerting": {"alertmanagers": [{"static_configs": [
+            {"targets": [at(f"alertmanager:{n.SERVICE_PORTS['alertmanager']}")]}]}]},
+        "scrape_configs": scrape_configs,
+    }
+
+
+def render(stack: Stack) -> dict[str, str]:
+    return {n.PROMETHEUS_CONFIG: to_yaml(config(stack), stack.source, sort_keys=False)}
+
+
+def render_native(stack: Stack, rules_dir: str, ports: dict[str, int] | None = None) -> str:
+    return to_yaml(config(stack, hosts.NATIVE, rules_dir, ports), stack.source, sort_keys=False)

@@ -1,0 +1,40 @@
+"""rules/tests/<domain>.test.yml: promtool unit tests generated from the same thresholds as the rules."""
+from __future__ import annotations
+
+from stackgen import conventions as n
+from stackgen.alerts import testdata as td
+from stackgen.alerts.rulesets import rule_files
+from stackgen.model.stack import Stack
+from stackgen.render.output import to_yaml
+
+
+def render(stack: Stack) -> dict[str, str]:
+    files = {}
+    for rule_file in rule_files(stack):
+        if not rule_file.cases:
+            continue
+        tests = []
+        for case in rule_file.cases:
+            test: dict = {
+                "name": case.name,
+                "interval": td.STEP_TEXT,
+                "input_series": [{"series": s, "values": v} for s, v in case.series],
+            }
+            if case.alert_checks:
+                test["alert_rule_test"] = [
+                    {"eval_time": when, "alertname": alert,
+                     "exp_alerts": [{"exp_labels": e.labels, "exp_annotations": e.annotations} for e in firing]}
+                    for when, alert, firing in case.alert_checks]
+            if case.expr_checks:
+                test["promql_expr_test"] = [
+                    {"eval_time": when, "expr": expr,
+                     "exp_samples": [{"labels": labels, "value": value} for labels, value in samples]}
+                    for when, expr, samples in case.expr_checks]
+            tests.append(test)
+        document = {
+            "rule_files": [f"../{rule_file.domain}.rules.yml"],
+            "evaluation_interval": td.STEP_TEXT,
+            "tests": tests,
+        }
+        files[f"{n.RULE_TESTS_DIR}/{rule_file.domain}.test.yml"] = to_yaml(document, stack.source)
+    return files
