@@ -113,3 +113,83 @@ def _walk(node, selectors, grouping, created, found) -> None:
         _walk(node.rhs, selectors, grouping, created, found)
     elif kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
         _walk(node.expr, selectors, grouping, created, found)
+
+
+# -- which labels a result carries ----------------------------------------------------------
+# Used to prove that what a rule promises is true: a recording rule's declared labels, and
+# every {{ $labels.x }} an alert's annotations print (a sum() that drops `source` while the
+# description prints it renders "<no value>" in the notification).
+
+_KEEP_FIRST_ARG = {"histogram_quantile": 1}      # function -> index of its vector argument
+_DROPS = {"histogram_quantile": {"le"}}
+
+
+def output_labels(expr: str, index: SeriesIndex) -> frozenset[str] | None:
+    """The labels every series of the result surely carries (None for a scalar result)."""
+    return _labels(parse(expr), index)
+
+
+def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
+    kind = type(node).__name__
+    if kind in ("NumberLiteral", "StringLiteral"):
+        return None
+    if kind == "VectorSelector":
+        name = node.name or ""
+        return index.series.get(name, frozenset()) | index.implicit
+    if kind == "MatrixSelector":
+        return _labels(node.vector_selector, index)
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return _labels(node.expr, index)
+    if kind == "Call":
+        func = node.func.name
+        args = list(node.args)
+        if str(node.func.return_type).endswith("Scalar"):
+            return None
+        if func == "vector":
+            return frozenset()
+        if func == "absent" or func == "absent_over_time":
+            inner = args[0].vector_selector if type(args[0]).__name__ == "MatrixSelector" else args[0]
+            if type(inner).__name__ != "VectorSelector":
+                return frozenset()
+            return frozenset(m.name for m in inner.matchers.matchers
+                             if str(m.op).endswith("Equal") and "Not" not in str(m.op) and m.name != "__name__")
+        arg = args[_KEEP_FIRST_ARG.get(func, 0)] if args else None
+        base = _labels(arg, index) if arg is not None else frozenset()
+        if base is None:
+            return None
+        base = base - _DROPS.get(func, set())
+        if func in _LABEL_FUNCS and len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
+            base = base | {args[1].val}
+        return base
+    if kind == "AggregateExpr":
+        inner = _labels(node.expr, index) or frozenset()
+        op = str(node.op)
+        if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+            return inner
+        if node.modifier is None:
+            return frozenset()
+        labels = frozenset(node.modifier.labels)
+        return labels if str(node.modifier.type).endswith("By") else inner - labels
+    if kind == "BinaryExpr":
+        lhs, rhs = _labels(node.lhs, index), _labels(node.rhs, index)
+        if lhs is None or rhs is None:
+            return rhs if lhs is None else lhs
+        op = str(node.op)
+        modifier = node.modifier
+        if op in ("and", "unless"):
+            return lhs
+        if op == "or":
+            return lhs & rhs
+        card = str(modifier.card) if modifier is not None else "OneToOne"
+        include = frozenset(getattr(modifier, "group_labels", None) or []) if modifier else frozenset()
+        if card.endswith("ManyToOne"):
+            return lhs | include
+        if card.endswith("OneToMany"):
+            return rhs | include
+        matching = modifier.matching if modifier is not None else None
+        if matching is not None and str(matching.type).endswith("Include"):
+            return frozenset(matching.labels)
+        if matching is not None:
+            return lhs - frozenset(matching.labels)
+        return lhs
+    return frozenset()

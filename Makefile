@@ -1,0 +1,69 @@
+# Monitoring stack for trading bots. `make` (or `make help`) lists every target.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup tools generate dashboards check test lint bench clean up down status reload logs
+
+help: ## List every target with what it does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create the virtual environment (.venv) with the pinned dependencies
+
+tools: ## Install promtool/amtool/prometheus/alertmanager (Debian packages) when missing
+	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
+	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then \
+	  echo "tools: prometheus, promtool, alertmanager and amtool are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	else \
+	  echo "tools: missing; run: sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager" >&2; \
+	  exit 1; \
+	fi
+
+generate: $(STAMP) ## Render every generated file from spec.yaml (rules, tests, configs, dashboards)
+	$(PY) generate.py
+
+dashboards: generate ## Regenerate the dashboards (and everything else generated from the spec)
+
+check: $(STAMP) tools ## Drift check, then promtool check config/rules, promtool test rules, amtool and routing tests
+	$(PY) generate.py --check
+	$(PY) -m stackgen.checks
+
+test: $(STAMP) tools ## Run the whole test suite (unit, golden, real promtool/amtool/Prometheus/Alertmanager)
+	$(PY) -m pytest
+
+lint: $(STAMP) ## Lint the Python code with ruff
+	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
+
+bench: $(STAMP) ## Benchmarks: exporter hot path and /metrics, generator run time (prints figures, never fails on time)
+	$(PY) bench/exporter_bench.py
+	$(PY) bench/generate_bench.py
+
+up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, else local processes), wait until healthy, print the URLs
+	@$(MAKE) --no-print-directory tools || echo "up: continuing: a Docker engine does not need these local binaries" >&2
+	$(PY) -m stackctl up
+
+down: $(STAMP) ## Stop exactly what `make up` started (docker compose down, or its recorded processes)
+	$(PY) -m stackctl down
+
+status: $(STAMP) ## Health of every service (/-/healthy, /-/ready, /health), its port and the Prometheus targets
+	$(PY) -m stackctl status
+
+reload: $(STAMP) generate ## Regenerate, then hot-reload Prometheus and Alertmanager without a restart
+	$(PY) -m stackctl reload
+
+logs: $(STAMP) ## Follow the logs (run/logs/*.log natively, else docker compose logs); Ctrl-C to stop
+	$(PY) -m stackctl logs --follow
+
+clean: ## Remove the virtual environment, caches and the native run folder
+	rm -rf $(VENV) .pytest_cache .ruff_cache run *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
