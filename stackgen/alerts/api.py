@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.alerts import testdata as td
-from stackgen.alerts.common import alert_rule, expected, percent
+from stackgen.alerts.common import alert_rule, assemble, expected, percent
 from stackgen.alerts.humanize import humanize, humanize_duration, humanize_percentage
-from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
+from stackgen.alerts.model import AlertCase, Rule, RuleFile, selector
 from stackgen.model.stack import Stack
 
 QUANTILES = ("0.5", "0.95", "0.99")
@@ -24,16 +24,7 @@ def build(stack: Stack) -> RuleFile:
         f" / {all_requests}")))
     records.append(Rule(record=n.RATE_LIMITED_RATE, expr=(
         f'sum by (job, instance) (rate({n.RATE_LIMITER}{{status="limited"}}[5m]))')))
-    alerts, cases = [], []
-    for part in (_latency, _errors, _rate_limiting):
-        built = part(stack)
-        if built:
-            alerts.extend(built[0])
-            cases.append(built[1])
-    groups = [Group("api.recording", tuple(records))]
-    if alerts:
-        groups.append(Group("api.alerts", tuple(alerts)))
-    return RuleFile("api", tuple(groups), tuple(cases))
+    return assemble(stack, "api", records, (_latency, _errors, _rate_limiting))
 
 
 def _latency(stack: Stack):
@@ -80,7 +71,7 @@ def _errors(stack: Stack):
     rule = alert_rule(
         stack, n.ALERT_API_ERRORS, f"{n.HTTP_ERROR_RATIO} > {e.ratio!r}", e.for_, e.severity,
         summary="{{ $value | humanizePercentage }} of requests to {{ $labels.job }} fail with 5xx",
-        description=f"{{{{ $labels.job }}}} on {{{{ $labels.instance }}}} answers {{{{ $value | humanizePercentage }}}} "
+        description="{{ $labels.job }} on {{ $labels.instance }} answers {{ $value | humanizePercentage }} "
                     f"of its requests with a 5xx status, above {percent(e.ratio)}.",
         spec_path=("alerts", "api_errors"))
     silent, pending, firing, samples = td.timing(e.for_, earliest=td.STEP)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from stackgen.alerts.model import Expected, Rule
+from stackgen.alerts.model import AlertCase, Expected, Group, Rule, RuleFile
 from stackgen.model.stack import Stack
 
 
@@ -42,3 +42,20 @@ def expected(rule: Rule, labels: dict[str, str], value_text: str) -> Expected:
 def percent(value: float) -> str:
     """A threshold ratio as operators read it (0.05 -> 5%)."""
     return f"{value * 100:g}%"
+
+
+def assemble(stack: Stack, domain: str, records: list[Rule], parts) -> RuleFile:
+    """A domain's rule file: its recording rules, then every enabled alert part's rules and test.
+
+    Each part returns None when its alert is off, else (rules, test case)."""
+    alerts: list[Rule] = []
+    cases: list[AlertCase] = []
+    for part in parts:
+        built = part(stack)
+        if built:
+            alerts.extend(built[0])
+            cases.append(built[1])
+    groups = [Group(f"{domain}.recording", tuple(records))] if records else []
+    if alerts:
+        groups.append(Group(f"{domain}.alerts", tuple(alerts)))
+    return RuleFile(domain, tuple(groups), tuple(cases))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.alerts import testdata as td
-from stackgen.alerts.common import alert_rule, expected
+from stackgen.alerts.common import alert_rule, assemble, expected
 from stackgen.alerts.humanize import humanize, humanize_duration, printf
-from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
+from stackgen.alerts.model import AlertCase, Rule, RuleFile, selector
 from stackgen.model.stack import Stack
 
 _TARGET = {"job": "fx-aggregator", "instance": "fx-1:9100"}
@@ -18,16 +18,7 @@ def build(stack: Stack) -> RuleFile:
             f"10000 * abs({n.FX_SOURCE_RATE} - on (job, instance) group_left () {n.FX_MEDIAN})"
             f" / on (job, instance) group_left () {n.FX_MEDIAN}")),
     ]
-    alerts, cases = [], []
-    for part in (_stale, _sources, _deviation):
-        built = part(stack)
-        if built:
-            alerts.extend(built[0])
-            cases.append(built[1])
-    groups = [Group("fx.recording", tuple(records))]
-    if alerts:
-        groups.append(Group("fx.alerts", tuple(alerts)))
-    return RuleFile("fx", tuple(groups), tuple(cases))
+    return assemble(stack, "fx", records, (_stale, _sources, _deviation))
 
 
 def _stale(stack: Stack):

@@ -24,6 +24,11 @@ def humanize(value: float) -> str:
             prefix = p
             value /= 1000
         return go_g(value) + prefix
+    return _small(value)
+
+
+def _small(value: float) -> str:
+    """A value below 1 with an SI prefix (0.25 -> 250m), as Prometheus' humanize functions write it."""
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(value) >= 1:
@@ -56,13 +61,7 @@ def humanize_duration(value: float) -> str:
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
         return f"{sign}{go_g(v)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = p
-        value *= 1000
-    return f"{go_g(value)}{prefix}s"
+    return _small(value) + "s"
 
 
 def printf(fmt: str, value: float) -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.alerts import testdata as td
-from stackgen.alerts.common import alert_rule, expected, percent
+from stackgen.alerts.common import alert_rule, assemble, expected, percent
 from stackgen.alerts.humanize import humanize_duration, humanize_percentage, printf
-from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
+from stackgen.alerts.model import AlertCase, Rule, RuleFile, selector
 from stackgen.model.stack import Stack
 
 BOT_LABELS = ("job", "instance", "env", "universe", "strategy")
@@ -19,25 +19,15 @@ def _bot(strategy: str, instance: str = "bot-1:9100") -> dict[str, str]:
 
 
 def build(stack: Stack) -> RuleFile:
-    a = stack.alerts
     records = [Rule(record=n.LOOP_LATENCY_QUANTILE, labels=(("quantile", q),),
                     output_labels=("env", "universe", "strategy", "quantile"),
                     expr=f"histogram_quantile({q}, sum by ({_BY}, le) "
                          f"(rate({n.LOOP_LATENCY}_bucket[5m])))") for q in QUANTILES]
-    alerts: list[Rule] = []
-    cases: list[AlertCase] = []
-    for part in (_drawdown, _win_rate, _daily_loss, _loop_latency):
-        built = part(stack, a)
-        if built:
-            alerts.extend(built[0])
-            cases.append(built[1])
-    groups = [Group("topn.recording", tuple(records))]
-    if alerts:
-        groups.append(Group("topn.alerts", tuple(alerts)))
-    return RuleFile("topn", tuple(groups), tuple(cases))
+    return assemble(stack, "topn", records, (_drawdown, _win_rate, _daily_loss, _loop_latency))
 
 
-def _drawdown(stack: Stack, a):
+def _drawdown(stack: Stack):
+    a = stack.alerts
     d = a.drawdown
     if not d:
         return None
@@ -45,7 +35,7 @@ def _drawdown(stack: Stack, a):
     for severity, level in (("warning", d.warning), ("critical", d.critical)):
         rules.append(alert_rule(
             stack, n.ALERT_DRAWDOWN, f"{n.DRAWDOWN} > {level!r}", d.for_, severity,
-            summary=f"Drawdown of {{{{ $labels.strategy }}}} is {{{{ $value | humanizePercentage }}}}",
+            summary="Drawdown of {{ $labels.strategy }} is {{ $value | humanizePercentage }}",
             description=f"{_WHO} is {{{{ $value | humanizePercentage }}}} below its equity peak, above "
                         f"the {severity} level of {percent(level)}.",
             spec_path=("alerts", "drawdown", severity)))
@@ -67,7 +57,8 @@ def _drawdown(stack: Stack, a):
     return rules, case
 
 
-def _win_rate(stack: Stack, a):
+def _win_rate(stack: Stack):
+    a = stack.alerts
     w = a.win_rate
     if not w:
         return None
@@ -98,7 +89,8 @@ def _win_rate(stack: Stack, a):
     return [rule], case
 
 
-def _daily_loss(stack: Stack, a):
+def _daily_loss(stack: Stack):
+    a = stack.alerts
     d = a.daily_loss
     if not d:
         return None
@@ -120,7 +112,8 @@ def _daily_loss(stack: Stack, a):
     return [rule], case
 
 
-def _loop_latency(stack: Stack, a):
+def _loop_latency(stack: Stack):
+    a = stack.alerts
     lat = a.loop_latency
     metric = stack.catalog.get(n.LOOP_LATENCY)
     if not lat or metric is None or metric.type != "histogram":

@@ -32,7 +32,7 @@ def parse_duration(text: str) -> float | None:
     if not match:
         return None
     amounts = match.groups()[1::2]
-    return sum(int(a) * unit for a, unit in zip(amounts, _DURATION_UNITS) if a)
+    return sum(int(a) * unit for a, unit in zip(amounts, _DURATION_UNITS, strict=True) if a)
 
 
 class Field:
