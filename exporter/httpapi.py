@@ -1,0 +1,120 @@
+"""HTTP API calls: requests and latency by route, WebSockets, rate limiter, orders, open positions.
+
+The route label is named by the catalog's path_label (path, or handler for
+stacks that follow prometheus-fastapi-instrumentator). Pass route templates
+(/orders/{order_id}), never raw URLs: every distinct value is a new series.
+"""
+from __future__ import annotations
+
+from exporter import names
+from exporter.checks import INF, as_flag, as_number, closed_value, open_value, status_code
+
+
+class HttpMetrics:
+    """Mixin of BotMetrics; relies on its _clock, _metrics, _remember(), _set_plain() and _slow()."""
+
+    def _unbind_http(self) -> None:
+        self._http = {}            # (method, path, status) as passed -> (request counter, duration histogram)
+        self._http_by_labels = {}  # normalised (method, path, status) -> the same pair
+        self._orders = {}          # (side, status, exchange) -> child
+        self._open_positions = {}  # symbol -> child
+        self._rate_limit = {}      # limited (bool) -> child
+        self._websockets = None
+
+    def _bind_http(self) -> None:
+        self._unbind_http()
+        self._websockets = self._metrics[names.WEBSOCKETS]
+        limiter = self._metrics[names.RATE_LIMITER]
+        values = self._catalog.metric(names.RATE_LIMITER).label("status").values
+        if "limited" not in values or "allowed" not in values:
+            raise ValueError(f"catalog: {names.RATE_LIMITER} `status` values must include allowed and limited")
+        self._rate_limit = {True: limiter.labels("limited"), False: limiter.labels("allowed")}
+
+    def observe_http_request(self, method: str, path: str, status: int | str, seconds: float) -> bool:
+        """Count a served request and observe its duration; path is the route template."""
+        if seconds.__class__ is float and 0.0 <= seconds < INF:
+            try:
+                requests, duration = self._http[(method, path, status)]
+            except Exception:
+                return self._slow("observe_http_request",
+                                  lambda: self._new_http_route(method, path, status, seconds))
+            requests.inc()
+            duration.observe(seconds)
+            self._last_event = self._clock()
+            return True
+        return self._slow("observe_http_request", lambda: self.observe_http_request(
+            method, path, status, as_number(seconds, "seconds", non_negative=True)))
+
+    def _new_http_route(self, method, path, status, seconds) -> bool:
+        labels = (open_value(method, "method").upper(), open_value(path, self._catalog.path_label), status_code(status))
+        pair = self._http_by_labels.get(labels)
+        if pair is None:
+            self._remember(self._http_by_labels, names.HTTP_REQUESTS, f"(method, {self._catalog.path_label}, status)")
+            pair = (self._metrics[names.HTTP_REQUESTS].labels(*labels),
+                    self._metrics[names.HTTP_DURATION].labels(*labels[:2]))
+            self._http_by_labels[labels] = pair
+        # The raw key ("get", 200) and the normalised one may differ; both map to the same children.
+        self._remember(self._http, names.HTTP_REQUESTS, "request key")
+        self._http[(method, path, status)] = pair
+        return self.observe_http_request(method, path, status, seconds)
+
+    def set_websocket_connections(self, n: int) -> bool:
+        """Set http_websocket_connections, the WebSockets open now."""
+        return self._set_plain(self._websockets, "set_websocket_connections", "n", n)
+
+    def record_rate_limit(self, limited: bool) -> bool:
+        """Count a request seen by the rate limiter: limited=True, or False when allowed."""
+        try:
+            self._rate_limit[limited].inc()
+        except Exception:
+            return self._slow("record_rate_limit", lambda: self._rate_limit_retry(limited))
+        self._last_event = self._clock()
+        return True
+
+    def _rate_limit_retry(self, limited) -> bool:
+        flag = as_flag(limited, "limited")
+        if not self._rate_limit:
+            raise LookupError  # not bound yet
+        return self.record_rate_limit(flag)
+
+    def record_order(self, side: str, status: str, exchange: str) -> bool:
+        """Count an order: side buy/sell, final status filled/rejected/cancelled, exchange (open set)."""
+        try:
+            self._orders[(side, status, exchange)].inc()
+        except Exception:
+            return self._slow("record_order", lambda: self._new_order_exchange(side, status, exchange))
+        self._last_event = self._clock()
+        return True
+
+    def _new_order_exchange(self, side, status, exchange) -> bool:
+        spec = self._catalog.metric(names.ORDERS)
+        closed_value(side, spec.label("side"), "side")
+        closed_value(status, spec.label("status"), "status")
+        open_value(exchange, "exchange")
+        metric = self._metrics[names.ORDERS]
+        # A new exchange gets every side x status at once (at 0), so ratios and rate() work at once.
+        self._remember(self._orders, names.ORDERS, "exchange")
+        for s in spec.label("side").values:
+            for st in spec.label("status").values:
+                self._orders.setdefault((s, st, exchange), metric.labels(s, st, exchange))
+        return self.record_order(side, status, exchange)
+
+    def set_open_positions(self, symbol: str, count: int) -> bool:
+        """Set api_open_positions{symbol}."""
+        cls = count.__class__
+        if (cls is int or cls is float) and -INF < count < INF:
+            try:
+                child = self._open_positions[symbol]
+            except Exception:
+                return self._slow("set_open_positions", lambda: self._new_symbol(symbol, count))
+            child.set(count)
+            self._last_event = self._clock()
+            return True
+        return self._slow("set_open_positions",
+                          lambda: self.set_open_positions(symbol, as_number(count, "count")))
+
+    def _new_symbol(self, symbol, count) -> bool:
+        symbol = open_value(symbol, "symbol")
+        self._remember(self._open_positions, names.OPEN_POSITIONS, "symbol")
+        self._open_positions[symbol] = self._metrics[names.OPEN_POSITIONS].labels(symbol)
+        return self.set_open_positions(symbol, count)
