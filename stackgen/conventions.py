@@ -76,3 +76,36 @@ TARGET_LABELS = ("job", "instance")
 # Compose service names (and the Docker host) that the native mode maps to 127.0.0.1.
 COMPOSE_HOSTS = ("prometheus", "alertmanager", "grafana", "exporter", "host.docker.internal")
 SERVICE_PORTS = {"prometheus": 9090, "alertmanager": 9093, "grafana": 3000, "exporter": 9100}
+
+# -- Grafana (dashboards and provisioning) --------------------------------------
+DASHBOARDS_DIR = "dashboards"                        # dashboards/<folder>/<uid>.json
+GRAFANA_PROVISIONING_DIR = "stack/grafana/provisioning"
+GRAFANA_DATASOURCES = "stack/grafana/provisioning/datasources/datasources.yml"
+GRAFANA_DASHBOARD_PROVIDERS = "stack/grafana/provisioning/dashboards/dashboards.yml"
+# Environment for the grafana container (compose `env_file:`), e.g. the home dashboard path.
+GRAFANA_ENV_FILE = "stack/grafana/grafana.env"
+# Where the compose stack mounts them in the grafana container.
+GRAFANA_PROVISIONING_MOUNT = "/etc/grafana/provisioning"
+GRAFANA_DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
+GRAFANA_HOME_DASHBOARD_ENV = "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"
+# Datasources as Grafana lists them; panels and variables refer to them by uid only.
+GRAFANA_PROMETHEUS_NAME = "Prometheus"
+GRAFANA_ALERTMANAGER_NAME = "Alertmanager"
+GRAFANA_PROMETHEUS_URL = f"http://prometheus:{SERVICE_PORTS['prometheus']}"
+GRAFANA_ALERTMANAGER_URL = f"http://alertmanager:{SERVICE_PORTS['alertmanager']}"
+# The dashboard variable that selects the Prometheus datasource; panels use {"uid": "${datasource}"}.
+DATASOURCE_VARIABLE = "datasource"
+# Every generated dashboard carries this tag; the "Dashboards" link menu lists dashboards by it.
+DASHBOARD_TAG = "tradingmon"
+DASHBOARD_SCHEMA_VERSION = 41
+DASHBOARD_TIMEZONE = "utc"
+
+
+def dashboard_file(folder: str, uid: str) -> str:
+    """The generated dashboard's path relative to the output root."""
+    return f"{DASHBOARDS_DIR}/{folder}/{uid}.json"
+
+
+def dashboard_mount_path(folder: str, uid: str) -> str:
+    """The same file inside the grafana container."""
+    return f"{GRAFANA_DASHBOARDS_MOUNT}/{folder}/{uid}.json"

@@ -6,6 +6,7 @@ from pathlib import Path
 from stackgen.model.stack import Stack, load_stack
 from stackgen.render import (alert_rules, alertmanager_config, exporter_catalog, prometheus_config, routing_tests,
                              rule_tests, runbook)
+from stackgen.render import dashboards, grafana_provisioning
 
 # One renderer per artifact; each returns {relative path: text}.
 RENDERERS = (
@@ -16,6 +17,8 @@ RENDERERS = (
     alertmanager_config,
     routing_tests,
     runbook,
+    dashboards,
+    grafana_provisioning,
 )
 
 

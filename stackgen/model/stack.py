@@ -8,6 +8,7 @@ from stackgen import conventions as names
 from stackgen.errors import SpecError
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog
+from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana
 from stackgen.model.routing import Routing, read_routing
 from stackgen.model.scrape import Global, Scrape, read_global, read_scrape
 from stackgen.spec.fields import Field
@@ -30,12 +31,14 @@ class Stack:
     routing: Routing
     # Line of every spec path, so checks made after loading can still say where.
     lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    grafana: Grafana | None = None
+    dashboards: tuple[Dashboard, ...] = ()
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
 
 
-TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager")
+TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager", "grafana", "dashboards")
 
 
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
@@ -57,9 +60,11 @@ def read_stack(root: Field) -> Stack:
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
+    grafana = read_grafana(f["grafana"])
+    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"])
     stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
                   api=api, alerts=read_alerts(f["alerts"]), routing=read_routing(f["alertmanager"]),
-                  lines=root._lines)
+                  lines=root._lines, grafana=grafana, dashboards=dashboards)
     _check_latency_threshold(f["alerts"], stack)
     return stack
 

@@ -1,0 +1,482 @@
+"""Grafana settings and the dashboards: folders, dashboards, rows, panels and their queries.
+
+Read from the spec's `grafana:` and `dashboards:` sections. Queries are stored as the
+final PromQL Grafana will run: the spec's placeholders (<filters>, <path_label>) and the
+`quantiles:` / `rate:` shorthands are expanded here, so renderers and the PromQL check
+see exactly what Grafana sees. Every query and variable keeps the spec field it came
+from (`origin`), so a check made later (an unknown metric) still names file, line and path.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from stackgen import conventions as names
+from stackgen.spec.fields import Field, parse_duration
+
+PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline")
+
+# Keys every panel accepts, and the extra keys of each type (anything else is an error).
+_COMMON_KEYS = ("title", "type", "description", "width", "queries", "quantiles", "rate", "unit",
+                "decimals", "min", "max", "thresholds", "mappings", "link")
+_TYPE_KEYS = {
+    "stat": ("reduce", "sparkline", "background"),
+    "gauge": ("reduce",),
+    "bargauge": ("reduce", "orientation"),
+    "timeseries": ("legend", "style", "stack", "fill"),
+    "state-timeline": ("legend",),
+}
+
+# Grafana unit ids accepted in `unit:` (a subset of Grafana's list that fits this stack),
+# plus the custom forms `suffix:<text>`, `prefix:<text>`, `currency:<text>`, `si:<unit>`,
+# `count:<unit>`. Note that Grafana's `bps` is bits per second, not basis points.
+UNITS = (
+    "none", "short", "string", "percent", "percentunit", "sci", "locale",
+    "ns", "µs", "ms", "s", "m", "h", "d", "dtdurations", "dtdhms", "dateTimeAsIso", "dateTimeFromNow",
+    "bits", "bytes", "kbytes", "mbytes", "gbytes", "decbytes", "deckbytes", "decmbytes", "decgbytes",
+    "bps", "Bps", "binBps",
+    "ops", "reqps", "rps", "wps", "iops", "cps", "opm", "reqpm", "rpm", "wpm", "cpm",
+    "currencyUSD", "currencyEUR", "currencyGBP", "currencyJPY", "currencyBTC",
+)
+_CUSTOM_UNIT = re.compile(r"^(suffix|prefix|currency|si|count):.+$")
+
+_HUES = ("green", "red", "yellow", "orange", "blue", "purple")
+COLORS = (("text", "transparent") + _HUES
+          + tuple(f"{shade}-{hue}" for shade in ("super-light", "light", "semi-dark", "dark") for hue in _HUES))
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# Grafana reducer ids: how a stat/gauge/bar gauge turns a series into one number, and legend values.
+REDUCERS = ("lastNotNull", "last", "firstNotNull", "first", "mean", "median", "min", "max", "sum",
+            "count", "range", "delta", "diff", "diffperc", "changeCount", "distinctCount", "stdDev")
+LEGEND_MODES = ("list", "table", "hidden")
+LEGEND_PLACEMENTS = ("bottom", "right")
+LINE_STYLES = ("line", "bars", "points")
+ORIENTATIONS = ("auto", "horizontal", "vertical")
+
+# Placeholders the spec may write in queries, legends and variable labels.
+FILTERS = "<filters>"
+PATH_LABEL = "<path_label>"
+_PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
+_UID = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+_FOLDER = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ORIGIN = dict(compare=False, repr=False)
+
+DEFAULT_ROW_HEIGHT = 8
+DEFAULT_TIME = "6h"
+DEFAULT_REFRESH = "30s"
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str      # dashboards/<name>/ on disk, the provider name and the folder uid
+    title: str     # the folder as Grafana shows it
+
+
+@dataclass(frozen=True)
+class Grafana:
+    prometheus_uid: str
+    alertmanager_uid: str
+    folders: tuple[Folder, ...]
+    home_dashboard: str            # uid of the dashboard Grafana opens first
+
+    def folder(self, name: str) -> Folder:
+        return next(f for f in self.folders if f.name == name)
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str                      # final PromQL (placeholders expanded)
+    legend: str = ""
+    origin: Field | None = field(default=None, **_ORIGIN)
+
+
+@dataclass(frozen=True)
+class Step:
+    color: str
+    value: float | None            # None: the base colour, below the first step
+
+
+@dataclass(frozen=True)
+class ValueText:
+    value: str                     # the value as Grafana compares it (text)
+    text: str
+    color: str
+
+
+@dataclass(frozen=True)
+class Legend:
+    mode: str = "list"             # list, table or hidden
+    placement: str = "bottom"
+    calcs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    type: str
+    description: str
+    width: int
+    queries: tuple[Query, ...]
+    unit: str = ""
+    decimals: int | None = None
+    min: float | None = None
+    max: float | None = None
+    thresholds: tuple[Step, ...] = ()
+    mappings: tuple[ValueText, ...] = ()
+    link: str = ""                 # uid of a dashboard the panel links to
+    reduce: str = "lastNotNull"
+    legend: Legend = Legend()
+    sparkline: bool = True         # stat: draw the series behind the value
+    background: bool = False       # stat: colour the background, not the text
+    orientation: str = "horizontal"
+    style: str = "line"            # timeseries: line, bars or points
+    stack: bool = False
+    fill: int = 10                 # timeseries: area opacity 0..100
+    origin: Field | None = field(default=None, **_ORIGIN)
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str                     # empty: no row header
+    height: int
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A filter dropdown: the values of `label` on `metric`, multi-select with "All"."""
+    label: str
+    metric: str
+    title: str
+    origin: Field | None = field(default=None, **_ORIGIN)
+
+    @property
+    def query(self) -> str:
+        return f"label_values({self.metric}, {self.label})"
+
+    @property
+    def matcher(self) -> str:
+        return f'{self.label}=~"${self.label}"'
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    folder: str
+    description: str
+    tags: tuple[str, ...]
+    time: str                      # a duration: the dashboard shows now-<time> .. now
+    refresh: str
+    variables: tuple[Variable, ...]
+    rows: tuple[Row, ...]
+    origin: Field | None = field(default=None, **_ORIGIN)
+
+    @property
+    def panels(self) -> tuple[Panel, ...]:
+        return tuple(p for row in self.rows for p in row.panels)
+
+
+# -- grafana: ------------------------------------------------------------------
+def read_grafana(field: Field) -> Grafana:
+    f = field.mapping(required=("prometheus_uid", "alertmanager_uid", "folders", "home_dashboard"))
+    prom = f["prometheus_uid"].string(pattern=_UID, what="datasource uid (a-z, 0-9, '-', 2..40 long)")
+    am = f["alertmanager_uid"].string(pattern=_UID, what="datasource uid (a-z, 0-9, '-', 2..40 long)")
+    if am == prom:
+        raise f["alertmanager_uid"].error(f"must differ from prometheus_uid ({prom!r})")
+    folders: list[Folder] = []
+    for item in f["folders"].items(min_items=1):
+        ff = item.mapping(required=("name", "title"))
+        name = ff["name"].string(pattern=_FOLDER, what="folder name (lowercase letters, digits, '-')")
+        title = ff["title"].string()
+        for other in folders:
+            if other.name == name:
+                raise ff["name"].error(f"folder {name!r} is declared twice")
+            if other.title == title:
+                raise ff["title"].error(f"folder title {title!r} is used twice")
+        folders.append(Folder(name, title))
+    home = f["home_dashboard"].string()
+    return Grafana(prom, am, tuple(folders), home)
+
+
+# -- dashboards: ---------------------------------------------------------------
+def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None
+                    ) -> tuple[Dashboard, ...]:
+    """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
+    dashboards: list[Dashboard] = []
+    links: list[tuple[Field, str]] = []
+    for item in field.items(min_items=1):
+        dashboard = _dashboard(item, grafana, path_label, links)
+        for other in dashboards:
+            if other.uid == dashboard.uid:
+                raise item.child("uid", None).error(f"dashboard uid {dashboard.uid!r} is used twice")
+            if other.folder == dashboard.folder and other.title == dashboard.title:
+                raise item.child("title", None).error(
+                    f"dashboard title {dashboard.title!r} is used twice in folder {dashboard.folder!r}")
+        dashboards.append(dashboard)
+    uids = [d.uid for d in dashboards]
+    used = {d.folder for d in dashboards}
+    for folder in grafana.folders:
+        if folder.name not in used and grafana_field is not None:
+            index = grafana.folders.index(folder)
+            raise grafana_field.child("folders", None).child(index, None).error(
+                f"folder {folder.name!r} holds no dashboard (remove it, or set a dashboard's folder to it)")
+    for where, uid in links:
+        if uid not in uids:
+            raise where.error(f"links to dashboard {uid!r}, which is not defined (dashboards: {', '.join(uids)})")
+    if grafana.home_dashboard not in uids:
+        where = grafana_field.child("home_dashboard", None) if grafana_field is not None else field
+        raise where.error(f"home dashboard {grafana.home_dashboard!r} is not defined "
+                          f"(dashboards: {', '.join(uids)})")
+    return tuple(dashboards)
+
+
+def _dashboard(item: Field, grafana: Grafana, path_label: str, links: list) -> Dashboard:
+    f = item.mapping(required=("uid", "title", "folder", "description", "rows"),
+                     optional=("tags", "time", "refresh", "variables"))
+    uid = f["uid"].string(pattern=_UID, what="dashboard uid (a-z, 0-9, '-', 2..40 long)")
+    folder = f["folder"].string()
+    known = [x.name for x in grafana.folders]
+    if folder not in known:
+        raise f["folder"].error(f"folder {folder!r} is not declared in grafana.folders "
+                                f"(declared: {', '.join(known)})")
+    tags = tuple(t.string() for t in f["tags"].items()) if "tags" in f else ()
+    time = f["time"].duration(minimum=60) if "time" in f else DEFAULT_TIME
+    # Grafana's default min_refresh_interval is 5s: a faster refresh would be silently raised.
+    refresh = f["refresh"].duration(minimum=5) if "refresh" in f else DEFAULT_REFRESH
+    variables: list[Variable] = []
+    for v in (f["variables"].items() if "variables" in f else []):
+        variable = _variable(v, path_label)
+        if variable.label in [x.label for x in variables]:
+            raise v.child("label", None).error(f"variable {variable.label!r} is declared twice")
+        variables.append(variable)
+    filters = ", ".join(v.matcher for v in variables)
+    rows = tuple(_row(r, filters, path_label, links) for r in f["rows"].items(min_items=1))
+    return Dashboard(uid=uid, title=f["title"].string(), folder=folder, description=f["description"].string(),
+                     tags=tags, time=time, refresh=refresh, variables=tuple(variables), rows=rows, origin=item)
+
+
+def _variable(item: Field, path_label: str) -> Variable:
+    f = item.mapping(required=("label", "metric"), optional=("title",))
+    label_field = f["label"]
+    label = _expand(label_field, label_field.string(), "", path_label)
+    if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", label) or label.startswith("__"):
+        raise label_field.error(f"{label!r} is not a valid label name")
+    if label == names.DATASOURCE_VARIABLE:
+        raise label_field.error(f"{label!r} is the datasource variable every dashboard already has")
+    metric = f["metric"].name("metric name")
+    title = f["title"].string() if "title" in f else label
+    return Variable(label, metric, title, origin=item)
+
+
+def _row(item: Field, filters: str, path_label: str, links: list) -> Row:
+    f = item.mapping(required=("panels",), optional=("title", "height"))
+    title = f["title"].string() if "title" in f else ""
+    height = f["height"].number(low=2, high=40, integer=True) if "height" in f else DEFAULT_ROW_HEIGHT
+    items = f["panels"].items(min_items=1)
+    fixed = {i: p.value.get("width") for i, p in enumerate(items) if isinstance(p.value, dict) and "width" in p.value}
+    for i, value in fixed.items():
+        items[i].child("width", value).number(low=1, high=24, integer=True)
+    used = sum(int(w) for w in fixed.values())
+    free = len(items) - len(fixed)
+    if used > 24 or (free and 24 - used < free):
+        raise f["panels"].error(f"the panels of one row are at most 24 columns wide together "
+                                f"(widths given add up to {used}, and {free} panel(s) have no width)")
+    auto = [(24 - used) // free + (1 if k < (24 - used) % free else 0) for k in range(free)] if free else []
+    panels = []
+    for i, p in enumerate(items):
+        width = int(fixed[i]) if i in fixed else auto.pop(0)
+        panels.append(_panel(p, width, filters, path_label, links))
+    return Row(title, height, tuple(panels))
+
+
+def _panel(item: Field, width: int, filters: str, path_label: str, links: list) -> Panel:
+    if not isinstance(item.value, dict):
+        raise item.error("expected a mapping (a panel: title, type, description, queries, ...)")
+    if "type" not in item.value:
+        raise item.error("missing required key 'type'")
+    ptype = item.child("type", item.value["type"])
+    if ptype.value not in PANEL_TYPES:
+        close = difflib.get_close_matches(str(ptype.value), PANEL_TYPES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ptype.error(f"unknown panel type {ptype.value!r} (expected one of: {', '.join(PANEL_TYPES)}){hint}")
+    kind = ptype.value
+    allowed = _COMMON_KEYS + _TYPE_KEYS[kind]
+    for key in item.value:
+        if key not in allowed and any(key in extra for extra in _TYPE_KEYS.values()):
+            owners = [t for t, extra in _TYPE_KEYS.items() if key in extra]
+            raise item.child(key, None).error(f"{key!r} applies to {' and '.join(owners)} panels only, "
+                                              f"not to {kind}")
+    f = item.mapping(required=("title", "type", "description"), optional=tuple(k for k in allowed if k != "type"))
+    title = f["title"].string()
+    sources = [k for k in ("queries", "quantiles", "rate") if k in f]
+    if len(sources) != 1:
+        raise item.error("a panel needs exactly one of queries, quantiles or rate"
+                         + (f" (got {', '.join(sources)})" if sources else ""))
+    if "queries" in f:
+        queries = tuple(_query(q, filters, path_label) for q in f["queries"].items(min_items=1))
+    elif "quantiles" in f:
+        queries = _quantiles(f["quantiles"], filters, path_label)
+    else:
+        queries = _rate(f["rate"], filters, path_label)
+    kw: dict = {}
+    if "unit" in f:
+        kw["unit"] = _unit(f["unit"])
+    if "decimals" in f:
+        kw["decimals"] = f["decimals"].number(low=0, high=10, integer=True)
+    for key in ("min", "max"):
+        if key in f:
+            kw[key] = f[key].number()
+    if "min" in kw and "max" in kw and kw["max"] <= kw["min"]:
+        raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
+    if "thresholds" in f:
+        kw["thresholds"] = _thresholds(f["thresholds"])
+    if "mappings" in f:
+        kw["mappings"] = tuple(_mapping(m) for m in f["mappings"].items(min_items=1))
+    if "link" in f:
+        kw["link"] = f["link"].string()
+        links.append((f["link"], kw["link"]))
+    if "reduce" in f:
+        kw["reduce"] = f["reduce"].one_of(REDUCERS)
+    if "legend" in f:
+        kw["legend"] = _legend(f["legend"])
+    for key in ("sparkline", "background", "stack"):
+        if key in f:
+            kw[key] = f[key].boolean()
+    if "orientation" in f:
+        kw["orientation"] = f["orientation"].one_of(ORIENTATIONS)
+    if "style" in f:
+        kw["style"] = f["style"].one_of(LINE_STYLES)
+    if "fill" in f:
+        kw["fill"] = f["fill"].number(low=0, high=100, integer=True)
+    return Panel(title=title, type=kind, description=f["description"].string(), width=width,
+                 queries=queries, origin=item, **kw)
+
+
+def _query(item: Field, filters: str, path_label: str) -> Query:
+    f = item.mapping(required=("expr",), optional=("legend",))
+    expr = _expand(f["expr"], f["expr"].string(), filters, path_label)
+    legend = _expand(f["legend"], f["legend"].string(), filters, path_label) if "legend" in f else ""
+    return Query(expr, legend, origin=f["expr"])
+
+
+def _quantiles(field: Field, filters: str, path_label: str) -> tuple[Query, ...]:
+    """Latency quantiles of a histogram: histogram_quantile over the dashboard's filters, one series per level."""
+    f = field.mapping(required=("histogram", "levels"), optional=("by", "average"))
+    metric = f["histogram"].name("metric name")
+    levels = [lv.number(low=0, high=1, low_open=True) for lv in f["levels"].items(min_items=1)]
+    by = _by(f, path_label)
+    selector = f"{{{filters}}}" if filters else ""
+    group = ", ".join(("le",) + by)
+    queries = []
+    for level in levels:
+        expr = (f"histogram_quantile({level:g}, sum by ({group}) "
+                f"(rate({metric}_bucket{selector}[$__rate_interval])))")
+        queries.append(Query(expr, _legend_text(by, f"p{level * 100:g}"), origin=field))
+    if "average" in f and f["average"].boolean():
+        total = _sum_by(by)
+        expr = (f"{total}(rate({metric}_sum{selector}[$__rate_interval])) / "
+                f"{total}(rate({metric}_count{selector}[$__rate_interval]))")
+        queries.append(Query(expr, _legend_text(by, "avg"), origin=field))
+    return tuple(queries)
+
+
+def _rate(field: Field, filters: str, path_label: str) -> tuple[Query, ...]:
+    """Rate of a counter split by labels, per second or scaled to a per-minute/per-hour figure."""
+    f = field.mapping(required=("counter",), optional=("by", "per"))
+    metric = f["counter"].name("metric name")
+    by = _by(f, path_label)
+    selector = f"{{{filters}}}" if filters else ""
+    expr = f"{_sum_by(by)}(rate({metric}{selector}[$__rate_interval]))"
+    if "per" in f:
+        seconds = parse_duration(f["per"].duration(minimum=1))
+        if seconds != 1:
+            expr += f" * {seconds:g}"
+    return (Query(expr, _legend_text(by, "") or "rate", origin=field),)
+
+
+def _sum_by(by: tuple[str, ...]) -> str:
+    return f"sum by ({', '.join(by)}) " if by else "sum"
+
+
+def _by(f: dict[str, Field], path_label: str) -> tuple[str, ...]:
+    if "by" not in f:
+        return ()
+    labels = []
+    for item in f["by"].items():
+        label = _expand(item, item.string(), "", path_label)
+        if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", label):
+            raise item.error(f"{label!r} is not a valid label name")
+        labels.append(label)
+    return tuple(labels)
+
+
+def _legend_text(by: tuple[str, ...], suffix: str) -> str:
+    return " ".join([f"{{{{{label}}}}}" for label in by] + ([suffix] if suffix else []))
+
+
+def _expand(where: Field, text: str, filters: str, path_label: str) -> str:
+    """Replace <filters> and <path_label>; anything else in <...> is an error naming the field."""
+    for match in _PLACEHOLDER.finditer(text):
+        if f"<{match.group(1)}>" not in (FILTERS, PATH_LABEL):
+            raise where.error(f"unknown placeholder <{match.group(1)}> (known: {FILTERS}, {PATH_LABEL})")
+    if not filters:
+        # No filter variables: drop the placeholder together with the comma that joins it.
+        text = re.sub(r"<filters>\s*,\s*|,\s*<filters>", "", text)
+    return text.replace(FILTERS, filters).replace(PATH_LABEL, path_label)
+
+
+def _unit(field: Field) -> str:
+    unit = field.value
+    if isinstance(unit, str) and (unit in UNITS or _CUSTOM_UNIT.match(unit)):
+        return unit
+    close = difflib.get_close_matches(str(unit), UNITS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise field.error(f"unknown unit {unit!r} (expected a Grafana unit id such as currencyUSD, percentunit, s, "
+                      f"bytes, reqps, short, or a custom suffix:<text>){hint}")
+
+
+def _color(field: Field) -> str:
+    color = field.value
+    if isinstance(color, str) and (color in COLORS or _HEX_COLOR.match(color)):
+        return color
+    raise field.error(f"unknown colour {color!r} (expected a Grafana colour name such as green, yellow, "
+                      "orange, red, blue, dark-red, or #rrggbb)")
+
+
+def _thresholds(field: Field) -> tuple[Step, ...]:
+    """[{color: red}, {color: green, from: 0}]: the base colour first, then each colour from its value up."""
+    steps: list[Step] = []
+    for i, item in enumerate(field.items(min_items=1)):
+        f = item.mapping(required=("color",), optional=("from",))
+        color = _color(f["color"])
+        if i == 0:
+            if "from" in f:
+                raise f["from"].error("the first step is the base colour (below every other step): "
+                                      "it takes no 'from'")
+            steps.append(Step(color, None))
+            continue
+        if "from" not in f:
+            raise item.error("missing required key 'from' (the value from which this colour applies)")
+        value = f["from"].number()
+        if len(steps) > 1 and value <= steps[-1].value:
+            raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
+        steps.append(Step(color, value))
+    return tuple(steps)
+
+
+def _mapping(item: Field) -> ValueText:
+    f = item.mapping(required=("value", "text"), optional=("color",))
+    raw = f["value"].value
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise f["value"].error("expected a number or a string")
+    value = f"{raw:g}" if isinstance(raw, (int, float)) else raw
+    return ValueText(value, f["text"].string(), _color(f["color"]) if "color" in f else "")
+
+
+def _legend(field: Field) -> Legend:
+    f = field.mapping(optional=("mode", "placement", "calcs"))
+    return Legend(mode=f["mode"].one_of(LEGEND_MODES) if "mode" in f else "list",
+                  placement=f["placement"].one_of(LEGEND_PLACEMENTS) if "placement" in f else "bottom",
+                  calcs=tuple(c.one_of(REDUCERS) for c in f["calcs"].items()) if "calcs" in f else ())

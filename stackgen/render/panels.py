@@ -1,0 +1,211 @@
+"""House panel factories: one per panel type, from the model's Panel to Grafana 12 panel JSON.
+
+Why grafanalib plus an explicit cleaning step: grafanalib (0.7.1) models the panel
+envelope well (type, id, title, description, datasource, gridPos, targets, links) and the
+time series field config, but its JSON is in legacy shapes: nulls everywhere
+(cacheTimeout, interval, repeat, ...), keys Grafana dropped (span, minSpan, height,
+error), Graphite-era target keys (target, metric, step, intervalFactor), stat and
+time series options that lack keys Grafana 12 requires (wideLayout, showPercentChange,
+legend.showLegend, tooltip.sort), and gauge / bar gauge options in the pre-Grafana-7
+`fieldOptions` shape. So each factory builds the grafanalib panel, and `_finish` keeps
+only the envelope from its `to_json_data()`, rebuilds the targets, and sets `options`
+and `fieldConfig` from explicit dicts that match the plugin schemas (the tests validate
+every panel against Grafana's published schema for its plugin).
+"""
+from __future__ import annotations
+
+from grafanalib import core as gl
+
+from stackgen.model.dashboards import Legend, Panel, Step, ValueText
+
+# The keys a generated panel carries; everything else grafanalib emits is dropped.
+_ENVELOPE = ("type", "id", "title", "description", "datasource", "gridPos", "links")
+# Colour of the only step when the spec gives no thresholds (Grafana's own default,
+# green with red from 80, would colour an ordinary value red).
+NEUTRAL = "blue"
+
+
+def plain(value):
+    """grafanalib objects -> plain dicts and lists (what its JSON encoder does, without the JSON)."""
+    if hasattr(value, "to_json_data"):
+        return plain(value.to_json_data())
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def drop_nulls(value):
+    """Remove keys whose value is None, at every depth (grafanalib's way of saying "unset")."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+# -- pieces shared by the factories ------------------------------------------------
+def _targets(panel: Panel, datasource: dict, instant: bool = False) -> list:
+    return [gl.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=datasource,
+                      instant=instant)
+            for i, q in enumerate(panel.queries)]
+
+
+def _clean_target(raw: dict, instant: bool) -> dict:
+    target = {"datasource": raw["datasource"], "editorMode": "code", "expr": raw["expr"],
+              "instant": instant, "range": not instant, "refId": raw["refId"]}
+    if raw.get("legendFormat"):
+        target["legendFormat"] = raw["legendFormat"]
+    return target
+
+
+def _num(value: float) -> float | int:
+    """3 rather than 3.0 in the JSON (the spec reads every number as a float)."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _thresholds(steps: tuple[Step, ...]) -> dict:
+    # The base step's value is null: that is how Grafana writes -Infinity in JSON.
+    steps = steps or (Step(NEUTRAL, None),)
+    return {"mode": "absolute", "steps": [{"color": s.color, "value": None if s.value is None else _num(s.value)}
+                                          for s in steps]}
+
+
+def _mappings(mappings: tuple[ValueText, ...]) -> list:
+    if not mappings:
+        return []
+    options = {}
+    for i, m in enumerate(mappings):
+        result = {"index": i, "text": m.text}
+        if m.color:
+            result["color"] = m.color
+        options[m.value] = result
+    return [{"type": "value", "options": options}]
+
+
+def _defaults(panel: Panel, color_mode: str) -> dict:
+    defaults = {"color": {"mode": color_mode}, "mappings": _mappings(panel.mappings),
+                "thresholds": _thresholds(panel.thresholds)}
+    if panel.unit:
+        defaults["unit"] = panel.unit
+    if panel.decimals is not None:
+        defaults["decimals"] = panel.decimals
+    if panel.min is not None:
+        defaults["min"] = _num(panel.min)
+    if panel.max is not None:
+        defaults["max"] = _num(panel.max)
+    return defaults
+
+
+def _legend(legend: Legend) -> dict:
+    return {"calcs": list(legend.calcs), "displayMode": legend.mode, "placement": legend.placement,
+            "showLegend": legend.mode != "hidden"}
+
+
+def _reduce(panel: Panel) -> dict:
+    return {"calcs": [panel.reduce], "fields": "", "values": False}
+
+
+def _link(uid: str, title: str) -> gl.DashboardLink:
+    return gl.DashboardLink(type="link", uri=f"/d/{uid}", title=f"Open {title}", icon="dashboard",
+                            keepTime=True, includeVars=False)
+
+
+def _common(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
+            instant: bool = False) -> dict:
+    """The grafanalib keyword arguments every panel class takes."""
+    return dict(title=panel.title, description=panel.description, id=panel_id, dataSource=datasource,
+                gridPos=gl.GridPos(**grid), targets=_targets(panel, datasource, instant),
+                links=[_link(panel.link, links[panel.link])] if panel.link else [])
+
+
+def _finish(glpanel, options: dict, defaults: dict, instant: bool = False) -> dict:
+    """Keep grafanalib's envelope; set targets, options and fieldConfig in Grafana 12's shape."""
+    raw = drop_nulls(plain(glpanel))
+    out = {key: raw[key] for key in _ENVELOPE if key in raw}
+    if not out.get("links"):
+        out.pop("links", None)
+    out["targets"] = [_clean_target(t, instant) for t in raw["targets"]]
+    out["options"] = options
+    out["fieldConfig"] = {"defaults": defaults, "overrides": []}
+    return out
+
+
+# -- the factories ---------------------------------------------------------------
+def stat(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str]) -> dict:
+    """A single big value per series, coloured by thresholds (or value mappings), with a sparkline."""
+    glpanel = gl.Stat(colorMode="background" if panel.background else "value",
+                      graphMode="area" if panel.sparkline else "none", reduceCalc=panel.reduce,
+                      textMode="auto", alignment="auto", orientation="auto",
+                      **_common(panel, panel_id, grid, datasource, links))
+    options = _merge(drop_nulls(plain(glpanel))["options"], {
+        "percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True})
+    return _finish(glpanel, options, _defaults(panel, "thresholds"))
+
+
+def gauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str]) -> dict:
+    """A dial per series between min and max, with threshold markers."""
+    glpanel = gl.GaugePanel(**_common(panel, panel_id, grid, datasource, links))
+    options = {"minVizHeight": 75, "minVizWidth": 75, "orientation": "auto", "reduceOptions": _reduce(panel),
+               "showThresholdLabels": False, "showThresholdMarkers": True, "sizing": "auto"}
+    return _finish(glpanel, options, _defaults(panel, "thresholds"))
+
+
+def bargauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str]) -> dict:
+    """One bar per series (now), coloured by thresholds: "which source / endpoint is worst"."""
+    # Instant queries: a bar gauge shows one value per series, so the range is never drawn.
+    glpanel = gl.BarGauge(**_common(panel, panel_id, grid, datasource, links, instant=True))
+    options = {"displayMode": "gradient", "legend": _legend(Legend(mode="hidden")), "maxVizHeight": 300,
+               "minVizHeight": 16, "minVizWidth": 8, "namePlacement": "auto", "orientation": panel.orientation,
+               "reduceOptions": _reduce(panel), "showUnfilled": True, "sizing": "auto", "valueMode": "color"}
+    return _finish(glpanel, options, _defaults(panel, "thresholds"), instant=True)
+
+
+def timeseries(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str]) -> dict:
+    """Lines (or bars) over time; thresholds become dashed lines, `stack` stacks the series."""
+    glpanel = gl.TimeSeries(
+        drawStyle=panel.style, fillOpacity=panel.fill, showPoints="never", lineWidth=1,
+        stacking={"group": "A", "mode": "normal" if panel.stack else "none"},
+        thresholdsStyleMode="dashed" if panel.thresholds else "off",
+        legendDisplayMode=panel.legend.mode, legendPlacement=panel.legend.placement,
+        legendCalcs=list(panel.legend.calcs), tooltipMode="multi", tooltipSort="desc",
+        **_common(panel, panel_id, grid, datasource, links))
+    raw = drop_nulls(plain(glpanel))
+    options = _merge(raw["options"], {"legend": _legend(panel.legend)})
+    defaults = _defaults(panel, "palette-classic")
+    defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
+    return _finish(glpanel, options, defaults)
+
+
+def state_timeline(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str]) -> dict:
+    """One band per series whose colour is the state (value mappings: UP/DOWN, connected, ...)."""
+    glpanel = gl.StateTimeline(**_common(panel, panel_id, grid, datasource, links))
+    raw = drop_nulls(plain(glpanel))
+    options = _merge(raw["options"], {"legend": _legend(panel.legend), "tooltip": {"mode": "single", "sort": "none"}})
+    defaults = _defaults(panel, "thresholds")
+    defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
+    return _finish(glpanel, options, defaults)
+
+
+def row_header(title: str, panel_id: int, y: int) -> dict:
+    """A row header across the dashboard (never collapsed, so it holds no panels of its own)."""
+    raw = drop_nulls(plain(gl.RowPanel(title=title, id=panel_id, gridPos=gl.GridPos(h=1, w=24, x=0, y=y))))
+    return {"collapsed": False, "gridPos": raw["gridPos"], "id": raw["id"], "panels": [], "title": raw["title"],
+            "type": "row"}
+
+
+FACTORIES = {
+    "stat": stat,
+    "gauge": gauge,
+    "bargauge": bargauge,
+    "timeseries": timeseries,
+    "state-timeline": state_timeline,
+}
