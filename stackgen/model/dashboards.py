@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from stackgen import conventions as names
+from stackgen.model.alerts import Alerts
 from stackgen.spec.fields import Field, parse_duration
 
 PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline")
@@ -201,13 +202,21 @@ def read_grafana(field: Field) -> Grafana:
 
 
 # -- dashboards: ---------------------------------------------------------------
-def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None
-                    ) -> tuple[Dashboard, ...]:
+@dataclass
+class _Context:
+    """What reading a panel needs beyond its own fields."""
+    path_label: str
+    alerts: Alerts | None
+    links: list[tuple[Field, str]] = field(default_factory=list)   # (where, target uid), checked at the end
+
+
+def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None,
+                    alerts: Alerts | None = None) -> tuple[Dashboard, ...]:
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []
-    links: list[tuple[Field, str]] = []
+    ctx = _Context(path_label, alerts)
     for item in field.items(min_items=1):
-        dashboard = _dashboard(item, grafana, path_label, links)
+        dashboard = _dashboard(item, grafana, ctx)
         for other in dashboards:
             if other.uid == dashboard.uid:
                 raise item.child("uid", None).error(f"dashboard uid {dashboard.uid!r} is used twice")
@@ -222,7 +231,7 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
             index = grafana.folders.index(folder)
             raise grafana_field.child("folders", None).child(index, None).error(
                 f"folder {folder.name!r} holds no dashboard (remove it, or set a dashboard's folder to it)")
-    for where, uid in links:
+    for where, uid in ctx.links:
         if uid not in uids:
             raise where.error(f"links to dashboard {uid!r}, which is not defined (dashboards: {', '.join(uids)})")
     if grafana.home_dashboard not in uids:
@@ -232,7 +241,7 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
     return tuple(dashboards)
 
 
-def _dashboard(item: Field, grafana: Grafana, path_label: str, links: list) -> Dashboard:
+def _dashboard(item: Field, grafana: Grafana, ctx: _Context) -> Dashboard:
     f = item.mapping(required=("uid", "title", "folder", "description", "rows"),
                      optional=("tags", "time", "refresh", "variables"))
     uid = f["uid"].string(pattern=_UID, what="dashboard uid (a-z, 0-9, '-', 2..40 long)")
@@ -247,12 +256,12 @@ def _dashboard(item: Field, grafana: Grafana, path_label: str, links: list) -> D
     refresh = f["refresh"].duration(minimum=5) if "refresh" in f else DEFAULT_REFRESH
     variables: list[Variable] = []
     for v in (f["variables"].items() if "variables" in f else []):
-        variable = _variable(v, path_label)
+        variable = _variable(v, ctx.path_label)
         if variable.label in [x.label for x in variables]:
             raise v.child("label", None).error(f"variable {variable.label!r} is declared twice")
         variables.append(variable)
     filters = ", ".join(v.matcher for v in variables)
-    rows = tuple(_row(r, filters, path_label, links) for r in f["rows"].items(min_items=1))
+    rows = tuple(_row(r, filters, ctx) for r in f["rows"].items(min_items=1))
     return Dashboard(uid=uid, title=f["title"].string(), folder=folder, description=f["description"].string(),
                      tags=tags, time=time, refresh=refresh, variables=tuple(variables), rows=rows, origin=item)
 
@@ -270,7 +279,7 @@ def _variable(item: Field, path_label: str) -> Variable:
     return Variable(label, metric, title, origin=item)
 
 
-def _row(item: Field, filters: str, path_label: str, links: list) -> Row:
+def _row(item: Field, filters: str, ctx: _Context) -> Row:
     f = item.mapping(required=("panels",), optional=("title", "height"))
     title = f["title"].string() if "title" in f else ""
     height = f["height"].number(low=2, high=40, integer=True) if "height" in f else DEFAULT_ROW_HEIGHT
@@ -287,11 +296,11 @@ def _row(item: Field, filters: str, path_label: str, links: list) -> Row:
     panels = []
     for i, p in enumerate(items):
         width = int(fixed[i]) if i in fixed else auto.pop(0)
-        panels.append(_panel(p, width, filters, path_label, links))
+        panels.append(_panel(p, width, filters, ctx))
     return Row(title, height, tuple(panels))
 
 
-def _panel(item: Field, width: int, filters: str, path_label: str, links: list) -> Panel:
+def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
     if not isinstance(item.value, dict):
         raise item.error("expected a mapping (a panel: title, type, description, queries, ...)")
     if "type" not in item.value:
@@ -315,11 +324,11 @@ def _panel(item: Field, width: int, filters: str, path_label: str, links: list) 
         raise item.error("a panel needs exactly one of queries, quantiles or rate"
                          + (f" (got {', '.join(sources)})" if sources else ""))
     if "queries" in f:
-        queries = tuple(_query(q, filters, path_label) for q in f["queries"].items(min_items=1))
+        queries = tuple(_query(q, filters, ctx.path_label) for q in f["queries"].items(min_items=1))
     elif "quantiles" in f:
-        queries = _quantiles(f["quantiles"], filters, path_label)
+        queries = _quantiles(f["quantiles"], filters, ctx.path_label)
     else:
-        queries = _rate(f["rate"], filters, path_label)
+        queries = _rate(f["rate"], filters, ctx.path_label)
     kw: dict = {}
     if "unit" in f:
         kw["unit"] = _unit(f["unit"])
@@ -331,12 +340,12 @@ def _panel(item: Field, width: int, filters: str, path_label: str, links: list) 
     if "min" in kw and "max" in kw and kw["max"] <= kw["min"]:
         raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
     if "thresholds" in f:
-        kw["thresholds"] = _thresholds(f["thresholds"])
+        kw["thresholds"] = _thresholds(f["thresholds"], ctx.alerts)
     if "mappings" in f:
         kw["mappings"] = tuple(_mapping(m) for m in f["mappings"].items(min_items=1))
     if "link" in f:
         kw["link"] = f["link"].string()
-        links.append((f["link"], kw["link"]))
+        ctx.links.append((f["link"], kw["link"]))
     if "reduce" in f:
         kw["reduce"] = f["reduce"].one_of(REDUCERS)
     if "legend" in f:
@@ -445,8 +454,10 @@ def _color(field: Field) -> str:
                       "orange, red, blue, dark-red, or #rrggbb)")
 
 
-def _thresholds(field: Field) -> tuple[Step, ...]:
-    """[{color: red}, {color: green, from: 0}]: the base colour first, then each colour from its value up."""
+def _thresholds(field: Field, alerts: Alerts | None) -> tuple[Step, ...]:
+    """[{color: red}, {color: green, from: 0}]: the base colour first, then each colour from its value up.
+
+    `from` may name an alert threshold (`alerts.drawdown.warning`), so panel colours move with the alert."""
     steps: list[Step] = []
     for i, item in enumerate(field.items(min_items=1)):
         f = item.mapping(required=("color",), optional=("from",))
@@ -459,11 +470,27 @@ def _thresholds(field: Field) -> tuple[Step, ...]:
             continue
         if "from" not in f:
             raise item.error("missing required key 'from' (the value from which this colour applies)")
-        value = f["from"].number()
+        value = _alert_value(f["from"], alerts) if isinstance(f["from"].value, str) else f["from"].number()
         if len(steps) > 1 and value <= steps[-1].value:
             raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
         steps.append(Step(color, value))
     return tuple(steps)
+
+
+def _alert_value(ref: Field, alerts: Alerts | None) -> float:
+    """The number an `alerts.<family>.<field>` reference names; durations in seconds."""
+    parts = ref.value.split(".")
+    if len(parts) != 3 or parts[0] != "alerts":
+        raise ref.error(f"expected a number or an alert threshold such as alerts.drawdown.warning, got {ref.value!r}")
+    family = getattr(alerts, parts[1], None) if alerts is not None else None
+    if family is None or isinstance(family, bool):
+        raise ref.error(f"alert family {parts[1]!r} is not configured under alerts")
+    value = getattr(family, parts[2], None) if not parts[2].startswith("_") else None
+    if isinstance(value, str):
+        value = parse_duration(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ref.error(f"alerts.{parts[1]} has no numeric field {parts[2]!r}")
+    return float(value)
 
 
 def _mapping(item: Field) -> ValueText:

@@ -60,10 +60,11 @@ def read_stack(root: Field) -> Stack:
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
+    alerts = read_alerts(f["alerts"])
     grafana = read_grafana(f["grafana"])
-    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"])
+    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts)
     stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
-                  api=api, alerts=read_alerts(f["alerts"]), routing=read_routing(f["alertmanager"]),
+                  api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
                   lines=root._lines, grafana=grafana, dashboards=dashboards)
     _check_latency_threshold(f["alerts"], stack)
     return stack
