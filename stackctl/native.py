@@ -1,0 +1,400 @@
+"""The stack without Docker: Prometheus, Alertmanager, the exporter (and Grafana where installed)
+as local processes on 127.0.0.1, with their configs, data, logs and PID files under run/.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from stackgen import conventions as n
+from stackgen.model.stack import Stack
+from stackgen.render import alertmanager_config, prometheus_config
+from stackctl import amconfig, files, health, processes, report
+from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
+
+PROMETHEUS_BINARIES = ("prometheus",)
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")   # Debian's name, upstream's name
+GRAFANA_BINARIES = ("grafana", "grafana-server")
+INSTALL_HINT = ("install Debian's packages (sudo apt-get install --no-install-recommends prometheus "
+                "prometheus-alertmanager, or `make tools` as root), or start a Docker engine")
+
+
+def _which(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def grafana_home(binary: str) -> Path | None:
+    """Grafana's homepath (the folder with conf/defaults.ini) for a local install."""
+    real = Path(binary).resolve()
+    for candidate in (Path("/usr/share/grafana"), real.parent.parent / "share" / "grafana", real.parent.parent,
+                      Path("/opt/homebrew/share/grafana"), Path("/usr/local/share/grafana")):
+        if (candidate / "conf" / "defaults.ini").is_file():
+            return candidate
+    return None
+
+
+class NativeStack:
+    def __init__(self, settings: Settings, stack: Stack, out=print):
+        self.s = settings
+        self.stack = stack
+        self.out = out
+
+    # -- paths -----------------------------------------------------------------
+    def config_path(self, service: str) -> Path:
+        return self.s.service_dir(service) / f"{service}.yml"
+
+    def log_path(self, service: str) -> Path:
+        return self.s.logs_dir / f"{service}.log"
+
+    # -- configs ---------------------------------------------------------------
+    def render_prometheus(self) -> str:
+        return prometheus_config.render_native(self.stack, str((self.s.root / n.RULES_DIR).resolve()),
+                                               ports=dict(self.s.ports))
+
+    def render_alertmanager(self) -> tuple[str, list[amconfig.Dropped]]:
+        return amconfig.running_config(alertmanager_config.render_native(self.stack), environ=self.s.environ,
+                                       secrets_dir=self.s.secrets_dir, native=True,
+                                       strict=self.s.strict_secrets)
+
+    def write_configs(self) -> list[amconfig.Dropped]:
+        files.private_dir(self.s.run_dir)
+        files.write(self.config_path("prometheus"), self.render_prometheus())
+        text, dropped = self.render_alertmanager()
+        files.write(self.config_path("alertmanager"), text, mode=0o600)
+        for d in dropped:
+            self.out(d.line())
+        if self.grafana_binary():
+            self.write_grafana_provisioning()
+        return dropped
+
+    def write_grafana_provisioning(self) -> None:
+        """The generated provisioning with the container's paths and service URLs made local."""
+        source = self.s.root / n.GRAFANA_PROVISIONING_DIR
+        target = self.s.service_dir("grafana") / "provisioning"
+        replacements = self._grafana_replacements()
+        if target.exists():
+            shutil.rmtree(target)
+        for path in sorted(source.rglob("*")) if source.is_dir() else []:
+            if path.is_file():
+                text = path.read_text(encoding="utf-8")
+                for old, new in replacements:
+                    text = text.replace(old, new)
+                files.write(target / path.relative_to(source), text)
+        for sub in ("dashboards", "datasources", "plugins", "alerting", "notifiers"):
+            (target / sub).mkdir(parents=True, exist_ok=True)
+
+    def _grafana_replacements(self) -> list[tuple[str, str]]:
+        return [(n.GRAFANA_PROMETHEUS_URL, self.s.url("prometheus")),
+                (n.GRAFANA_ALERTMANAGER_URL, self.s.url("alertmanager")),
+                (n.GRAFANA_DASHBOARDS_MOUNT, str((self.s.root / n.DASHBOARDS_DIR).resolve()))]
+
+    # -- commands --------------------------------------------------------------
+    def grafana_binary(self) -> str | None:
+        binary = _which(GRAFANA_BINARIES)
+        return binary if binary and grafana_home(binary) else None
+
+    def commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
+        """argv and environment of every service this machine can run natively."""
+        env = dict(os.environ)
+        run = self.s.run_dir.resolve()
+        listen = {name: f"{LOCALHOST}:{port}" for name, port in self.s.ports.items()}
+        out: dict[str, tuple[list[str], dict[str, str]]] = {}
+        python = self.s.python or sys.executable
+        out["exporter"] = ([python, "-m", "exporter", "--port", str(self.s.ports["exporter"]), "--bind", LOCALHOST,
+                            *self.s.exporter_args], env)
+        alertmanager = _which(ALERTMANAGER_BINARIES)
+        if alertmanager:
+            out["alertmanager"] = ([alertmanager, f"--config.file={run / 'alertmanager' / 'alertmanager.yml'}",
+                                    f"--storage.path={run / 'alertmanager' / 'data'}",
+                                    f"--web.listen-address={listen['alertmanager']}",
+                                    f"--web.external-url=http://{listen['alertmanager']}/",
+                                    "--cluster.listen-address="], env)   # no gossip port: one instance
+        prometheus = _which(PROMETHEUS_BINARIES)
+        if prometheus:
+            out["prometheus"] = ([prometheus, f"--config.file={run / 'prometheus' / 'prometheus.yml'}",
+                                  f"--storage.tsdb.path={run / 'prometheus' / 'data'}",
+                                  f"--storage.tsdb.retention.time={self.stack.glob.retention}",
+                                  f"--web.listen-address={listen['prometheus']}",
+                                  f"--web.external-url=http://{listen['prometheus']}/",
+                                  "--web.enable-lifecycle", *self.s.prometheus_args], env)
+        grafana = self.grafana_binary()
+        if grafana and self.s.environ.get("GF_SECURITY_ADMIN_PASSWORD"):   # never Grafana's default admin/admin
+            out["grafana"] = self._grafana_command(grafana, env, run)
+        return out
+
+    def _grafana_command(self, binary: str, env: dict[str, str], run: Path) -> tuple[list[str], dict[str, str]]:
+        home = grafana_home(binary)
+        genv = dict(env)
+        env_file = self.s.root / n.GRAFANA_ENV_FILE
+        for key, value in read_env_file(env_file).items():
+            for old, new in self._grafana_replacements():
+                value = value.replace(old, new)
+            genv[key] = value
+        genv.update({
+            "GF_PATHS_DATA": str(run / "grafana" / "data"),
+            "GF_PATHS_LOGS": str(run / "grafana" / "logs"),
+            "GF_PATHS_PLUGINS": str(run / "grafana" / "plugins"),
+            "GF_PATHS_PROVISIONING": str(run / "grafana" / "provisioning"),
+            "GF_SERVER_HTTP_ADDR": LOCALHOST,
+            "GF_SERVER_HTTP_PORT": str(self.s.ports["grafana"]),
+            "GF_SECURITY_ADMIN_USER": "admin",
+            "GF_SECURITY_ADMIN_PASSWORD": self.s.environ.get("GF_SECURITY_ADMIN_PASSWORD", ""),
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+        })
+        name = Path(binary).name
+        argv = [binary, "server", "--homepath", str(home)] if name == "grafana" else [binary, "--homepath", str(home)]
+        return argv, genv
+
+    # -- up --------------------------------------------------------------------
+    def running(self) -> dict[str, processes.Record]:
+        """Recorded processes that still run; PID files of ended (or recycled) pids are removed."""
+        alive = {}
+        for record in processes.read_all(self.s.pids_dir):
+            if processes.alive(record):
+                alive[record.name] = record
+            else:
+                processes.remove_pid_file(self.s.pids_dir, record.name)
+        return alive
+
+    def up(self) -> int:
+        commands = self.commands()
+        for service in ("prometheus", "alertmanager"):
+            if service not in commands:
+                raise StackError(f"{service} is not installed and no Docker engine answers: {INSTALL_HINT}")
+        running = self.running()
+        to_start = [name for name in START_ORDER if name in commands and name not in running]
+        for name in START_ORDER:
+            if name in running:
+                self.out(f"{name}: already running ({running[name].describe()})")
+        self._check_ports(to_start)
+        self.write_configs()
+        started: list[processes.Record] = []
+        try:
+            for name in to_start:
+                argv, env = commands[name]
+                (self.s.service_dir(name) / "data").mkdir(parents=True, exist_ok=True)
+                record = processes.start(name, argv, pids_dir=self.s.pids_dir, log_path=self.log_path(name),
+                                         env=env, cwd=ROOT)
+                started.append(record)
+                self.out(f"{name}: started {record.describe()} on {LOCALHOST}:{self.s.ports[name]}, "
+                         f"log {record.log}")
+            for record in started:
+                self._wait_healthy(record)
+            files.write(self.s.mode_file, "native\n")
+            rejected = [name for name in ("prometheus", "alertmanager") if name in running   # already up:
+                        and not reload_service(self.s, name, self.out,                      # run the new configs
+                                               new_log_lines=log_follower(self.log_path(name)))]
+            self._wait_targets()
+        except BaseException:
+            for record in reversed(started):
+                processes.stop(record)
+                processes.remove_pid_file(self.s.pids_dir, record.name)
+            raise
+        if "grafana" not in commands:
+            self.out("grafana: not started: GF_SECURITY_ADMIN_PASSWORD is not set (`make up` writes one to .env)"
+                     if self.grafana_binary() else
+                     "grafana: not started: Grafana needs Docker (`make up` uses it when an engine answers) "
+                     "or a local install (a `grafana` or `grafana-server` binary on PATH)")
+        self.out("The stack is up:")
+        for line in report.urls(self.s, self.stack, grafana="grafana" in commands):
+            self.out(line)
+        return 1 if rejected else 0
+
+    def _check_ports(self, services: list[str]) -> None:
+        taken = []
+        for name in services:
+            port = self.s.ports[name]
+            if health.port_taken(LOCALHOST, port):
+                owner = health.port_owner(port)
+                variable = SERVICES[name].port_variable
+                taken.append(f"port {port} ({name}) is already taken on {LOCALHOST}"
+                             + (f" by {owner}" if owner else "")
+                             + f": stop what holds it, or pick another port, e.g. {variable}={port + 1} make up")
+        if taken:
+            raise StackError("\n".join(taken))
+
+    def _wait_healthy(self, record: processes.Record) -> None:
+        service = SERVICES[record.name]
+        url = self.s.url(record.name, service.ready_path)
+        ok = health.wait_until(lambda: health.request(url, timeout=1).ok or not processes.alive(record),
+                               self.s.wait_seconds)
+        if not processes.alive(record):
+            raise StackError(f"{record.name} exited right after it started; last lines of {record.log}:\n"
+                             + processes.tail(record.log, 20))
+        if not ok:
+            raise StackError(f"{record.name} did not answer {url} within {self.s.wait_seconds:g}s; "
+                             f"last lines of {record.log}:\n" + processes.tail(record.log, 20))
+        self.out(f"{record.name}: ready ({url})")
+
+    def _wait_targets(self) -> None:
+        ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
+                                             expected_targets(self.stack))
+        if not ok:
+            raise StackError(f"not every Prometheus target is up after {self.s.wait_seconds:g}s:\n  "
+                             + "\n  ".join(health.describe_target(t) for t in found))
+        self.out(f"prometheus: all {len(found)} targets up")
+        alertmanagers = self.s.url("prometheus", "/api/v1/alertmanagers")
+        if not health.wait_until(lambda: (health.get_json(alertmanagers) or {}).get("data", {}).get(
+                "activeAlertmanagers"), self.s.wait_seconds):
+            raise StackError(f"prometheus does not see alertmanager at {self.s.url('alertmanager')} "
+                             f"({alertmanagers})")
+
+    # -- down ------------------------------------------------------------------
+    def down(self) -> int:
+        records = processes.read_all(self.s.pids_dir)
+        if not records:
+            self.out("nothing to stop: no native stack recorded in " + str(self.s.pids_dir))
+        for name in reversed(START_ORDER + tuple(r.name for r in records if r.name not in START_ORDER)):
+            record = next((r for r in records if r.name == name), None)
+            if record is None:
+                continue
+            if processes.alive(record):
+                self.out(f"{name}: {processes.stop(record)} ({record.describe()})")
+            else:
+                self.out(f"{name}: was not running (pid {record.pid} ended or belongs to another program now; "
+                         "left alone)")
+            processes.remove_pid_file(self.s.pids_dir, name)
+        try:
+            self.s.mode_file.unlink()
+        except FileNotFoundError:
+            pass
+        return 0
+
+    # -- status ----------------------------------------------------------------
+    def status(self) -> int:
+        records = {r.name: r for r in processes.read_all(self.s.pids_dir)}
+        bad = 0
+        self.out(f"{'service':<13} {'process':<22} {'port':<6} {'healthy':<9} ready")
+        for name in START_ORDER:
+            record = records.get(name)
+            if record is None:
+                process = "not started"
+            elif processes.alive(record):
+                process = f"running (pid {record.pid})"
+            else:
+                process = "DEAD (see make logs)"
+            service = SERVICES[name]
+            healthy = health.request(self.s.url(name, service.health_path), timeout=2)
+            ready = health.request(self.s.url(name, service.ready_path), timeout=2)
+            self.out(f"{name:<13} {process:<22} {self.s.ports[name]:<6} {_word(healthy):<9} {_word(ready)}")
+            if record is not None and not (processes.alive(record) and healthy.ok and ready.ok):
+                bad += 1
+        found = health.targets(self.s.url("prometheus"))
+        if found:
+            up = sum(t.get("health") == "up" for t in found)
+            self.out(f"prometheus targets: {up}/{len(found)} up")
+            for target in found:
+                if target.get("health") != "up":
+                    self.out("  " + health.describe_target(target))
+        if not records:
+            self.out("the native stack is not running (make up starts it)")
+            return 3
+        return 1 if bad else 0
+
+    # -- reload ----------------------------------------------------------------
+    def reload(self) -> int:
+        if not self.running():
+            raise StackError("the native stack is not running (make up starts it)")
+        failed = 0
+        prom_old = files.read(self.config_path("prometheus"))
+        files.write(self.config_path("prometheus"), self.render_prometheus())
+        failed += not reload_service(self.s, "prometheus", self.out, self.config_path("prometheus"), prom_old,
+                                     new_log_lines=log_follower(self.log_path("prometheus")))
+        am_old = files.read(self.config_path("alertmanager"))
+        text, dropped = self.render_alertmanager()
+        for d in dropped:
+            self.out(d.line())
+        files.write(self.config_path("alertmanager"), text, mode=0o600)
+        failed += not reload_service(self.s, "alertmanager", self.out, self.config_path("alertmanager"), am_old,
+                                     mode=0o600, new_log_lines=log_follower(self.log_path("alertmanager")))
+        if "grafana" in self.running():
+            self.write_grafana_provisioning()
+            reload_grafana(self.s, self.out)
+        return 1 if failed else 0
+
+    # -- logs ------------------------------------------------------------------
+    def logs(self, follow: bool, lines: int = 40) -> int:
+        logs = sorted(self.s.logs_dir.glob("*.log")) if self.s.logs_dir.is_dir() else []
+        if not logs:
+            self.out(f"no logs yet in {self.s.logs_dir}")
+            return 0
+        if follow and shutil.which("tail"):
+            sys.stdout.flush()
+            os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, logs)])
+        for path in logs:
+            self.out(f"==> {path} <==")
+            self.out(processes.tail(path, lines))
+        return 0
+
+
+def expected_targets(stack: Stack) -> int:
+    """How many targets the rendered Prometheus config scrapes."""
+    return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_config.config(stack)["scrape_configs"])
+
+
+def _word(reply: health.Reply) -> str:
+    return "ok" if reply.ok else ("no answer" if reply.status == 0 else f"HTTP {reply.status}")
+
+
+def reload_service(settings: Settings, service: str, out, config: Path | None = None, previous: str | None = None,
+                   mode: int = 0o644, new_log_lines=None) -> bool:
+    """POST /-/reload. A rejected config is reported with the service's error (and the error lines
+    it logged meanwhile: Prometheus names the bad rule file only there), the previous config file is
+    put back, and the service keeps running the config it had."""
+    reply = health.request(settings.url(service, "/-/reload"), method="POST", timeout=30)
+    if reply.ok:
+        out(f"{service}: reloaded")
+        return True
+    why = reply.body.strip() or "(empty answer)"
+    if reply.status == 0:
+        out(f"{service}: reload failed: no answer at {settings.url(service)} ({why})")
+    else:
+        errors = [line for line in (new_log_lines() if new_log_lines else []) if "level=error" in line]
+        out(f"{service}: config REJECTED (HTTP {reply.status}), still running the previous one:\n  {why}"
+            + "".join(f"\n  {line}" for line in errors[-5:]))
+    if config is not None and previous is not None:
+        files.write(config, previous, mode=mode)
+    return False
+
+
+def log_follower(path: Path):
+    """A callable returning the lines appended to `path` since this call."""
+    try:
+        start = path.stat().st_size
+    except OSError:
+        start = 0
+
+    def new_lines() -> list[str]:
+        time.sleep(0.2)   # the service logs the error just after it answers
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                return handle.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
+    return new_lines
+
+
+def reload_grafana(settings: Settings, out) -> bool:
+    """Ask Grafana to re-read its provisioned dashboards and datasources (admin API)."""
+    password = settings.environ.get("GF_SECURITY_ADMIN_PASSWORD", "")
+    auth = base64.b64encode(f"admin:{password}".encode()).decode()
+    ok = True
+    for kind in ("datasources", "dashboards"):
+        reply = health.request(settings.url("grafana", f"/api/admin/provisioning/{kind}/reload"), method="POST",
+                               headers={"Authorization": f"Basic {auth}"}, timeout=30)
+        if not reply.ok:
+            ok = False
+            out(f"grafana: reloading {kind} failed (HTTP {reply.status}): {reply.body.strip()[:300]}")
+    if ok:
+        out("grafana: provisioning reloaded")
+    return ok

@@ -1,0 +1,191 @@
+"""Local processes that outlive `make up`, tracked so `make down` stops exactly them.
+
+Each process starts in its own session (so its process group is its pid) with its output
+appended to run/logs/<name>.log. Its PID file (run/pids/<name>.json) records the pid, the
+kernel's start time of that pid and the command line: a pid that the system has since given
+to another program does not match them, and is never signalled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Children started by this Python process: waited for on stop, so they do not linger as zombies.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    pid: int
+    start_time: str          # the kernel's start time of the pid (clock ticks since boot on Linux)
+    argv: tuple[str, ...]
+    log: str
+
+    def describe(self) -> str:
+        return f"{self.name} (pid {self.pid})"
+
+
+def _identity(pid: int) -> tuple[str, str] | None:
+    """(start time, state) of a live pid, or None. Linux reads /proc; elsewhere `ps`."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.parent.parent.joinpath("self").exists():
+        try:
+            text = stat.read_text()
+        except OSError:
+            return None
+        # The command name (2nd field) may hold spaces and parentheses: split after the last ')'.
+        fields = text[text.rindex(")") + 2:].split()
+        return fields[19], fields[0]       # starttime is field 22 of stat, state field 3
+    proc = subprocess.run(["ps", "-o", "lstart=,state=", "-p", str(pid)], capture_output=True, text=True)
+    line = proc.stdout.strip()
+    if proc.returncode != 0 or not line:
+        return None
+    return line[:-1].strip(), line[-1]
+
+
+def alive(record: Record) -> bool:
+    """The recorded process still runs: same pid and same start time, not a zombie."""
+    child = _CHILDREN.get(record.pid)
+    if child is not None and child.poll() is not None:
+        return False
+    identity = _identity(record.pid)
+    return identity is not None and identity[0] == record.start_time and identity[1] not in ("Z", "X")
+
+
+def pid_file(pids_dir: Path, name: str) -> Path:
+    return pids_dir / f"{name}.json"
+
+
+def read(pids_dir: Path, name: str) -> Record | None:
+    path = pid_file(pids_dir, name)
+    try:
+        data = json.loads(path.read_text())
+        return Record(name=data["name"], pid=int(data["pid"]), start_time=str(data["start_time"]),
+                      argv=tuple(data["argv"]), log=data["log"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def read_all(pids_dir: Path) -> list[Record]:
+    records = [read(pids_dir, p.stem) for p in sorted(pids_dir.glob("*.json"))] if pids_dir.is_dir() else []
+    return [r for r in records if r is not None]
+
+
+def start(name: str, argv: list[str], *, pids_dir: Path, log_path: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Record:
+    """Start argv detached in a new session; record it; return the record."""
+    pids_dir.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
+    _CHILDREN[proc.pid] = proc
+    identity = _identity(proc.pid)
+    record = Record(name=name, pid=proc.pid, start_time=identity[0] if identity else "",
+                    argv=tuple(argv), log=str(log_path))
+    path = pid_file(pids_dir, name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    os.replace(tmp, path)
+    return record
+
+
+def exited(record: Record) -> int | None:
+    """The exit code when this Python process started it and it has ended, else None."""
+    child = _CHILDREN.get(record.pid)
+    return child.poll() if child is not None else None
+
+
+def stop(record: Record, timeout: float = 10.0) -> str:
+    """SIGTERM the process group, wait until all of it is gone, SIGKILL after `timeout`.
+    Says what happened, in words."""
+    if not alive(record):
+        _reap(record)
+        return "not running"
+    group = _leads_group(record.pid)
+
+    def gone() -> bool:
+        return not alive(record) and not (group and _group_alive(record.pid))
+
+    _signal(record, signal.SIGTERM, group)
+    if _wait(gone, timeout):
+        _reap(record)
+        return "stopped"
+    _signal(record, signal.SIGKILL, group)
+    _wait(gone, 5)
+    _reap(record)
+    return "killed (did not stop within %gs of SIGTERM)" % timeout
+
+
+def _wait(check, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _leads_group(pid: int) -> bool:
+    """Started in its own session: its process group id is its pid and holds what it started."""
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal(record: Record, sig: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(record.pid, sig)
+        else:
+            os.kill(record.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        print(f"cannot signal {record.describe()}: {exc}", file=sys.stderr)
+
+
+def _reap(record: Record) -> None:
+    """Forget our child once it has ended (poll() also collects its exit status)."""
+    child = _CHILDREN.get(record.pid)
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[record.pid]
+
+
+def remove_pid_file(pids_dir: Path, name: str) -> None:
+    try:
+        pid_file(pids_dir, name).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def tail(path: Path | str, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,201 @@
+"""stackctl's parts, offline and fast: .env, secrets, settings, PID tracking, port checks, the CLI."""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from stackgen.model.stack import load_stack
+from stackctl import amconfig, envfile, processes
+from stackctl.native import NativeStack
+from stackctl.settings import Settings, StackError
+from tests.conftest import ROOT
+
+AM_CONFIG = """\
+global:
+  resolve_timeout: 5m
+route:
+  receiver: oncall
+receivers:
+  - name: oncall
+    telegram_configs:
+      - chat_id: -100
+        bot_token: ${TELEGRAM_BOT_TOKEN}
+    webhook_configs:
+      - url: http://127.0.0.1:5001/alerts
+  - name: chat
+    slack_configs:
+      - channel: '#x'
+        api_url_file: /etc/alertmanager/secrets/slack_webhook_url
+"""
+
+
+# -- .env ------------------------------------------------------------------------
+def test_env_file_is_created_private_with_a_random_password(tmp_path):
+    first, created = envfile.ensure(tmp_path / ".env")
+    assert created
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert len(first) >= 20 and first != "admin"
+    assert f"GF_SECURITY_ADMIN_PASSWORD={first}\n" in (tmp_path / ".env").read_text()
+    assert envfile.ensure(tmp_path / ".env") == (first, False)       # kept on the next run
+    assert envfile.ensure(tmp_path / "other.env")[0] != first         # random each machine
+
+
+def test_env_file_without_password_gets_one_and_keeps_its_settings(tmp_path):
+    (tmp_path / ".env").write_text("PROM_PORT=19090")
+    password, created = envfile.ensure(tmp_path / ".env")
+    assert created
+    assert (tmp_path / ".env").read_text() == f"PROM_PORT=19090\nGF_SECURITY_ADMIN_PASSWORD={password}\n"
+
+
+def test_the_default_admin_password_is_refused(tmp_path):
+    (tmp_path / ".env").write_text("GF_SECURITY_ADMIN_PASSWORD=admin\n")
+    with pytest.raises(StackError, match="GF_SECURITY_ADMIN_PASSWORD is 'admin'"):
+        envfile.ensure(tmp_path / ".env")
+
+
+# -- settings ----------------------------------------------------------------------
+def test_ports_come_from_the_environment_then_env_file_then_defaults(tmp_path):
+    (tmp_path / ".env").write_text("PROM_PORT=19090\nAM_PORT=19093\n")
+    s = Settings.from_environment(tmp_path, environ={"AM_PORT": "29093"})
+    assert s.ports == {"prometheus": 19090, "alertmanager": 29093, "exporter": 9100, "grafana": 3000}
+
+
+def test_a_bad_port_names_the_variable(tmp_path):
+    with pytest.raises(StackError, match="EXPORTER_PORT='91OO' is not a TCP port"):
+        Settings.from_environment(tmp_path, environ={"EXPORTER_PORT": "91OO"})
+
+
+# -- Alertmanager's running config --------------------------------------------------
+def _config(text, **kwargs):
+    out, dropped = amconfig.running_config(text, **kwargs)
+    return yaml.safe_load(out), [d.line() for d in dropped]
+
+
+def test_a_missing_secret_drops_only_that_integration_with_one_clear_line(tmp_path):
+    config, lines = _config(AM_CONFIG, environ={}, secrets_dir=tmp_path, native=True)
+    oncall, chat = config["receivers"]
+    assert "telegram_configs" not in oncall and oncall["webhook_configs"]      # the webhook stays
+    assert chat == {"name": "chat"}
+    assert lines[0].startswith("alertmanager: receiver oncall: telegram integration left out: "
+                               "TELEGRAM_BOT_TOKEN is not set")
+    assert lines[1] == (f"alertmanager: receiver chat: slack integration left out: the secret file "
+                        f"{tmp_path / 'slack_webhook_url'} does not exist "
+                        "(api_url_file: /etc/alertmanager/secrets/slack_webhook_url)")
+
+
+def test_secrets_are_filled_from_the_environment_or_a_file(tmp_path):
+    (tmp_path / "slack_webhook_url").write_text("https://hooks.example/T0")
+    (tmp_path / "token").write_text("123:abc#def\n")
+    config, lines = _config(AM_CONFIG, environ={"TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "token")},
+                            secrets_dir=tmp_path, native=True)
+    assert lines == []
+    assert config["receivers"][0]["telegram_configs"][0]["bot_token"] == "123:abc#def"
+    # natively, the container path points at the local secrets folder
+    assert config["receivers"][1]["slack_configs"][0]["api_url_file"] == str(tmp_path / "slack_webhook_url")
+
+
+def test_with_docker_the_secret_file_keeps_its_container_path(tmp_path):
+    (tmp_path / "slack_webhook_url").write_text("https://hooks.example/T0")
+    config, _ = _config(AM_CONFIG, environ={"TELEGRAM_BOT_TOKEN": "t"}, secrets_dir=tmp_path, native=False)
+    assert config["receivers"][1]["slack_configs"][0]["api_url_file"] == \
+        "/etc/alertmanager/secrets/slack_webhook_url"
+
+
+def test_strict_secrets_refuses_to_start(tmp_path):
+    expected = r"(?s)STRICT_SECRETS=1: refusing.*receiver oncall \(telegram\): TELEGRAM_BOT_TOKEN is not set"
+    with pytest.raises(StackError, match=expected):
+        amconfig.running_config(AM_CONFIG, environ={}, secrets_dir=tmp_path, native=True, strict=True)
+
+
+def test_the_generated_config_runs_without_any_secret(tmp_path):
+    from stackgen.render import alertmanager_config
+    stack = load_stack(ROOT / "spec.yaml")
+    text, dropped = amconfig.running_config(alertmanager_config.render_native(stack), environ={},
+                                            secrets_dir=tmp_path, native=True)
+    assert "${" not in text.split("\n", 1)[1]
+    assert {d.receiver for d in dropped} == {r.name for r in stack.routing.receivers
+                                             if r.telegram or r.slack or r.email}
+    if subprocess.run(["which", "amtool"], capture_output=True).returncode == 0:
+        (tmp_path / "am.yml").write_text(text)
+        proc = subprocess.run(["amtool", "check-config", str(tmp_path / "am.yml")], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- PID tracking --------------------------------------------------------------------
+def test_down_stops_the_process_group_and_never_a_recycled_pid(tmp_path):
+    # A shell that starts a child of its own: stopping the group stops both.
+    record = processes.start("worker", ["sh", "-c", "sleep 60 & wait"], pids_dir=tmp_path / "pids",
+                             log_path=tmp_path / "worker.log")
+    time.sleep(0.2)
+    assert processes.alive(record)
+    assert processes.read(tmp_path / "pids", "worker") == record
+    # The same pid with another start time is another program: left alone.
+    impostor = processes.Record("worker", record.pid, "1", record.argv, record.log)
+    assert not processes.alive(impostor)
+    assert processes.stop(impostor) == "not running"
+    assert processes.alive(record)
+    children = subprocess.run(["pgrep", "-g", str(record.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2
+    assert processes.stop(record, timeout=5) == "stopped"
+    assert not processes.alive(record)
+    assert subprocess.run(["pgrep", "-g", str(record.pid)], capture_output=True).returncode == 1
+
+
+def test_a_process_that_ignores_sigterm_is_killed(tmp_path):
+    record = processes.start("stubborn", ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
+                             pids_dir=tmp_path, log_path=tmp_path / "stubborn.log")
+    time.sleep(0.2)
+    assert processes.stop(record, timeout=0.5).startswith("killed")
+    assert not processes.alive(record)
+
+
+# -- ports and the CLI ----------------------------------------------------------------
+def test_a_taken_port_fails_with_the_port_and_the_variable_to_change(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        settings = Settings.from_environment(ROOT, environ={"EXPORTER_PORT": str(port)}, run_dir=tmp_path)
+        native = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None)
+        with pytest.raises(StackError) as error:
+            native._check_ports(["exporter"])
+    message = str(error.value)
+    assert f"port {port} (exporter) is already taken on 127.0.0.1" in message
+    assert f"EXPORTER_PORT={port + 1} make up" in message
+
+
+def _cli(tmp_path, *args, env=None):
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_PORT")}
+    environ.update({"STACK_MODE": "native", "STACK_RUN_DIR": str(tmp_path / "run"),
+                    "STACK_SPEC": str(ROOT / "spec.yaml"), "PYTHONPATH": str(ROOT)}, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "stackctl", "--root", str(tmp_path), *args], cwd=ROOT,
+                          env=environ, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = _cli(tmp_path, "up", env={"EXPORTER_PORT": str(port)})
+    assert proc.returncode == 1
+    assert f"error: port {port} (exporter) is already taken" in proc.stderr
+    assert f"EXPORTER_PORT={port + 1}" in proc.stderr
+    assert "created" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert not list((tmp_path / "run" / "pids").glob("*.json")) if (tmp_path / "run" / "pids").exists() else True
+
+
+def test_cli_status_and_down_when_nothing_runs(tmp_path):
+    status = _cli(tmp_path, "status")
+    assert status.returncode == 3
+    assert "the native stack is not running" in status.stdout
+    down = _cli(tmp_path, "down")
+    assert down.returncode == 0
+    assert "nothing to stop" in down.stdout
