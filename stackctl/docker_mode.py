@@ -17,7 +17,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackctl import amconfig, files, health, report
-from stackctl.native import expected_targets, reload_grafana, reload_service
+from stackctl.native import check_ports, expected_targets, reload_grafana, reload_service
 from stackctl.settings import LOCALHOST, SERVICES, START_ORDER, Settings, StackError
 
 PROJECT = "tradingmon"            # docker-compose.yml's `name:`
@@ -120,6 +120,8 @@ class DockerStack:
 
     # -- up --------------------------------------------------------------------
     def up(self) -> int:
+        running = {c.labels.get(SERVICE_LABEL) for c in self.containers() if c.status == "running"}
+        check_ports(self.s, [name for name in START_ORDER if name not in running], self.s.bind_addr)
         self.prepare()
         self.compose("up", "-d", "--build", "--remove-orphans")
         files.write(self.s.mode_file, "docker\n")

@@ -210,17 +210,7 @@ class NativeStack:
         return 1 if rejected else 0
 
     def _check_ports(self, services: list[str]) -> None:
-        taken = []
-        for name in services:
-            port = self.s.ports[name]
-            if health.port_taken(LOCALHOST, port):
-                owner = health.port_owner(port)
-                variable = SERVICES[name].port_variable
-                taken.append(f"port {port} ({name}) is already taken on {LOCALHOST}"
-                             + (f" by {owner}" if owner else "")
-                             + f": stop what holds it, or pick another port, e.g. {variable}={port + 1} make up")
-        if taken:
-            raise StackError("\n".join(taken))
+        check_ports(self.s, services, LOCALHOST)
 
     def _wait_healthy(self, record: processes.Record) -> None:
         service = SERVICES[record.name]
@@ -334,6 +324,20 @@ class NativeStack:
             self.out(f"==> {path} <==")
             self.out(processes.tail(path, lines))
         return 0
+
+
+def check_ports(settings: Settings, services, host: str) -> None:
+    """Fail with one line per taken port, naming the port, its holder and the variable to change."""
+    taken = []
+    for name in services:
+        port = settings.ports[name]
+        if health.port_taken(host, port):
+            owner = health.port_owner(port)
+            variable = SERVICES[name].port_variable
+            taken.append(f"port {port} ({name}) is already taken on {host}" + (f" by {owner}" if owner else "")
+                         + f": stop what holds it, or pick another port, e.g. {variable}={port + 1} make up")
+    if taken:
+        raise StackError("\n".join(taken))
 
 
 def expected_targets(stack: Stack) -> int:
