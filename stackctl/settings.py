@@ -89,8 +89,10 @@ class Settings:
     prometheus_args: tuple[str, ...] = ()   # extra flags for a native Prometheus (tests shorten timings)
 
     @classmethod
-    def from_environment(cls, root: Path = ROOT, environ: dict[str, str] | None = None, **overrides) -> Settings:
-        env = read_env_file(root / ENV_FILE)
+    def from_environment(cls, root: Path = ROOT, environ: dict[str, str] | None = None, *, dotenv: bool = True,
+                         **overrides) -> Settings:
+        """From `environ` (default: os.environ) over root/.env (unless dotenv=False) over the defaults."""
+        env = read_env_file(root / ENV_FILE) if dotenv else {}
         env.update(os.environ if environ is None else environ)
         ports = {name: _port(env, service) for name, service in SERVICES.items()}
         values = dict(

@@ -45,7 +45,7 @@ class FakeClient:
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings.from_environment(ROOT, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough"},
+    return Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough"},
                                      run_dir=tmp_path / "run", secrets_dir=tmp_path / "secrets", wait_seconds=1)
 
 
@@ -118,7 +118,7 @@ def test_a_taken_port_stops_docker_up_before_compose_runs(settings, monkeypatch)
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        taken = Settings.from_environment(ROOT, environ={"GF_SECURITY_ADMIN_PASSWORD": "x" * 20,
+        taken = Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "x" * 20,
                                                          "GRAFANA_PORT": str(port)}, run_dir=settings.run_dir)
         stack = _stack(taken, [], [])
         monkeypatch.setattr(stack, "compose", lambda *a, **k: pytest.fail("compose must not run"))

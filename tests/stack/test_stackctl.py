@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -162,7 +163,7 @@ def test_a_taken_port_fails_with_the_port_and_the_variable_to_change(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        settings = Settings.from_environment(ROOT, environ={"EXPORTER_PORT": str(port)}, run_dir=tmp_path)
+        settings = Settings.from_environment(ROOT, dotenv=False, environ={"EXPORTER_PORT": str(port)}, run_dir=tmp_path)
         native = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None)
         with pytest.raises(StackError) as error:
             native._check_ports(["exporter"])
@@ -199,3 +200,35 @@ def test_cli_status_and_down_when_nothing_runs(tmp_path):
     down = _cli(tmp_path, "down")
     assert down.returncode == 0
     assert "nothing to stop" in down.stdout
+
+
+# -- Grafana, natively, where a local install exists ------------------------------------------------
+def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tmp_path, monkeypatch):
+    home = tmp_path / "grafana"
+    (home / "bin").mkdir(parents=True)
+    (home / "conf").mkdir()
+    (home / "conf" / "defaults.ini").write_text("")
+    binary = home / "bin" / "grafana"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{home / 'bin'}:{os.environ['PATH']}")
+    settings = Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "from-dot-env"},
+                                         run_dir=tmp_path / "run")
+    native = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None)
+    argv, env = native.commands()["grafana"]
+    assert argv == [str(binary), "server", "--homepath", str(home)]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == "from-dot-env"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1" and env["GF_SERVER_HTTP_PORT"] == str(settings.ports["grafana"])
+    assert env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].startswith(str(ROOT / "dashboards") + "/")
+    native.write_grafana_provisioning()
+    provisioning = Path(env["GF_PATHS_PROVISIONING"])
+    datasources = (provisioning / "datasources" / "datasources.yml").read_text()
+    assert f"url: http://127.0.0.1:{settings.ports['prometheus']}\n" in datasources
+    assert f"url: http://127.0.0.1:{settings.ports['alertmanager']}\n" in datasources
+    providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
+    assert {p["options"]["path"] for p in providers} == {str(ROOT / "dashboards" / p["name"]) for p in providers}
+    # Without a password there is no Grafana: never its default admin/admin.
+    bare = NativeStack(Settings.from_environment(ROOT, dotenv=False, environ={}, run_dir=tmp_path / "run"),
+                       load_stack(ROOT / "spec.yaml"))
+    assert "grafana" not in bare.commands()
