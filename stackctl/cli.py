@@ -42,8 +42,8 @@ def _mode(settings: Settings, command: str, forced: str) -> tuple[str, object]:
     if forced == "docker" or recorded == "docker":
         raise StackError(f"no Docker engine answers ({why})")
     if command == "up":
-        print("no Docker engine answers: running the stack natively (Prometheus, Alertmanager and the "
-              "exporter as local processes under run/)")
+        print(f"no Docker engine answers ({why}): running the stack natively (Prometheus, Alertmanager and "
+              "the exporter as local processes under run/)")
     return "native", None
 
 

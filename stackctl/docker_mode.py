@@ -123,8 +123,17 @@ class DockerStack:
         running = {c.labels.get(SERVICE_LABEL) for c in self.containers() if c.status == "running"}
         check_ports(self.s, [name for name in START_ORDER if name not in running], self.s.bind_addr)
         self.prepare()
-        self.compose("up", "-d", "--build", "--remove-orphans")
         files.write(self.s.mode_file, "docker\n")
+        if self.compose("up", "-d", "--build", "--remove-orphans", check=False) != 0:
+            # e.g. "dependency failed to start: container ... is unhealthy": show that container's logs.
+            for container in self.containers():
+                container.reload()
+                state = container.attrs.get("State", {})
+                health_status = state.get("Health", {}).get("Status")
+                if state.get("Status") in ("exited", "dead") or health_status == "unhealthy":
+                    self._fail(container, f"{container.labels.get(SERVICE_LABEL, container.name)} is "
+                                          f"{health_status if health_status == 'unhealthy' else state.get('Status')}")
+            raise StackError("`docker compose up` failed (its output is above)")
         self.wait_healthy(timeout=max(180.0, self.s.wait_seconds))
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
                                            expected=expected_targets(self.stack))

@@ -125,3 +125,16 @@ def test_a_taken_port_stops_docker_up_before_compose_runs(settings, monkeypatch)
         with pytest.raises(StackError, match=f"port {port} \\(grafana\\) is already taken on 127.0.0.1.*"
                                              f"GRAFANA_PORT={port + 1} make up"):
             stack.up()
+
+
+def test_when_compose_up_fails_on_an_unhealthy_dependency_its_logs_are_shown(settings, monkeypatch):
+    containers = [FakeContainer("grafana", ["created"]),
+                  FakeContainer("alertmanager", ["unhealthy"], logs='level=error msg="Loading configuration file '
+                                                                    'failed" err="bad config"\n')]
+    stack = _stack(settings, containers, [])
+    monkeypatch.setattr(stack, "compose", lambda *args, check=True: 1)
+    monkeypatch.setattr(docker_mode, "check_ports", lambda *a: None)
+    with pytest.raises(StackError) as error:
+        stack.up()
+    assert str(error.value).startswith("alertmanager is unhealthy; last log lines of container "
+                                       "tradingmon-alertmanager-1:\nlevel=error")
