@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import urllib.parse
 
@@ -16,6 +15,7 @@ import yaml
 from stackgen import conventions as n
 from stackctl import health, processes
 from tests.e2e.conftest import DRIVEN
+from tests.stack import procfs
 
 pytestmark = pytest.mark.e2e
 
@@ -280,10 +280,8 @@ def test_down_stops_everything_up_started_and_leaves_no_process_behind(e2e):
     assert e2e.native.down() == 0
     for record in records:
         assert not processes.alive(record), record
-        group = subprocess.run(["pgrep", "-g", str(record.pid)], capture_output=True, text=True)
-        assert group.stdout.strip() == "", f"{record.name}: processes left in its group: {group.stdout}"
-    leftovers = subprocess.run(["pgrep", "-f", str(e2e.settings.run_dir)], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", leftovers.stdout
+        assert procfs.group_members(record.pid) == [], f"{record.name}: processes left in its group"
+    assert procfs.matching(str(e2e.settings.run_dir)) == []
     for name in ("prometheus", "alertmanager", "exporter"):
         assert not health.port_taken("127.0.0.1", e2e.settings.ports[name]), name
     assert not list(e2e.settings.pids_dir.glob("*.json"))

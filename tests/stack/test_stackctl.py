@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from stackctl import amconfig, envfile, processes
 from stackctl.native import NativeStack
 from stackctl.settings import Settings, StackError
 from tests.conftest import ROOT
+from tests.stack import procfs
 
 AM_CONFIG = """\
 global:
@@ -123,7 +125,7 @@ def test_the_generated_config_runs_without_any_secret(tmp_path):
     assert "${" not in text.split("\n", 1)[1]
     assert {d.receiver for d in dropped} == {r.name for r in stack.routing.receivers
                                              if r.telegram or r.slack or r.email}
-    if subprocess.run(["which", "amtool"], capture_output=True).returncode == 0:
+    if shutil.which("amtool"):
         (tmp_path / "am.yml").write_text(text)
         proc = subprocess.run(["amtool", "check-config", str(tmp_path / "am.yml")], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -142,11 +144,10 @@ def test_down_stops_the_process_group_and_never_a_recycled_pid(tmp_path):
     assert not processes.alive(impostor)
     assert processes.stop(impostor) == "not running"
     assert processes.alive(record)
-    children = subprocess.run(["pgrep", "-g", str(record.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) == 2
+    assert len(procfs.group_members(record.pid)) == 2
     assert processes.stop(record, timeout=5) == "stopped"
     assert not processes.alive(record)
-    assert subprocess.run(["pgrep", "-g", str(record.pid)], capture_output=True).returncode == 1
+    assert procfs.group_members(record.pid) == []
 
 
 def test_a_process_that_ignores_sigterm_is_killed(tmp_path):
