@@ -58,7 +58,11 @@ class DemoBot:
         self._day = None
         self._unrealised = 0.0
         self._peak = START_EQUITY
-        self._window: deque[bool] = deque(maxlen=WIN_WINDOW)
+        # The bot resumes with a history of 56 wins in its last 100 round trips, so the
+        # rolling win rate starts near its long-run 55 % instead of swinging on 3 trades.
+        history = [True] * 56 + [False] * 44
+        self.rng.shuffle(history)
+        self._window: deque[bool] = deque(history, maxlen=WIN_WINDOW)
         self._sharpe, self._calmar, self._var95 = 1.8, 3.2, 220.0
         # fx
         self._true_rate = 1.0002
@@ -89,9 +93,14 @@ class DemoBot:
         m.set_risk_metrics(sharpe=self._sharpe, calmar=self._calmar, var95_usd=self._var95,
                            cvar95_usd=self._var95 * 1.35)
         m.record_alert("P3", "health_monitor")  # "bot started"
-        for source in FX_SOURCES:
+        wins = sum(self._window)
+        m.record_win_rate(wins, len(self._window) - wins)
+        for source in FX_SOURCES:  # every source sends a first quote, even one a scenario silences
             self._fx_connected[source] = True
             m.set_fx_source_connected(source, True)
+            stamp = now - self.rng.uniform(0.02, 0.2)
+            self._fx_quote[source], self._fx_last[source] = self._true_rate, stamp
+            m.record_fx_quote(source, self._true_rate, stamp)
         for method, path, _, median, ok in ROUTES:
             m.observe_http_request(method, path, ok, median)
             m.record_rate_limit(False)
@@ -211,8 +220,10 @@ class DemoBot:
         if "fx_sources_zero" in on:
             disconnected |= set(FX_SOURCES)
         silent = {"okx"} if "fx_stale" in on else set()
-        # bybit goes quiet now and then for 8-20 s: stale-looking, never past the 30 s alert.
-        if now >= self._fx_silent_until.get("bybit", 0.0) and rng.random() < dt / 90.0:
+        # bybit goes quiet now and then for 8-20 s: stale-looking, never past the 30 s alert
+        # (not while an FX scenario runs, so each scenario shows only its own effect).
+        fx_scenario = any(name.startswith("fx_") for name in on.active)
+        if not fx_scenario and now >= self._fx_silent_until.get("bybit", 0.0) and rng.random() < dt / 90.0:
             self._fx_silent_until["bybit"] = now + rng.uniform(8.0, 20.0)
 
         received = set()
@@ -226,7 +237,7 @@ class DemoBot:
             if rng.random() < 0.01:  # a bad tick from the exchange: 60-150 bps off
                 rate = self._true_rate * (1.0 + rng.choice((-1, 1)) * rng.uniform(0.006, 0.015))
             elif source == "okx" and "fx_deviation" in on:
-                rate = self._true_rate * (1.0 + 0.0025 + rng.gauss(0.0, 0.00002))
+                rate = self._true_rate * (1.0 + 0.0030 + rng.gauss(0.0, 0.00002))
             stamp = now - rng.uniform(0.02, 0.2)
             self._fx_quote[source], self._fx_last[source] = rate, stamp
             received.add(source)

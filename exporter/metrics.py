@@ -77,8 +77,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         Raises ValueError for an empty or non-string label value: that is a
         start-up mistake, better loud than a bot with no series.
         """
-        bot = tuple(_label_arg(value, name) for value, name in zip(
-            (env, universe, strategy), self._catalog.bot_labels or ("env", "universe", "strategy")))
+        bot = tuple(_label_arg(value, name)
+                    for value, name in zip((env, universe, strategy), self._catalog.bot_labels, strict=True))
         with self._admin:
             target = registry if registry is not None else (self._registry or REGISTRY)
             if target is self._registry and bot == self._bot:

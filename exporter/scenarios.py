@@ -18,7 +18,7 @@ SCENARIOS: dict[str, str] = {
     "fx_stale": "okx stays connected but sends nothing; its timestamp stops (FxSourceStale: > 30 s)",
     "fx_sources_low": "okx and bybit disconnect; 1 valid source, HTTP fallback on (FxValidSourcesLow: < 2)",
     "fx_sources_zero": "every FX source disconnects; 0 valid sources, HTTP fallback on (FxValidSourcesLow: 0)",
-    "fx_deviation": "okx quotes 25 bps above the others (FxSourceDeviation: > 10 bps)",
+    "fx_deviation": "okx quotes 30 bps above the others (FxSourceDeviation: > 10 bps)",
 }
 
 

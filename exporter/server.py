@@ -82,7 +82,7 @@ class MetricsServer:
                                      f"also defaults to 9100?); choose another port") from None
             raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._started = self._clock()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="exporter-http", daemon=True)
         self._thread.start()
         log.info("serving /metrics and /health on %s", self.url)

@@ -1,0 +1,223 @@
+"""The demo: every catalog metric gets data at once, and each scenario crosses its spec threshold."""
+from __future__ import annotations
+
+import pytest
+
+from exporter.catalog import load_catalog
+from exporter.demo import DemoBot
+from exporter.scenarios import SCENARIOS, ScenarioSet, UnknownScenario, parse_names
+
+from .conftest import buckets_of, duration_seconds, histogram_quantile, samples, value
+
+T0 = 1_700_000_000.0
+DT = 0.5
+
+
+def run(metrics, scenarios=(), ticks=120, seed=7):
+    bot = DemoBot(metrics, seed=seed, scenarios=ScenarioSet(scenarios))
+    for i in range(ticks):
+        bot.tick(DT, T0 + i * DT)
+    return bot, T0 + (ticks - 1) * DT
+
+
+def held(registry, metrics, check, alerts, scenarios, ticks=120, last=10, seed=7) -> int:
+    """On how many of the last `last` ticks `check` held: alerts wait `for:` a while, so a single
+    tick's outlier quote must not decide a test, but most ticks must agree."""
+    bot = DemoBot(metrics, seed=seed, scenarios=ScenarioSet(scenarios))
+    count = 0
+    for i in range(ticks):
+        bot.tick(DT, T0 + i * DT)
+        if i >= ticks - last and check(registry, alerts, T0 + i * DT):
+            count += 1
+    return count
+
+
+def total(registry, name, **labels) -> float:
+    return sum(v for k, v in samples(registry, name).items() if set(labels.items()) <= set(k))
+
+
+def error_share(registry) -> float:
+    requests = samples(registry, "http_requests_total")
+    errors = sum(v for k, v in requests.items() if dict(k)["status"].startswith("5"))
+    return errors / sum(requests.values())
+
+
+def route_quantiles(registry, q) -> dict[tuple[str, str], float]:
+    routes = {(dict(k)["method"], dict(k)["path"]) for k in samples(registry, "http_request_duration_seconds_count")}
+    return {r: histogram_quantile(q, buckets_of(registry, "http_request_duration_seconds", method=r[0], path=r[1]))
+            for r in routes}
+
+
+def fx_deviation_bps(registry, source) -> float:
+    return abs(value(registry, "fx_source_rate", source=source) / value(registry, "fx_median_rate") - 1) * 1e4
+
+
+def test_every_catalog_metric_has_data_after_the_first_ticks(metrics, registry):
+    run(metrics, ticks=4)
+    for spec in load_catalog().metrics:
+        suffix = "_count" if spec.type == "histogram" else ""
+        found = samples(registry, spec.name + suffix)
+        assert found, f"{spec.name} has no series after 4 demo ticks"
+    assert total(registry, "exporter_dropped_updates_total") == 0.0  # the demo makes only valid calls
+    for name in ("trading_equity_usd", "trading_loop_latency_seconds_count", "trading_sharpe",
+                 "trading_var95_usd", "fx_median_rate", "fx_valid_sources", "http_requests_total",
+                 "http_websocket_connections", "api_rate_limiter_requests_total", "api_orders_total",
+                 "trading_trades_total", "trading_bot_alerts_total"):
+        assert total(registry, name) > 0, f"{name} is still 0 after 4 ticks"
+
+
+def test_same_seed_same_run(registry, metrics):
+    from prometheus_client import CollectorRegistry
+
+    from exporter.metrics import BotMetrics
+    other_registry = CollectorRegistry()
+    other = BotMetrics(other_registry, process_collectors=False, clock=lambda: T0)
+    other.init_metrics("test", "top20", "topn_arb")
+    run(metrics, ticks=20, seed=3)
+    run(other, ticks=20, seed=3)
+    assert samples(registry, "http_requests_total") == samples(other_registry, "http_requests_total")
+    assert samples(registry, "trading_pnl_usd") == samples(other_registry, "trading_pnl_usd")
+
+
+def test_baseline_stays_under_every_threshold(metrics, registry, spec):
+    """Without scenarios nothing should alert: a quiet demo makes the scenarios meaningful."""
+    alerts = spec["alerts"]
+    ticks = 600  # five simulated minutes
+    _, now = run(metrics, ticks=ticks)
+    assert value(registry, "trading_max_drawdown_ratio") < alerts["drawdown"]["warning"]
+    assert value(registry, "trading_win_rate_ratio") >= alerts["win_rate"]["below"]
+    assert value(registry, "trading_daily_pnl_usd") > alerts["daily_loss"]["limit_usd"]
+    loop = buckets_of(registry, "trading_loop_latency_seconds")
+    assert histogram_quantile(0.99, loop) < alerts["loop_latency"]["p99_seconds"]
+    assert 0.001 < histogram_quantile(0.5, loop) < 0.005  # mostly 1-5 ms
+    assert max(route_quantiles(registry, 0.99).values()) < alerts["api_latency"]["p99_seconds"]
+    assert error_share(registry) < alerts["api_errors"]["ratio"]
+    assert 0 < error_share(registry)  # a few 5xx, as in real life
+    limited = value(registry, "api_rate_limiter_requests_total", status="limited")
+    assert limited / (ticks * DT) < alerts["rate_limiting"]["limited_per_second"]
+    assert value(registry, "fx_valid_sources") >= alerts["fx_sources"]["warning_below"]
+    max_age = duration_seconds(alerts["fx_stale"]["max_age"])
+    for key, stamp in samples(registry, "fx_source_last_message_timestamp_seconds").items():
+        assert now - stamp < max_age, dict(key)
+    assert total(registry, "fx_outliers_removed_total") > 0  # occasional outliers
+    assert value(registry, "trading_round_trips_total") > 100  # plenty of round trips
+
+
+# scenario -> check(registry, spec alerts, time of the last tick); each must hold after 60 s of demo
+def _drawdown(r, a, now):
+    return value(r, "trading_drawdown_ratio") > a["drawdown"]["critical"]
+
+
+def _win_rate(r, a, now):
+    return (value(r, "trading_win_rate_ratio") < a["win_rate"]["below"]
+            and value(r, "trading_round_trips_total") >= a["win_rate"]["min_round_trips"])
+
+
+def _loss(r, a, now):
+    return value(r, "trading_daily_pnl_usd") < a["daily_loss"]["limit_usd"]
+
+
+def _loop_latency(r, a, now):
+    return histogram_quantile(0.99, buckets_of(r, "trading_loop_latency_seconds")) > a["loop_latency"]["p99_seconds"]
+
+
+def _api_latency(r, a, now):
+    p99, p95 = route_quantiles(r, 0.99), route_quantiles(r, 0.95)
+    return (min(p99.values()) > a["api_latency"]["p99_seconds"]
+            and min(p95.values()) > a["api_latency"]["p95_seconds"])
+
+
+def _api_errors(r, a, now):
+    return error_share(r) > a["api_errors"]["ratio"]
+
+
+def _rate_limiting(r, a, now):
+    limited = value(r, "api_rate_limiter_requests_total", status="limited")
+    return limited / (now - T0 + DT) > a["rate_limiting"]["limited_per_second"]
+
+
+def _fx_stale(r, a, now):
+    age = now - value(r, "fx_source_last_message_timestamp_seconds", source="okx")
+    return age > duration_seconds(a["fx_stale"]["max_age"]) and value(r, "fx_source_connected", source="okx") == 1
+
+
+def _fx_sources_low(r, a, now):
+    return (value(r, "fx_valid_sources") < a["fx_sources"]["warning_below"]
+            and value(r, "fx_valid_sources") == 1 and value(r, "fx_http_fallback_active") == 1)
+
+
+def _fx_sources_zero(r, a, now):
+    return value(r, "fx_valid_sources") < a["fx_sources"]["critical_below"] and value(r, "fx_median_rate") > 0
+
+
+def _fx_deviation(r, a, now):
+    return fx_deviation_bps(r, "okx") > a["fx_deviation"]["max_bps"]
+
+
+CHECKS = {"drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
+          "api_latency": _api_latency, "api_errors": _api_errors, "rate_limiting": _rate_limiting,
+          "fx_stale": _fx_stale, "fx_sources_low": _fx_sources_low, "fx_sources_zero": _fx_sources_zero,
+          "fx_deviation": _fx_deviation}
+
+
+def test_every_scenario_has_a_check():
+    assert sorted(CHECKS) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_pushes_its_metric_over_the_spec_threshold(metrics, registry, spec, name):
+    count = held(registry, metrics, CHECKS[name], spec["alerts"], [name])
+    assert count >= 9, f"scenario {name} held its threshold on only {count} of the last 10 ticks"
+
+
+# fx_sources_low/zero silence sources, which also go stale after 30 s (as they would for real).
+ISOLATED = sorted(set(SCENARIOS) - {"fx_sources_low", "fx_sources_zero"})
+
+
+@pytest.mark.parametrize("name", ISOLATED)
+def test_scenario_does_not_trip_unrelated_thresholds(spec, name):
+    from prometheus_client import CollectorRegistry
+
+    from exporter.metrics import BotMetrics
+
+    def everything_else(r, a, now):
+        return [other for other in ISOLATED if other != name and CHECKS[other](r, a, now)]
+
+    registry = CollectorRegistry()
+    metrics = BotMetrics(registry, process_collectors=False)
+    metrics.init_metrics("test", "top20", "topn_arb")
+    bot = DemoBot(metrics, seed=7, scenarios=ScenarioSet([name]))
+    tripped: dict[str, int] = {}
+    for i in range(120):
+        bot.tick(DT, T0 + i * DT)
+        if i >= 110:
+            for other in everything_else(registry, spec["alerts"], T0 + i * DT):
+                tripped[other] = tripped.get(other, 0) + 1
+    assert {k: n for k, n in tripped.items() if n > 1} == {}, f"scenario {name} also trips {tripped}"
+
+
+def test_scenarios_switch_at_run_time_and_recover(metrics, registry, spec):
+    scenarios = ScenarioSet()
+    bot = DemoBot(metrics, seed=1, scenarios=scenarios)
+    t = T0
+    for _ in range(20):
+        t += DT
+        bot.tick(DT, t)
+    assert value(registry, "trading_drawdown_ratio") < 0.05
+    scenarios.set("drawdown", True)
+    for _ in range(10):
+        t += DT
+        bot.tick(DT, t)
+    assert value(registry, "trading_drawdown_ratio") > spec["alerts"]["drawdown"]["critical"]
+    scenarios.set("drawdown", False)
+    for _ in range(60):
+        t += DT
+        bot.tick(DT, t)
+    assert value(registry, "trading_drawdown_ratio") < spec["alerts"]["drawdown"]["warning"]
+    assert value(registry, "trading_max_drawdown_ratio") > spec["alerts"]["drawdown"]["critical"]
+
+
+def test_scenario_names_parse():
+    assert parse_names(["drawdown,loss", "loss", " fx_stale "]) == ["drawdown", "loss", "fx_stale"]
+    with pytest.raises(UnknownScenario, match="unknown scenario 'nope'; known: drawdown, "):
+        parse_names("nope")
