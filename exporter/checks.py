@@ -11,7 +11,6 @@ import math
 from exporter import names
 from exporter.catalog import LabelSpec
 
-INF = float("inf")
 MAX_LABEL_VALUE_LENGTH = 128
 
 
@@ -86,3 +85,34 @@ def status_code(value: object, what: str = "status") -> str:
     if not 100 <= code <= 599:
         raise Refused(names.UNKNOWN_LABEL_VALUE, f"{what}={value!r} is not an HTTP status (100..599)")
     return str(code)
+
+
+class Num:
+    """A numeric argument the slow path converts with as_number() before retrying the call.
+
+    Hot-path methods hand their arguments to BotMetrics._slow() wrapped like this
+    instead of in a lambda: a lambda would turn every argument into a closure
+    cell, which costs an allocation on every call, not only on the failing ones.
+    """
+
+    __slots__ = ("what", "value", "non_negative", "optional")
+
+    def __init__(self, what: str, value: object, non_negative: bool = False, optional: bool = False) -> None:
+        self.what, self.value, self.non_negative, self.optional = what, value, non_negative, optional
+
+    def convert(self) -> float | None:
+        if self.optional and self.value is None:
+            return None
+        return as_number(self.value, self.what, self.non_negative)
+
+
+class Flag:
+    """A bool argument the slow path converts with as_flag() before retrying the call."""
+
+    __slots__ = ("what", "value")
+
+    def __init__(self, what: str, value: object) -> None:
+        self.what, self.value = what, value
+
+    def convert(self) -> bool:
+        return as_flag(self.value, self.what)

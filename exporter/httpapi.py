@@ -7,11 +7,11 @@ stacks that follow prometheus-fastapi-instrumentator). Pass route templates
 from __future__ import annotations
 
 from exporter import names
-from exporter.checks import INF, as_flag, as_number, closed_value, open_value, status_code
+from exporter.checks import Num, as_flag, closed_value, open_value, status_code
 
 
 class HttpMetrics:
-    """Mixin of BotMetrics; relies on its _clock, _metrics, _remember(), _set_plain() and _slow()."""
+    """Mixin of BotMetrics; relies on its _clock, _metrics, _remember() and _slow() (idioms as in topn.py)."""
 
     def _unbind_http(self) -> None:
         self._http = {}            # (method, path, status) as passed -> (request counter, duration histogram)
@@ -32,18 +32,26 @@ class HttpMetrics:
 
     def observe_http_request(self, method: str, path: str, status: int | str, seconds: float) -> bool:
         """Count a served request and observe its duration; path is the route template."""
-        if seconds.__class__ is float and 0.0 <= seconds < INF:
+        try:
+            ok = seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False
+        except Exception:
+            ok = False
+        if ok:
             try:
                 requests, duration = self._http[(method, path, status)]
             except Exception:
-                return self._slow("observe_http_request",
-                                  lambda: self._new_http_route(method, path, status, seconds))
-            requests.inc()
-            duration.observe(seconds)
-            self._last_event = self._clock()
-            return True
-        return self._slow("observe_http_request", lambda: self.observe_http_request(
-            method, path, status, as_number(seconds, "seconds", non_negative=True)))
+                return self._slow("observe_http_request", self._new_http_route, method, path, status, seconds)
+            try:
+                duration.observe(seconds)  # first: a Decimal fails here, before anything is counted
+            except Exception:
+                if seconds.__class__ is float:
+                    return self._slow("observe_http_request", None)
+            else:
+                requests.inc()
+                self._fresh = True
+                return True
+        return self._slow("observe_http_request", self.observe_http_request, method, path, status,
+                          Num("seconds", seconds, non_negative=True))
 
     def _new_http_route(self, method, path, status, seconds) -> bool:
         labels = (open_value(method, "method").upper(), open_value(path, self._catalog.path_label), status_code(status))
@@ -60,15 +68,26 @@ class HttpMetrics:
 
     def set_websocket_connections(self, n: int) -> bool:
         """Set http_websocket_connections, the WebSockets open now."""
-        return self._set_plain(self._websockets, "set_websocket_connections", "n", n)
+        try:
+            ok = n - n == 0 and n is not True and n is not False
+        except Exception:
+            ok = False
+        if ok:
+            try:
+                self._websockets.set(n)
+            except Exception:
+                return self._slow("set_websocket_connections", None)
+            self._fresh = True
+            return True
+        return self._slow("set_websocket_connections", self.set_websocket_connections, Num("n", n))
 
     def record_rate_limit(self, limited: bool) -> bool:
         """Count a request seen by the rate limiter: limited=True, or False when allowed."""
         try:
             self._rate_limit[limited].inc()
         except Exception:
-            return self._slow("record_rate_limit", lambda: self._rate_limit_retry(limited))
-        self._last_event = self._clock()
+            return self._slow("record_rate_limit", self._rate_limit_retry, limited)
+        self._fresh = True
         return True
 
     def _rate_limit_retry(self, limited) -> bool:
@@ -82,8 +101,8 @@ class HttpMetrics:
         try:
             self._orders[(side, status, exchange)].inc()
         except Exception:
-            return self._slow("record_order", lambda: self._new_order_exchange(side, status, exchange))
-        self._last_event = self._clock()
+            return self._slow("record_order", self._new_order_exchange, side, status, exchange)
+        self._fresh = True
         return True
 
     def _new_order_exchange(self, side, status, exchange) -> bool:
@@ -101,17 +120,19 @@ class HttpMetrics:
 
     def set_open_positions(self, symbol: str, count: int) -> bool:
         """Set api_open_positions{symbol}."""
-        cls = count.__class__
-        if (cls is int or cls is float) and -INF < count < INF:
+        try:
+            ok = count - count == 0 and count is not True and count is not False
+        except Exception:
+            ok = False
+        if ok:
             try:
                 child = self._open_positions[symbol]
             except Exception:
-                return self._slow("set_open_positions", lambda: self._new_symbol(symbol, count))
+                return self._slow("set_open_positions", self._new_symbol, symbol, count)
             child.set(count)
-            self._last_event = self._clock()
+            self._fresh = True
             return True
-        return self._slow("set_open_positions",
-                          lambda: self.set_open_positions(symbol, as_number(count, "count")))
+        return self._slow("set_open_positions", self.set_open_positions, symbol, Num("count", count))
 
     def _new_symbol(self, symbol, count) -> bool:
         symbol = open_value(symbol, "symbol")

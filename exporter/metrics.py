@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
 from exporter.catalog import Catalog, CatalogError, MetricSpec, load_catalog
-from exporter.checks import Refused, open_value
+from exporter.checks import Flag, Num, Refused, open_value
 from exporter.drops import DropTracker
 from exporter.fx import FxMetrics
 from exporter.httpapi import HttpMetrics
@@ -57,6 +57,10 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._collectors: list = []
         self._metrics: dict = {}
         self._bot: tuple[str, ...] | None = None
+        # Updates only set _fresh (one attribute store); the time is taken when /metrics or
+        # /health is read: a clock read per update costs up to a quarter of the update itself
+        # on VMs without a fast clock. So the last-event time is late by at most one read.
+        self._fresh = False
         self._last_event: float | None = None
         self._unbind()
         if registry is not None:
@@ -99,7 +103,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
             registry, bot = self._registry, self._bot
             self._teardown()
             self._drops.forget_logged()
-            self._last_event = None
+            self._last_event, self._fresh = None, False
             if registry is not None:
                 self._build(registry)
                 if bot is not None:
@@ -195,7 +199,10 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
 
     @property
     def last_event_time(self) -> float | None:
-        """Unix time of the last applied update, None before the first."""
+        """When the last applied update was seen (at the latest read after it); None before the first."""
+        if self._fresh:
+            self._fresh = False
+            self._last_event = self._clock()
         return self._last_event
 
     def get_metrics_text(self) -> str:
@@ -213,17 +220,18 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
 
     # -- shared helpers of the mixins -----------------------------------------------
 
-    def _slow(self, call: str, retry):
-        """The failure path of a call: `retry` re-applies with checked values or raises Refused.
+    def _slow(self, call: str, retry=None, *args):
+        """The failure path of a call: retry(*args) with Num/Flag arguments converted, or count the drop.
 
         Without `retry` the fast path failed on a child that is not bound: before
         init_metrics() that is expected; afterwards it is a bug, reported as bad_type.
+        A Refused from a conversion or a check is counted with its reason.
         """
         failure = sys.exc_info()[1]
         try:
             if retry is None:
                 raise LookupError("no child")
-            return retry()
+            return retry(*[a.convert() if isinstance(a, (Num, Flag)) else a for a in args])
         except Refused as refused:
             return self._drops.drop(refused.reason, call, refused.why)
         except Exception as exc:
@@ -261,10 +269,11 @@ def _make(spec: MetricSpec, owner: BotMetrics):
 
 
 class _LastEvent:
-    """exporter_last_event_timestamp_seconds, read at scrape time from a plain float.
+    """exporter_last_event_timestamp_seconds, resolved at scrape time.
 
-    Setting a Gauge on every call would cost a lock per update; storing a float
-    attribute is the cheapest thing the hot path can do.
+    Setting a Gauge on every call would cost a lock per update, and even reading
+    the clock per update is costly on some VMs; an update only sets a flag, and
+    the scrape that sees the flag stamps the time (see BotMetrics.last_event_time).
     """
 
     def __init__(self, owner: BotMetrics, spec: MetricSpec) -> None:
@@ -274,7 +283,7 @@ class _LastEvent:
         return [GaugeMetricFamily(self._spec.name, self._spec.help)]
 
     def collect(self):
-        return [GaugeMetricFamily(self._spec.name, self._spec.help, value=self._owner._last_event or 0.0)]
+        return [GaugeMetricFamily(self._spec.name, self._spec.help, value=self._owner.last_event_time or 0.0)]
 
 
 class _Housekeeping:

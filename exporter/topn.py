@@ -3,13 +3,22 @@
 Every series carries the bot labels (env, universe, strategy); children are
 bound once in init_metrics(), so the hot path is a dict lookup or an attribute
 read followed by prometheus_client's own .inc()/.set()/.observe().
+
+Hot-path idioms (see docs/exporter.md, "Performance"):
+- `x - x == 0` is one cheap test that is False for NaN and +-inf and raises
+  TypeError for non-numbers; `x is not True and x is not False` keeps bools out.
+- Anything unusual (an unbound child, a bad value, a Decimal) raises or fails a
+  test and goes to self._slow(), which converts, retries or counts the drop.
+- Compound state (equity/peak/drawdown, the win tally, the UTC day) is guarded by
+  self._lock, taken with acquire()/release(): measurably cheaper than `with`.
 """
 from __future__ import annotations
 
 from exporter import names
-from exporter.checks import INF, Refused, as_flag, as_number, closed_value, open_value
+from exporter.checks import Flag, Num, closed_value, open_value
 
 DAY = 86400.0
+RISK_ARGS = ("sharpe", "calmar", "var95_usd", "cvar95_usd")
 
 
 class TopNMetrics:
@@ -20,7 +29,7 @@ class TopNMetrics:
         self._pnl = self._daily = self._equity_g = self._peak_g = None
         self._dd_g = self._max_dd_g = self._win_rate_g = self._round_trips = None
         self._loop_latency = self._active_positions = None
-        self._risk = {}
+        self._sharpe = self._calmar = self._var95 = self._cvar95 = None
         self._trades, self._guards, self._exits, self._alerts = {}, {}, {}, {}
         self._reset_topn_state()
 
@@ -29,8 +38,7 @@ class TopNMetrics:
         self._peak = None
         self._dd = 0.0
         self._max_dd = 0.0
-        self._wins = 0.0
-        self._losses = 0.0
+        self._tally = (0.0, 0.0)  # (wins, losses); one tuple, so a reader never sees half an update
         self._day_end = 0.0      # forces a roll-over to "today" on the first PnL
 
     def _bind_topn(self, bot: tuple[str, ...]) -> None:
@@ -48,8 +56,8 @@ class TopNMetrics:
         self._dd_g, self._max_dd_g = child(names.DRAWDOWN), child(names.MAX_DRAWDOWN)
         self._win_rate_g, self._round_trips = child(names.WIN_RATE), child(names.ROUND_TRIPS)
         self._loop_latency, self._active_positions = child(names.LOOP_LATENCY), child(names.ACTIVE_POSITIONS)
-        self._risk = {"sharpe": child(names.SHARPE), "calmar": child(names.CALMAR),
-                      "var95_usd": child(names.VAR95), "cvar95_usd": child(names.CVAR95)}
+        self._sharpe, self._calmar = child(names.SHARPE), child(names.CALMAR)
+        self._var95, self._cvar95 = child(names.VAR95), child(names.CVAR95)
         self._trades = closed(names.TRADES, "trade_type")
         self._guards = closed(names.GUARD_TRIGGERS, "guard_type")
         self._exits = closed(names.EXITS, "reason")
@@ -65,33 +73,55 @@ class TopNMetrics:
 
     def record_pnl(self, delta_usd: float) -> bool:
         """Add a realised PnL delta to trading_pnl_usd and today's trading_daily_pnl_usd; moves equity."""
-        if delta_usd.__class__ is float and -INF < delta_usd < INF:
+        try:
+            ok = delta_usd - delta_usd == 0 and delta_usd is not True and delta_usd is not False
+        except Exception:
+            ok = False
+        if ok:
             now = self._clock()
+            lock = self._lock
+            lock.acquire()
             try:
-                with self._lock:
-                    if now >= self._day_end:
-                        self._roll_day(now)
-                    self._pnl.inc(delta_usd)
-                    self._daily.inc(delta_usd)
-                    if self._equity is not None:
-                        self._apply_equity(self._equity + delta_usd)
+                if now >= self._day_end:
+                    self._roll_day(now)
+                self._pnl.inc(delta_usd)
+                self._daily.inc(delta_usd)
+                if self._equity is not None:
+                    self._apply_equity(self._equity + delta_usd)
+                failed = False
             except Exception:
+                failed = True  # not bound yet, or a Decimal prometheus_client cannot add
+            finally:
+                lock.release()
+            if not failed:
+                self._fresh = True
+                return True
+            if delta_usd.__class__ is float:
                 return self._slow("record_pnl", None)
-            self._last_event = now
-            return True
-        return self._slow("record_pnl", lambda: self.record_pnl(as_number(delta_usd, "delta_usd")))
+        return self._slow("record_pnl", self.record_pnl, Num("delta_usd", delta_usd))
 
     def set_equity(self, equity_usd: float) -> bool:
         """Set trading_equity_usd; tracks the peak, drawdown = (peak - equity) / peak and the max drawdown."""
-        if equity_usd.__class__ is float and -INF < equity_usd < INF:
+        try:
+            ok = equity_usd - equity_usd == 0 and equity_usd is not True and equity_usd is not False
+        except Exception:
+            ok = False
+        if ok:
+            lock = self._lock
+            lock.acquire()
             try:
-                with self._lock:
-                    self._apply_equity(equity_usd)
+                self._apply_equity(equity_usd)
+                failed = False
             except Exception:
+                failed = True
+            finally:
+                lock.release()
+            if not failed:
+                self._fresh = True
+                return True
+            if equity_usd.__class__ is float:
                 return self._slow("set_equity", None)
-            self._last_event = self._clock()
-            return True
-        return self._slow("set_equity", lambda: self.set_equity(as_number(equity_usd, "equity_usd")))
+        return self._slow("set_equity", self.set_equity, Num("equity_usd", equity_usd))
 
     def _apply_equity(self, equity: float) -> None:
         # Caller holds self._lock. Gauges that did not change are not set again (cheaper hot path).
@@ -102,52 +132,70 @@ class TopNMetrics:
             self._peak = peak = equity
             self._peak_g.set(equity)
         # No meaningful drawdown from a peak at or below zero; equity below zero caps it at 1.
-        drawdown = min((peak - equity) / peak, 1.0) if peak > 0.0 else 0.0
+        if peak > 0.0:
+            drawdown = (peak - equity) / peak
+            if drawdown > 1.0:
+                drawdown = 1.0
+        else:
+            drawdown = 0.0
         if drawdown != self._dd:
             self._dd = drawdown
             self._dd_g.set(drawdown)
-        if drawdown > self._max_dd:
-            self._max_dd = drawdown
-            self._max_dd_g.set(drawdown)
+            if drawdown > self._max_dd:
+                self._max_dd = drawdown
+                self._max_dd_g.set(drawdown)
 
     # -- round trips and win rate ------------------------------------------------------
 
     def record_round_trip(self, won: bool | None = None) -> bool:
         """Count a closed round trip; with won=True/False also update the win/loss tally and win rate."""
-        try:
-            if won is None:
+        if won is None:
+            try:
                 self._round_trips.inc()
-            elif won is True or won is False:
-                with self._lock:
-                    if won:
-                        self._wins += 1.0
-                    else:
-                        self._losses += 1.0
-                    self._round_trips.inc()
-                    self._win_rate_g.set(self._wins / (self._wins + self._losses))
-            else:
-                return self._slow("record_round_trip",
-                                  lambda: self.record_round_trip(as_flag(won, "won")))
-        except Exception:
-            return self._slow("record_round_trip", None)
-        self._last_event = self._clock()
+            except Exception:
+                return self._slow("record_round_trip", None)
+        elif won is True or won is False:
+            lock = self._lock
+            lock.acquire()
+            try:
+                wins, losses = self._tally
+                if won:
+                    wins += 1.0
+                else:
+                    losses += 1.0
+                self._round_trips.inc()
+                self._win_rate_g.set(wins / (wins + losses))
+                self._tally = (wins, losses)
+                failed = False
+            except Exception:
+                failed = True
+            finally:
+                lock.release()
+            if failed:
+                return self._slow("record_round_trip", None)
+        else:
+            return self._slow("record_round_trip", self.record_round_trip, Flag("won", won))
+        self._fresh = True
         return True
 
     def record_win_rate(self, wins: float, losses: float) -> bool:
         """Set trading_win_rate_ratio = wins / (wins + losses) (0 while both are 0); replaces the tally."""
         try:
-            w = as_number(wins, "wins", non_negative=True)
-            lo = as_number(losses, "losses", non_negative=True)
-        except Refused as refused:
-            return self._drops.drop(refused.reason, "record_win_rate", refused.why)
-        try:
-            with self._lock:
-                self._wins, self._losses = w, lo
-                self._win_rate_g.set(w / (w + lo) if w + lo > 0.0 else 0.0)
+            ok = (wins - wins == 0 and losses - losses == 0 and wins >= 0 and losses >= 0
+                  and wins is not True and wins is not False and losses is not True and losses is not False)
         except Exception:
-            return self._slow("record_win_rate", None)
-        self._last_event = self._clock()
-        return True
+            ok = False
+        if ok:
+            total = wins + losses
+            try:
+                self._win_rate_g.set(wins / total if total else 0.0)
+            except Exception:
+                return self._slow("record_win_rate", None)
+            self._tally = (wins, losses)  # last writer wins; one attribute store, never torn
+            self._fresh = True
+            return True
+        return self._slow("record_win_rate", self.record_win_rate,
+                          Num("wins", wins, non_negative=True), Num("losses", losses, non_negative=True))
 
     # -- counters by closed label ----------------------------------------------------
 
@@ -156,8 +204,8 @@ class TopNMetrics:
         try:
             self._trades[trade_type].inc()
         except Exception:
-            return self._slow("record_trade", lambda: self._closed_refusal(names.TRADES, "trade_type", trade_type))
-        self._last_event = self._clock()
+            return self._slow("record_trade", self._closed_refusal, names.TRADES, "trade_type", trade_type)
+        self._fresh = True
         return True
 
     def record_guard_trigger(self, guard_type: str) -> bool:
@@ -165,9 +213,9 @@ class TopNMetrics:
         try:
             self._guards[guard_type].inc()
         except Exception:
-            return self._slow("record_guard_trigger",
-                              lambda: self._closed_refusal(names.GUARD_TRIGGERS, "guard_type", guard_type))
-        self._last_event = self._clock()
+            return self._slow("record_guard_trigger", self._closed_refusal,
+                              names.GUARD_TRIGGERS, "guard_type", guard_type)
+        self._fresh = True
         return True
 
     def record_exit_reason(self, reason: str) -> bool:
@@ -175,8 +223,8 @@ class TopNMetrics:
         try:
             self._exits[reason].inc()
         except Exception:
-            return self._slow("record_exit_reason", lambda: self._closed_refusal(names.EXITS, "reason", reason))
-        self._last_event = self._clock()
+            return self._slow("record_exit_reason", self._closed_refusal, names.EXITS, "reason", reason)
+        self._fresh = True
         return True
 
     def record_alert(self, severity: str, source: str) -> bool:
@@ -184,8 +232,8 @@ class TopNMetrics:
         try:
             self._alerts[(severity, source)].inc()
         except Exception:
-            return self._slow("record_alert", lambda: self._new_alert_source(severity, source))
-        self._last_event = self._clock()
+            return self._slow("record_alert", self._new_alert_source, severity, source)
+        self._fresh = True
         return True
 
     def _new_alert_source(self, severity: object, source: object) -> bool:
@@ -193,7 +241,7 @@ class TopNMetrics:
         closed_value(severity, spec.label("severity"), "severity")
         open_value(source, "source")
         if self._bot is None:
-            raise LookupError
+            raise LookupError("not bound")
         # A new source gets all its severities at once (at 0), so rate() works from the first alert.
         self._remember(self._alerts, names.BOT_ALERTS, "source")
         metric = self._metrics[names.BOT_ALERTS]
@@ -203,55 +251,70 @@ class TopNMetrics:
 
     def _closed_refusal(self, metric: str, label: str, value: object) -> bool:
         closed_value(value, self._catalog.metric(metric).label(label), label)
-        raise LookupError  # a valid value that found no child: the bot labels are not bound yet
+        raise LookupError("not bound")  # a valid value that found no child: the bot labels are not bound yet
 
-    # -- gauges ----------------------------------------------------------------------
+    # -- latency and gauges --------------------------------------------------------------
 
     def record_loop_latency(self, seconds: float) -> bool:
         """Observe one trading-loop iteration's duration in seconds."""
-        if seconds.__class__ is float and 0.0 <= seconds < INF:
+        try:
+            ok = seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False
+        except Exception:
+            ok = False
+        if ok:
             try:
                 self._loop_latency.observe(seconds)
             except Exception:
-                return self._slow("record_loop_latency", None)
-            self._last_event = self._clock()
-            return True
-        return self._slow("record_loop_latency",
-                          lambda: self.record_loop_latency(as_number(seconds, "seconds", non_negative=True)))
+                if seconds.__class__ is float:
+                    return self._slow("record_loop_latency", None)
+            else:
+                self._fresh = True
+                return True
+        return self._slow("record_loop_latency", self.record_loop_latency,
+                          Num("seconds", seconds, non_negative=True))
 
     def set_active_positions(self, count: int) -> bool:
         """Set trading_active_positions."""
-        cls = count.__class__
-        if (cls is int or cls is float) and -INF < count < INF:
+        try:
+            ok = count - count == 0 and count is not True and count is not False
+        except Exception:
+            ok = False
+        if ok:
             try:
                 self._active_positions.set(count)
             except Exception:
                 return self._slow("set_active_positions", None)
-            self._last_event = self._clock()
+            self._fresh = True
             return True
-        return self._slow("set_active_positions",
-                          lambda: self.set_active_positions(as_number(count, "count")))
+        return self._slow("set_active_positions", self.set_active_positions, Num("count", count))
 
     def set_risk_metrics(self, sharpe: float | None = None, calmar: float | None = None,
                          var95_usd: float | None = None, cvar95_usd: float | None = None) -> bool:
         """Set any of Sharpe, Calmar, VaR 95 and CVaR 95 (USD); None leaves a gauge as it is.
 
         Each value is checked on its own: a bad one is dropped, the good ones are applied.
+        Returns True only when every value given was applied.
         """
-        applied = True
-        for key, value in (("sharpe", sharpe), ("calmar", calmar),
-                           ("var95_usd", var95_usd), ("cvar95_usd", cvar95_usd)):
+        all_applied = True
+        for key, value, gauge in (("sharpe", sharpe, self._sharpe), ("calmar", calmar, self._calmar),
+                                  ("var95_usd", var95_usd, self._var95), ("cvar95_usd", cvar95_usd, self._cvar95)):
             if value is None:
                 continue
             try:
-                number = as_number(value, key)
-            except Refused as refused:
-                applied = self._drops.drop(refused.reason, "set_risk_metrics", refused.why)
-                continue
-            try:
-                self._risk[key].set(number)
+                ok = value - value == 0 and value is not True and value is not False
             except Exception:
-                applied = self._slow("set_risk_metrics", None)
-                continue
-            self._last_event = self._clock()
-        return applied
+                ok = False
+            if ok:
+                try:
+                    gauge.set(value)
+                except Exception:
+                    all_applied = self._slow("set_risk_metrics", None)  # False: counted as dropped
+                    continue
+                self._fresh = True
+            else:
+                applied = self._slow("set_risk_metrics", self._set_risk, key, Num(key, value))
+                all_applied = applied and all_applied
+        return all_applied
+
+    def _set_risk(self, key: str, value: float) -> bool:
+        return self.set_risk_metrics(**{key: value})

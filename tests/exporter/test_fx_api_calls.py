@@ -1,6 +1,8 @@
 """FX and HTTP API calls: what each one sets, and which series appear when."""
 from __future__ import annotations
 
+from exporter.metrics import BotMetrics
+
 from .conftest import samples, value
 
 
@@ -13,10 +15,10 @@ def test_fx_quote_sets_rate_and_timestamp(metrics, registry):
     assert samples(registry, "fx_source_connected") == {}
 
 
-def test_fx_quote_without_timestamp_uses_now(metrics, registry):
-    metrics.record_fx_quote("bybit", 1.0)
-    stamp = value(registry, "fx_source_last_message_timestamp_seconds", source="bybit")
-    assert stamp == metrics.last_event_time
+def test_fx_quote_without_timestamp_uses_now(registry):
+    m = BotMetrics(registry, clock=lambda: 1_700_000_123.25, process_collectors=False)
+    m.record_fx_quote("bybit", 1.0)
+    assert value(registry, "fx_source_last_message_timestamp_seconds", source="bybit") == 1_700_000_123.25
 
 
 def test_fx_status_outliers_median_sources_fallback(metrics, registry):

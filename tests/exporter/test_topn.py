@@ -146,16 +146,21 @@ def test_counters_and_gauges(metrics, registry):
 
 
 def test_last_event_timestamp_follows_applied_calls_only(registry):
+    """Updates set a flag; the first read after them stamps the time (late by at most one read)."""
     clock = FakeClock(1_700_000_000.0)
     m = BotMetrics(registry, clock=clock, process_collectors=False)
     m.init_metrics(*BOT)
     assert m.last_event_time is None
     assert value(registry, "exporter_last_event_timestamp_seconds") == 0.0
     m.record_trade("entry")
+    assert value(registry, "exporter_last_event_timestamp_seconds") == 1_700_000_000.0
     clock.now += 5
     m.record_trade("bogus")  # dropped: not an event
     assert value(registry, "exporter_last_event_timestamp_seconds") == 1_700_000_000.0
     assert m.last_event_time == 1_700_000_000.0
+    m.set_equity(10.0)
+    clock.now += 3
+    assert m.last_event_time == 1_700_000_008.0  # stamped by this read, not at the update
 
 
 # -- init_metrics and reset_metrics -----------------------------------------------------------
