@@ -100,31 +100,25 @@ class FxMetrics:
     def set_fx_median(self, rate: float) -> bool:
         """Set fx_median_rate, the aggregated USDT/USD rate."""
         try:
-            ok = rate - rate == 0 and rate is not True and rate is not False
-        except Exception:
-            ok = False
-        if ok:
-            try:
+            if rate - rate == 0 and rate is not True and rate is not False:
                 self._fx_median.set(rate)
-            except Exception:
+                self._fresh = True
+                return True
+        except Exception:
+            if rate.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_fx_median", None)
-            self._fresh = True
-            return True
         return self._slow("set_fx_median", self.set_fx_median, Num("rate", rate))
 
     def set_fx_valid_sources(self, n: int) -> bool:
         """Set fx_valid_sources, the number of sources feeding the median."""
         try:
-            ok = n - n == 0 and n is not True and n is not False
-        except Exception:
-            ok = False
-        if ok:
-            try:
+            if n - n == 0 and n is not True and n is not False:
                 self._fx_valid.set(n)
-            except Exception:
+                self._fresh = True
+                return True
+        except Exception:
+            if n.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_fx_valid_sources", None)
-            self._fresh = True
-            return True
         return self._slow("set_fx_valid_sources", self.set_fx_valid_sources, Num("n", n))
 
     def set_fx_fallback(self, active: bool) -> bool:

@@ -7,16 +7,20 @@ stacks that follow prometheus-fastapi-instrumentator). Pass route templates
 from __future__ import annotations
 
 from exporter import names
-from exporter.checks import Num, as_flag, closed_value, open_value, status_code
+from exporter.checks import Num, Refused, as_flag, closed_value, open_value, status_code
 
 
 class HttpMetrics:
     """Mixin of BotMetrics; relies on its _clock, _metrics, _remember() and _slow() (idioms as in topn.py)."""
 
     def _unbind_http(self) -> None:
-        self._http = {}            # (method, path, status) as passed -> (request counter, duration histogram)
+        # Nested dicts keyed by the values as passed (two or three lookups of cached string
+        # hashes are cheaper than building and hashing a tuple key on every call).
+        self._http = {}            # method -> path -> status -> (request counter, duration histogram)
+        self._http_keys = 0        # how many (method, path, status) as passed are cached
         self._http_by_labels = {}  # normalised (method, path, status) -> the same pair
-        self._orders = {}          # (side, status, exchange) -> child
+        self._orders = {}          # side -> status -> exchange -> child
+        self._order_exchanges: set[str] = set()
         self._open_positions = {}  # symbol -> child
         self._rate_limit = {}      # limited (bool) -> child
         self._websockets = None
@@ -29,6 +33,9 @@ class HttpMetrics:
         if "limited" not in values or "allowed" not in values:
             raise ValueError(f"catalog: {names.RATE_LIMITER} `status` values must include allowed and limited")
         self._rate_limit = {True: limiter.labels("limited"), False: limiter.labels("allowed")}
+        spec = self._catalog.metric(names.ORDERS)
+        self._orders = {side: {status: {} for status in spec.label("status").values}
+                        for side in spec.label("side").values}
 
     def observe_http_request(self, method: str, path: str, status: int | str, seconds: float) -> bool:
         """Count a served request and observe its duration; path is the route template."""
@@ -38,7 +45,7 @@ class HttpMetrics:
             ok = False
         if ok:
             try:
-                requests, duration = self._http[(method, path, status)]
+                requests, duration = self._http[method][path][status]
             except Exception:
                 return self._slow("observe_http_request", self._new_http_route, method, path, status, seconds)
             try:
@@ -54,31 +61,33 @@ class HttpMetrics:
                           Num("seconds", seconds, non_negative=True))
 
     def _new_http_route(self, method, path, status, seconds) -> bool:
-        labels = (open_value(method, "method").upper(), open_value(path, self._catalog.path_label), status_code(status))
+        labels = (open_value(method, "method").upper(), open_value(path, self._catalog.path_label),
+                  status_code(status))
         pair = self._http_by_labels.get(labels)
         if pair is None:
-            self._remember(self._http_by_labels, names.HTTP_REQUESTS, f"(method, {self._catalog.path_label}, status)")
+            self._remember(self._http_by_labels, names.HTTP_REQUESTS,
+                           f"(method, {self._catalog.path_label}, status)")
             pair = (self._metrics[names.HTTP_REQUESTS].labels(*labels),
                     self._metrics[names.HTTP_DURATION].labels(*labels[:2]))
             self._http_by_labels[labels] = pair
-        # The raw key ("get", 200) and the normalised one may differ; both map to the same children.
-        self._remember(self._http, names.HTTP_REQUESTS, "request key")
-        self._http[(method, path, status)] = pair
+        # The key as passed ("get", 200) and the normalised one may differ; both map to the same children.
+        if self._http_keys >= 4 * self._max_label_values:  # the same routes passed in many spellings
+            raise Refused(names.UNKNOWN_LABEL_VALUE, f"{names.HTTP_REQUESTS}: more than "
+                          f"{4 * self._max_label_values} distinct (method, path, status) arguments")
+        self._http.setdefault(method, {}).setdefault(path, {})[status] = pair
+        self._http_keys += 1
         return self.observe_http_request(method, path, status, seconds)
 
     def set_websocket_connections(self, n: int) -> bool:
         """Set http_websocket_connections, the WebSockets open now."""
         try:
-            ok = n - n == 0 and n is not True and n is not False
-        except Exception:
-            ok = False
-        if ok:
-            try:
+            if n - n == 0 and n is not True and n is not False:
                 self._websockets.set(n)
-            except Exception:
+                self._fresh = True
+                return True
+        except Exception:
+            if n.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_websocket_connections", None)
-            self._fresh = True
-            return True
         return self._slow("set_websocket_connections", self.set_websocket_connections, Num("n", n))
 
     def record_rate_limit(self, limited: bool) -> bool:
@@ -99,7 +108,7 @@ class HttpMetrics:
     def record_order(self, side: str, status: str, exchange: str) -> bool:
         """Count an order: side buy/sell, final status filled/rejected/cancelled, exchange (open set)."""
         try:
-            self._orders[(side, status, exchange)].inc()
+            self._orders[side][status][exchange].inc()
         except Exception:
             return self._slow("record_order", self._new_order_exchange, side, status, exchange)
         self._fresh = True
@@ -112,26 +121,27 @@ class HttpMetrics:
         open_value(exchange, "exchange")
         metric = self._metrics[names.ORDERS]
         # A new exchange gets every side x status at once (at 0), so ratios and rate() work at once.
-        self._remember(self._orders, names.ORDERS, "exchange")
-        for s in spec.label("side").values:
-            for st in spec.label("status").values:
-                self._orders.setdefault((s, st, exchange), metric.labels(s, st, exchange))
+        if not self._orders:
+            raise LookupError("not bound")
+        self._remember(self._order_exchanges, names.ORDERS, "exchange")
+        self._order_exchanges.add(exchange)
+        for s, by_status in self._orders.items():
+            for st, children in by_status.items():
+                children.setdefault(exchange, metric.labels(s, st, exchange))
         return self.record_order(side, status, exchange)
 
     def set_open_positions(self, symbol: str, count: int) -> bool:
         """Set api_open_positions{symbol}."""
         try:
-            ok = count - count == 0 and count is not True and count is not False
+            if count - count == 0 and count is not True and count is not False:
+                self._open_positions[symbol].set(count)
+                self._fresh = True
+                return True
+        except KeyError:  # a new symbol, or not bound yet
+            return self._slow("set_open_positions", self._new_symbol, symbol, count)
         except Exception:
-            ok = False
-        if ok:
-            try:
-                child = self._open_positions[symbol]
-            except Exception:
+            if count.__class__ is float:  # the count is fine: the symbol is not (unhashable)
                 return self._slow("set_open_positions", self._new_symbol, symbol, count)
-            child.set(count)
-            self._fresh = True
-            return True
         return self._slow("set_open_positions", self.set_open_positions, symbol, Num("count", count))
 
     def _new_symbol(self, symbol, count) -> bool:

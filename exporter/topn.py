@@ -31,6 +31,7 @@ class TopNMetrics:
         self._loop_latency = self._active_positions = None
         self._sharpe = self._calmar = self._var95 = self._cvar95 = None
         self._trades, self._guards, self._exits, self._alerts = {}, {}, {}, {}
+        self._alert_sources: set[str] = set()
         self._reset_topn_state()
 
     def _reset_topn_state(self) -> None:
@@ -61,7 +62,10 @@ class TopNMetrics:
         self._trades = closed(names.TRADES, "trade_type")
         self._guards = closed(names.GUARD_TRIGGERS, "guard_type")
         self._exits = closed(names.EXITS, "reason")
-        self._alerts = {}  # (severity, source) -> child; filled per new source
+        # severity -> source -> child. Nested dicts, not (severity, source) keys: two lookups
+        # of cached string hashes are cheaper than building and hashing a tuple per call.
+        self._alerts = {v: {} for v in self._catalog.metric(names.BOT_ALERTS).label("severity").values}
+        self._alert_sources = set()
 
     def _roll_day(self, now: float) -> None:
         """Start a new UTC day for trading_daily_pnl_usd (caller holds self._lock)."""
@@ -181,19 +185,16 @@ class TopNMetrics:
     def record_win_rate(self, wins: float, losses: float) -> bool:
         """Set trading_win_rate_ratio = wins / (wins + losses) (0 while both are 0); replaces the tally."""
         try:
-            ok = (wins - wins == 0 and losses - losses == 0 and wins >= 0 and losses >= 0
-                  and wins is not True and wins is not False and losses is not True and losses is not False)
-        except Exception:
-            ok = False
-        if ok:
-            total = wins + losses
-            try:
+            total = wins + losses  # finite exactly when both are (short of overflow)
+            if (total - total == 0 and wins >= 0 and losses >= 0 and wins is not True and wins is not False
+                    and losses is not True and losses is not False):
                 self._win_rate_g.set(wins / total if total else 0.0)
-            except Exception:
+                self._tally = (wins, losses)  # last writer wins; one attribute store, never torn
+                self._fresh = True
+                return True
+        except Exception:
+            if wins.__class__ is float and losses.__class__ is float:  # unbound: converting cannot help
                 return self._slow("record_win_rate", None)
-            self._tally = (wins, losses)  # last writer wins; one attribute store, never torn
-            self._fresh = True
-            return True
         return self._slow("record_win_rate", self.record_win_rate,
                           Num("wins", wins, non_negative=True), Num("losses", losses, non_negative=True))
 
@@ -230,7 +231,7 @@ class TopNMetrics:
     def record_alert(self, severity: str, source: str) -> bool:
         """Count an alert the bot raised: severity P0..P3, source the raising component (open set)."""
         try:
-            self._alerts[(severity, source)].inc()
+            self._alerts[severity][source].inc()
         except Exception:
             return self._slow("record_alert", self._new_alert_source, severity, source)
         self._fresh = True
@@ -243,10 +244,11 @@ class TopNMetrics:
         if self._bot is None:
             raise LookupError("not bound")
         # A new source gets all its severities at once (at 0), so rate() works from the first alert.
-        self._remember(self._alerts, names.BOT_ALERTS, "source")
+        self._remember(self._alert_sources, names.BOT_ALERTS, "source")
+        self._alert_sources.add(source)
         metric = self._metrics[names.BOT_ALERTS]
-        for value in spec.label("severity").values:
-            self._alerts.setdefault((value, source), metric.labels(*self._bot, value, source))
+        for value, children in self._alerts.items():
+            children.setdefault(source, metric.labels(*self._bot, value, source))
         return self.record_alert(severity, source)
 
     def _closed_refusal(self, metric: str, label: str, value: object) -> bool:
@@ -258,34 +260,26 @@ class TopNMetrics:
     def record_loop_latency(self, seconds: float) -> bool:
         """Observe one trading-loop iteration's duration in seconds."""
         try:
-            ok = seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False
-        except Exception:
-            ok = False
-        if ok:
-            try:
-                self._loop_latency.observe(seconds)
-            except Exception:
-                if seconds.__class__ is float:
-                    return self._slow("record_loop_latency", None)
-            else:
+            if seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False:
+                self._loop_latency.observe(seconds)  # a Decimal fails in here before anything is counted
                 self._fresh = True
                 return True
+        except Exception:
+            if seconds.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("record_loop_latency", None)
         return self._slow("record_loop_latency", self.record_loop_latency,
                           Num("seconds", seconds, non_negative=True))
 
     def set_active_positions(self, count: int) -> bool:
         """Set trading_active_positions."""
         try:
-            ok = count - count == 0 and count is not True and count is not False
-        except Exception:
-            ok = False
-        if ok:
-            try:
+            if count - count == 0 and count is not True and count is not False:
                 self._active_positions.set(count)
-            except Exception:
+                self._fresh = True
+                return True
+        except Exception:
+            if count.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_active_positions", None)
-            self._fresh = True
-            return True
         return self._slow("set_active_positions", self.set_active_positions, Num("count", count))
 
     def set_risk_metrics(self, sharpe: float | None = None, calmar: float | None = None,
@@ -295,26 +289,44 @@ class TopNMetrics:
         Each value is checked on its own: a bad one is dropped, the good ones are applied.
         Returns True only when every value given was applied.
         """
-        all_applied = True
-        for key, value, gauge in (("sharpe", sharpe, self._sharpe), ("calmar", calmar, self._calmar),
-                                  ("var95_usd", var95_usd, self._var95), ("cvar95_usd", cvar95_usd, self._cvar95)):
-            if value is None:
-                continue
-            try:
-                ok = value - value == 0 and value is not True and value is not False
-            except Exception:
-                ok = False
-            if ok:
-                try:
-                    gauge.set(value)
-                except Exception:
-                    all_applied = self._slow("set_risk_metrics", None)  # False: counted as dropped
-                    continue
-                self._fresh = True
-            else:
-                applied = self._slow("set_risk_metrics", self._set_risk, key, Num(key, value))
-                all_applied = applied and all_applied
-        return all_applied
+        try:  # the common case, every given value a plain finite number, without a helper call per value
+            if sharpe is not None:
+                if not (sharpe - sharpe == 0 and sharpe is not True and sharpe is not False):
+                    raise ValueError
+                self._sharpe.set(sharpe)
+            if calmar is not None:
+                if not (calmar - calmar == 0 and calmar is not True and calmar is not False):
+                    raise ValueError
+                self._calmar.set(calmar)
+            if var95_usd is not None:
+                if not (var95_usd - var95_usd == 0 and var95_usd is not True and var95_usd is not False):
+                    raise ValueError
+                self._var95.set(var95_usd)
+            if cvar95_usd is not None:
+                if not (cvar95_usd - cvar95_usd == 0 and cvar95_usd is not True and cvar95_usd is not False):
+                    raise ValueError
+                self._cvar95.set(cvar95_usd)
+        except Exception:
+            # Something odd (NaN, a string, an unbound gauge): every given value again, the careful
+            # way; setting a good one twice is harmless, and each bad one is counted exactly once.
+            applied = True
+            for what, value, gauge in (("sharpe", sharpe, self._sharpe), ("calmar", calmar, self._calmar),
+                                       ("var95_usd", var95_usd, self._var95),
+                                       ("cvar95_usd", cvar95_usd, self._cvar95)):
+                if value is not None:
+                    applied = self._set_risk(gauge, what, value) and applied
+            return applied
+        self._fresh = True
+        return True
 
-    def _set_risk(self, key: str, value: float) -> bool:
-        return self.set_risk_metrics(**{key: value})
+    def _set_risk(self, gauge, what: str, value: float) -> bool:
+        """One risk gauge, checked: the slow path of set_risk_metrics()."""
+        try:
+            if value - value == 0 and value is not True and value is not False:
+                gauge.set(value)
+                self._fresh = True
+                return True
+        except Exception:
+            if value.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("set_risk_metrics", None)
+        return self._slow("set_risk_metrics", self._set_risk, gauge, what, Num(what, value))

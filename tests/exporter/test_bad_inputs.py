@@ -67,6 +67,11 @@ BAD_CALLS = [
     ("record_order", ("buy", "filled", 3), {}, "bad_type"),
     ("set_open_positions", ("BTCUSDT", NAN), {}, "not_finite"),
     ("set_open_positions", (b"BTCUSDT", 1), {}, "bad_type"),
+    ("set_open_positions", (["BTCUSDT"], 1.0), {}, "bad_type"),
+    ("set_open_positions", (["BTCUSDT"], 1), {}, "bad_type"),
+    ("record_fx_quote", (["okx"], 1.0), {}, "bad_type"),
+    ("observe_http_request", ("GET", ["/x"], 200, 0.1), {}, "bad_type"),
+    ("record_loop_latency", (decimal.Decimal("NaN"),), {}, "not_finite"),
 ]
 
 
@@ -106,9 +111,11 @@ def test_good_values_of_other_types_are_converted(metrics, registry):
 
 
 def test_set_risk_metrics_applies_the_good_values_of_a_mixed_call(metrics, registry):
-    assert metrics.set_risk_metrics(sharpe=1.2, calmar=NAN) is False
+    assert metrics.set_risk_metrics(sharpe=1.2, calmar=NAN, var95_usd="x", cvar95_usd=300) is False
     assert value(registry, "trading_sharpe", env="test") == 1.2
-    assert dropped(registry)["not_finite"] == 1.0
+    assert value(registry, "trading_cvar95_usd", env="test") == 300.0
+    assert dropped(registry) == {"negative_delta": 0.0, "not_finite": 1.0, "unknown_label_value": 0.0,
+                                 "bad_type": 1.0}
 
 
 def test_calls_before_init_metrics_are_dropped_and_counted_once_bound(caplog):
