@@ -37,8 +37,8 @@ class MetricsMiddleware:
     @property
     def metrics(self):
         if self._metrics is None:
-            from exporter.api import default_metrics  # late: the module-level default instance
-            return default_metrics()
+            from exporter.api import default_metrics  # late: importing exporter.asgi stays light
+            self._metrics = default_metrics()
         return self._metrics
 
     async def __call__(self, scope, receive, send) -> None:

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="port to listen on (default: $EXPORTER_PORT or 9100)")
     parser.add_argument("--bind", default=os.environ.get("EXPORTER_BIND", "0.0.0.0"), metavar="ADDR",
-                        help="address to bind (default: 0.0.0.0; use 127.0.0.1 outside containers)")
+                        help="address to bind (default: $EXPORTER_BIND or 0.0.0.0; use 127.0.0.1 outside containers)")
     parser.add_argument("--source", default="demo", metavar="demo|events:PATH|-",
                         help="demo simulation, a JSON Lines file to follow, or - for stdin (default: demo)")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME[,NAME...]",

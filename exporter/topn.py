@@ -39,7 +39,7 @@ class TopNMetrics:
         self._peak = None
         self._dd = 0.0
         self._max_dd = 0.0
-        self._tally = (0.0, 0.0)  # (wins, losses); one tuple, so a reader never sees half an update
+        self._tally = (0.0, 0.0)  # (wins, losses) of record_round_trip(won=...)
         self._day_end = 0.0      # forces a roll-over to "today" on the first PnL
 
     def _bind_topn(self, bot: tuple[str, ...]) -> None:
@@ -183,13 +183,16 @@ class TopNMetrics:
         return True
 
     def record_win_rate(self, wins: float, losses: float) -> bool:
-        """Set trading_win_rate_ratio = wins / (wins + losses) (0 while both are 0); replaces the tally."""
+        """Set trading_win_rate_ratio = wins / (wins + losses) (0 while both are 0).
+
+        For bots that keep their own counts (a rolling window, say). It does not touch the
+        tally record_round_trip(won=...) keeps: use one way or the other for the win rate.
+        """
         try:
             total = wins + losses  # finite exactly when both are (short of overflow)
             if (total - total == 0 and wins >= 0 and losses >= 0 and wins is not True and wins is not False
                     and losses is not True and losses is not False):
                 self._win_rate_g.set(wins / total if total else 0.0)
-                self._tally = (wins, losses)  # last writer wins; one attribute store, never torn
                 self._fresh = True
                 return True
         except Exception:

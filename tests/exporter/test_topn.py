@@ -118,9 +118,10 @@ def test_round_trips_with_outcome_keep_a_tally(metrics, registry):
     metrics.record_round_trip(won=True)
     assert v(registry, "trading_round_trips_total") == 4.0
     assert v(registry, "trading_win_rate_ratio") == pytest.approx(2 / 3)
-    metrics.record_win_rate(1, 1)         # replaces the tally ...
-    metrics.record_round_trip(won=True)   # ... which continues from it
-    assert v(registry, "trading_win_rate_ratio") == pytest.approx(2 / 3)
+    metrics.record_win_rate(1, 3)         # the bot's own counts win ...
+    assert v(registry, "trading_win_rate_ratio") == pytest.approx(0.25)
+    metrics.record_round_trip(won=True)   # ... until the exporter's tally (3 of 4) is updated again
+    assert v(registry, "trading_win_rate_ratio") == pytest.approx(3 / 4)
 
 
 # -- the other TopN calls -------------------------------------------------------------------
