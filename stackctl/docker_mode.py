@@ -44,8 +44,19 @@ def client(timeout: float = 2.0):
             c.ping()
             return c, ""
         except Exception as exc:   # any failure means: no engine here
-            reasons.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            reasons.append(_reason(exc, base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"))
     return None, "; ".join(dict.fromkeys(reasons))
+
+
+def _reason(exc: Exception, where: str) -> str:
+    text = str(exc)
+    if "FileNotFoundError" in text:
+        return f"no Docker socket at {where}"
+    if "PermissionError" in text or "Permission denied" in text:
+        return f"permission denied on {where} (is your user in the docker group?)"
+    if "ConnectionRefused" in text or "Connection refused" in text:
+        return f"connection refused at {where}"
+    return f"{where}: {text.splitlines()[0] if text else type(exc).__name__}"
 
 
 def _context_host() -> str | None:
