@@ -64,6 +64,8 @@ reload: $(STAMP) generate ## Regenerate, then hot-reload Prometheus and Alertman
 logs: $(STAMP) ## Follow the logs (run/logs/*.log natively, else docker compose logs); Ctrl-C to stop
 	$(PY) -m stackctl logs --follow
 
-clean: ## Remove the virtual environment, caches and the native run folder
+clean: ## Stop a running native stack, then remove the virtual environment, caches and the run folder
+	@# run/ holds the PIDs of a native stack: stop it first, or its processes would be orphaned.
+	@if [ -d run ] && [ -x $(PY) ]; then $(PY) -m stackctl down || true; fi
 	rm -rf $(VENV) .pytest_cache .ruff_cache run *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -57,11 +57,14 @@ def test_generate_removes_stale_files_from_generated_folders(tmp_path):
 
 
 def test_turning_an_alert_off_removes_its_rule_and_tests(edited_spec, tmp_path):
-    def no_fx(data):
-        for key in ("fx_stale", "fx_sources", "fx_deviation"):
-            del data["alerts"][key]
+    def no_fx_deviation_nor_rate_limiting(data):
+        # Neither is named by a dashboard threshold (those must be turned off with their panels).
+        del data["alerts"]["fx_deviation"]
+        del data["alerts"]["rate_limiting"]
     out = tmp_path / "out"
-    assert run_generate("--spec", str(edited_spec(no_fx)), "--out", str(out)).returncode == 0
+    assert run_generate("--spec", str(edited_spec(no_fx_deviation_nor_rate_limiting)), "--out", str(out)).returncode == 0
     fx_rules = (out / n.RULES_DIR / "fx.rules.yml").read_text()
-    assert "FxSourceStale" not in fx_rules and "fx.alerts" not in fx_rules
-    assert not (out / n.RULE_TESTS_DIR / "fx.test.yml").exists()
+    assert "FxSourceDeviation" not in fx_rules and "FxSourceStale" in fx_rules
+    assert "ApiRateLimiting" not in (out / n.RULES_DIR / "api.rules.yml").read_text()
+    assert "ApiRateLimiting" not in (out / n.RULE_TESTS_DIR / "api.test.yml").read_text()
+    assert "FxSourceDeviation" not in (out / n.RULE_TESTS_DIR / "fx.test.yml").read_text()
