@@ -163,7 +163,7 @@ def test_websockets_are_tracked_when_asked(metrics, registry):
 
 
 def test_with_real_starlette_when_installed(metrics, registry):
-    starlette = pytest.importorskip("starlette", reason="starlette is not installed (optional)")
+    starlette = pytest.importorskip("starlette", reason="starlette is not installed (make setup installs it)")
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route as StarletteRoute
