@@ -81,16 +81,23 @@ class MetricsMiddleware:
                 return self._path_for(scope) or self._other
             except Exception:
                 return self._other
-        route = scope.get("route")  # FastAPI's APIRoute puts itself here
+        route = scope.get("route")  # FastAPI's APIRoute, and Starlette's Route in recent versions
         for attr in ("path_format", "path"):
             value = getattr(route, attr, None)
             if isinstance(value, str) and value:
-                return value
+                return _mount_prefix(scope, original) + value
         for holder in (scope.get("router"), scope.get("app"), self.app):
             routes = getattr(holder, "routes", None)
             if routes:
                 return _match(routes, original if original is not None else scope, "") or self._other
         return self._other
+
+
+def _mount_prefix(scope: dict, original: dict | None) -> str:
+    """The path of the Mounts the request went through: routing extends root_path by each one."""
+    before = (original or {}).get("root_path", "")
+    after = scope.get("root_path", "")
+    return after[len(before):] if original is not None and after.startswith(before) else ""
 
 
 def _match(routes, scope: dict, prefix: str) -> str | None:

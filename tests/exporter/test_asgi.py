@@ -109,6 +109,18 @@ def test_fastapi_style_scope_route(metrics, registry):
     assert requests(registry) == {("GET", "/items/{item_id}", "404"): 1.0}
 
 
+def test_scope_route_inside_a_mount_gets_the_mount_prefix(metrics, registry):
+    inner = Route("/users/{user_id}")
+
+    async def mounted(scope, receive, send):
+        scope["root_path"] = scope.get("root_path", "") + "/admin"  # what a Mount does
+        scope["route"] = inner
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    call(MetricsMiddleware(mounted, metrics), "/admin/users/7")
+    assert requests(registry) == {("GET", "/admin/users/{user_id}", "200"): 1.0}
+
+
 def test_unmatched_route_is_other(metrics, registry):
     app = MetricsMiddleware(router_app(ROUTES, status=404), metrics)
     call(app, "/wp-login.php")
@@ -162,20 +174,34 @@ def test_websockets_are_tracked_when_asked(metrics, registry):
     assert value(registry, "http_websocket_connections") == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_with_real_starlette_when_installed(metrics, registry):
     starlette = pytest.importorskip("starlette", reason="starlette is not installed (make setup installs it)")
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount
     from starlette.routing import Route as StarletteRoute
     from starlette.testclient import TestClient
 
     async def order(request):
         return PlainTextResponse("ok")
 
-    app = Starlette(routes=[StarletteRoute("/orders/{order_id}", order)])
+    async def broken(request):
+        raise RuntimeError("boom")
+
+    app = Starlette(routes=[StarletteRoute("/orders/{order_id}", order),
+                            StarletteRoute("/broken", broken),
+                            Mount("/admin", routes=[StarletteRoute("/users/{user_id}", order)])])
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    client = TestClient(app)
+    client = TestClient(app, raise_server_exceptions=False)
     client.get("/orders/5")
+    client.get("/orders/6")
+    client.get("/admin/users/7")
     client.get("/nope")
-    assert requests(registry) == {("GET", "/orders/{order_id}", "200"): 1.0, ("GET", "other", "404"): 1.0}
+    client.get("/broken")
+    client.get("/metrics")  # not measured
+    assert requests(registry) == {("GET", "/orders/{order_id}", "200"): 2.0,
+                                  ("GET", "/admin/users/{user_id}", "200"): 1.0,
+                                  ("GET", "other", "404"): 1.0,
+                                  ("GET", "/broken", "500"): 1.0}
     assert starlette
