@@ -155,7 +155,13 @@ LineHandler = Callable[[bytes, int, str], object]
 
 
 class StreamReader:
-    """Reads events from a binary stream (stdin) until EOF, in a daemon thread."""
+    """Reads events from a stream (stdin) until EOF, in a daemon thread.
+
+    Streams with a file descriptor are read with os.read() and split into lines
+    here: a daemon thread blocked inside a buffered reader (sys.stdin.buffer)
+    holds that reader's lock, and Python aborts at exit ("could not acquire lock
+    for <_io.BufferedReader name='<stdin>'>") when SIGTERM arrives mid-read.
+    """
 
     def __init__(self, stream: BinaryIO, on_line: LineHandler, origin: str = "<stdin>") -> None:
         self._stream, self._on_line, self.origin = stream, on_line, origin
@@ -169,10 +175,27 @@ class StreamReader:
     def stop(self) -> None:
         pass  # a blocked read cannot be interrupted; the thread is a daemon and ends with the process
 
+    def _lines(self):
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            yield from iter(self._stream.readline, b"")  # in-memory streams (tests)
+            return
+        partial = b""
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            yield from lines
+        if partial:
+            yield partial  # a last line without its newline
+
     def _run(self) -> None:
         lineno = 0
         try:
-            for raw in iter(self._stream.readline, b""):
+            for raw in self._lines():
                 lineno += 1
                 self._on_line(raw, lineno, self.origin)
         except (OSError, ValueError) as exc:

@@ -109,6 +109,18 @@ def test_stdin_source(start_exporter):
     assert "<stdin>:3: malformed event skipped: not JSON" in read_log(exporter.proc)
 
 
+def test_sigterm_while_stdin_is_still_open_exits_zero(start_exporter):
+    """A reader thread blocked on stdin must not turn a clean shutdown into a crash at exit."""
+    exporter = start_exporter("--source", "-", stdin=subprocess.PIPE)
+    exporter.proc.stdin.write(b'{"type": "trade", "trade_type": "entry"}\n')
+    exporter.proc.stdin.flush()
+    wait_for(lambda: b'result="applied"} 1.0' in exporter.get("/metrics")[1], what="the event")
+    assert exporter.stop() == 0
+    log = read_log(exporter.proc)
+    assert "Fatal Python error" not in log and "Traceback" not in log
+    exporter.proc.stdin.close()
+
+
 def test_events_file_source(start_exporter, tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"type": "pnl", "delta_usd": -12.5}\n')
