@@ -58,7 +58,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._metrics: dict = {}
         self._bot: tuple[str, ...] | None = None
         # Updates only set _fresh (one attribute store); the time is taken when /metrics or
-        # /health is read: a clock read per update costs up to a quarter of the update itself
+        # /health is read: a clock read per update costs up to a fifth of the update itself
         # on VMs without a fast clock. So the last-event time is late by at most one read.
         self._fresh = False
         self._last_event: float | None = None

@@ -18,7 +18,6 @@ from exporter import names
 from exporter.checks import Flag, Num, closed_value, open_value
 
 DAY = 86400.0
-RISK_ARGS = ("sharpe", "calmar", "var95_usd", "cvar95_usd")
 
 
 class TopNMetrics:
