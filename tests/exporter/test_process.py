@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from .conftest import ROOT, http, read_log, wait_for
 
 pytestmark = pytest.mark.tools
 
-PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if shutil.os.path.exists("/usr/bin/promtool") else None)
+PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None)
 
 
 def metric_value(text: str, line_prefix: str) -> float | None:
