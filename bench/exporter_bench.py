@@ -153,7 +153,7 @@ def bench_calls(number: int, repeat: int) -> tuple[list[str], bool]:
     m, env = prepare()
     lines = [f"{'call (module-level function)':52} {'exporter':>9} {'raw op':>9} {'ratio':>6}"
              f"       raw prometheus_client op(s), pre-bound children",
-             f"{'':52} {'ns/call':>9} {'ns/call':>9}"]
+             f"{'':52} {'ns/call':>9} {'ns/call':>9} (medians of the paired samples)"]
     worst = 0.0
     for call, raw in per_call_cases(m):
         wrapped, plain, ratio = paired(call, raw, env, number, repeat)
