@@ -226,36 +226,34 @@ class DemoBot:
         if not fx_scenario and now >= self._fx_silent_until.get("bybit", 0.0) and rng.random() < dt / 90.0:
             self._fx_silent_until["bybit"] = now + rng.uniform(8.0, 20.0)
 
-        received = set()
         for source in FX_SOURCES:
             connected = source not in disconnected
             self._fx_connected[source] = connected
             m.set_fx_source_connected(source, connected)
             if not connected or source in silent or now < self._fx_silent_until.get(source, 0.0):
                 continue
-            rate = self._true_rate * (1.0 + rng.gauss(0.0, 0.00005))
+            quote = self._true_rate * (1.0 + rng.gauss(0.0, 0.00005))
             if rng.random() < 0.01:  # a bad tick from the exchange: 60-150 bps off
-                rate = self._true_rate * (1.0 + rng.choice((-1, 1)) * rng.uniform(0.006, 0.015))
+                quote = self._true_rate * (1.0 + rng.choice((-1, 1)) * rng.uniform(0.006, 0.015))
             elif source == "okx" and "fx_deviation" in on:
-                rate = self._true_rate * (1.0 + 0.0030 + rng.gauss(0.0, 0.00002))
+                quote = self._true_rate * (1.0 + 0.0030 + rng.gauss(0.0, 0.00002))
             stamp = now - rng.uniform(0.02, 0.2)
-            self._fx_quote[source], self._fx_last[source] = rate, stamp
-            received.add(source)
-            m.record_fx_quote(source, rate, stamp)
+            self._fx_last[source] = stamp
+            # The aggregator rejects a quote far from the median: counted as an outlier; the message
+            # still counts as received, and the source's rate keeps its last accepted quote.
+            if abs(quote / self._fx_median - 1.0) * 1e4 > OUTLIER_BPS:
+                m.record_fx_outlier(source)
+                quote = self._fx_quote.get(source, self._fx_median)
+            self._fx_quote[source] = quote
+            m.record_fx_quote(source, quote, stamp)
 
-        # The aggregator: fresh quotes from connected sources, outliers dropped, median of the rest.
-        fresh = {s: q for s, q in self._fx_quote.items()
-                 if self._fx_connected.get(s) and now - self._fx_last[s] <= FRESH_SECONDS}
-        centre = _median(list(fresh.values())) if len(fresh) >= 3 else self._fx_median
-        for source, quote in list(fresh.items()):
-            if abs(quote / centre - 1.0) * 1e4 > OUTLIER_BPS:
-                del fresh[source]
-                if source in received:
-                    m.record_fx_outlier(source)
+        # The median over fresh quotes from connected sources; HTTP polling when none is left.
+        fresh = [q for s, q in self._fx_quote.items()
+                 if self._fx_connected.get(s) and now - self._fx_last[s] <= FRESH_SECONDS]
         valid = len(fresh)
         if fresh:
-            self._fx_median = _median(list(fresh.values()))
-        else:  # HTTP fallback polling
+            self._fx_median = _median(fresh)
+        else:
             self._fx_median = self._true_rate * (1.0 + rng.gauss(0.0, 0.00001))
         m.set_fx_valid_sources(valid)
         m.set_fx_median(self._fx_median)

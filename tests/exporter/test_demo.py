@@ -83,7 +83,20 @@ def test_baseline_stays_under_every_threshold(metrics, registry, spec):
     """Without scenarios nothing should alert: a quiet demo makes the scenarios meaningful."""
     alerts = spec["alerts"]
     ticks = 600  # five simulated minutes
-    _, now = run(metrics, ticks=ticks)
+    bot = DemoBot(metrics, seed=7)
+    worst_deviation = 0.0
+    for i in range(ticks):
+        bot.tick(DT, T0 + i * DT)
+        # checked on every tick: with a fast `for:` (as in the e2e test) one bad scrape would alert
+        now_values = {(s.name, s.labels.get("source")): s.value for f in registry.collect() for s in f.samples
+                      if s.name in ("fx_source_rate", "fx_median_rate", "trading_drawdown_ratio")}
+        median = now_values[("fx_median_rate", None)]
+        for source in ("binance", "okx", "bybit"):
+            deviation = abs(now_values[("fx_source_rate", source)] / median - 1) * 1e4
+            worst_deviation = max(worst_deviation, deviation)
+        assert now_values[("trading_drawdown_ratio", None)] < alerts["drawdown"]["warning"]
+    now = T0 + (ticks - 1) * DT
+    assert worst_deviation < alerts["fx_deviation"]["max_bps"] / 2
     assert value(registry, "trading_max_drawdown_ratio") < alerts["drawdown"]["warning"]
     assert value(registry, "trading_win_rate_ratio") >= alerts["win_rate"]["below"]
     assert value(registry, "trading_daily_pnl_usd") > alerts["daily_loss"]["limit_usd"]
