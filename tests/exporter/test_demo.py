@@ -102,6 +102,10 @@ def test_baseline_stays_under_every_threshold(metrics, registry, spec):
     assert value(registry, "trading_daily_pnl_usd") > alerts["daily_loss"]["limit_usd"]
     loop = buckets_of(registry, "trading_loop_latency_seconds")
     assert histogram_quantile(0.99, loop) < alerts["loop_latency"]["p99_seconds"]
+    # No sample above the bounds at all, so no window, however short, can reach them.
+    assert loop[alerts["loop_latency"]["p99_seconds"]] == loop[float("inf")]
+    api = buckets_of(registry, "http_request_duration_seconds")
+    assert api[alerts["api_latency"]["p99_seconds"]] == api[float("inf")]
     assert 0.001 < histogram_quantile(0.5, loop) < 0.005  # mostly 1-5 ms
     assert max(route_quantiles(registry, 0.99).values()) < alerts["api_latency"]["p99_seconds"]
     assert error_share(registry) < alerts["api_errors"]["ratio"]
