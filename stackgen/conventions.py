@@ -33,6 +33,7 @@ RATE_LIMITER = "api_rate_limiter_requests_total"
 FX_VALID_SOURCES = "fx_valid_sources"
 FX_MEDIAN = "fx_median_rate"
 FX_SOURCE_RATE = "fx_source_rate"
+FX_SOURCE_CONNECTED = "fx_source_connected"
 FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
 
 # -- recorded series (level:metric:operations) ---------------------------------

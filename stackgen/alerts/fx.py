@@ -9,6 +9,9 @@ from stackgen.alerts.model import AlertCase, Rule, RuleFile, selector
 from stackgen.model.stack import Stack
 
 _TARGET = {"job": "fx-aggregator", "instance": "fx-1:9100"}
+# A bot that imports the exporter but runs no FX aggregator still exposes fx_valid_sources 0
+# (an unlabelled gauge cannot be hidden): only targets that report FX sources can page.
+_HAS_FX_SOURCES = f" and on (job, instance) count by (job, instance) ({n.FX_SOURCE_CONNECTED})"
 
 
 def build(stack: Stack) -> RuleFile:
@@ -55,7 +58,7 @@ def _sources(stack: Stack):
     rules = []
     for severity, below in (("warning", s.warning_below), ("critical", s.critical_below)):
         rules.append(alert_rule(
-            stack, n.ALERT_FX_SOURCES, f"{n.FX_VALID_SOURCES} < {below}", s.for_, severity,
+            stack, n.ALERT_FX_SOURCES, f"{n.FX_VALID_SOURCES} < {below}{_HAS_FX_SOURCES}", s.for_, severity,
             summary="Only {{ $value | humanize }} valid FX sources on {{ $labels.instance }}",
             description=f"The FX median on {{{{ $labels.instance }}}} is fed by {{{{ $value | humanize }}}} valid "
                         f"sources, fewer than {below}"
@@ -65,10 +68,15 @@ def _sources(stack: Stack):
     warning_rule, critical_rule = rules
     silent, pending, firing, samples = td.timing(s.for_)
     healthy, low, none = s.warning_below, s.critical_below, s.critical_below - 1
-    case = AlertCase("fx sources: enough stays silent; few fires warning; too few fires warning and critical")
-    for instance, count in (("fx-ok:9100", healthy), ("fx-low:9100", low), ("fx-none:9100", none)):
+    case = AlertCase("fx sources: enough stays silent; few fires warning; too few fires warning and critical; "
+                     "a target without FX sources stays silent")
+    for instance, count in (("fx-ok:9100", healthy), ("fx-low:9100", low), ("fx-none:9100", none),
+                            ("no-fx:9100", 0)):
         case.series.append((selector(n.FX_VALID_SOURCES, {"job": "fx-aggregator", "instance": instance}),
                             td.constant(float(count), samples)))
+        if instance != "no-fx:9100":
+            case.series.append((selector(n.FX_SOURCE_CONNECTED, {"job": "fx-aggregator", "instance": instance,
+                                                                 "source": "okx"}), td.constant(0.0, samples)))
 
     def target(instance):
         return {"job": "fx-aggregator", "instance": instance}
