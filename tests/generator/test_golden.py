@@ -62,7 +62,8 @@ def test_turning_an_alert_off_removes_its_rule_and_tests(edited_spec, tmp_path):
         del data["alerts"]["fx_deviation"]
         del data["alerts"]["rate_limiting"]
     out = tmp_path / "out"
-    assert run_generate("--spec", str(edited_spec(no_fx_deviation_nor_rate_limiting)), "--out", str(out)).returncode == 0
+    spec = edited_spec(no_fx_deviation_nor_rate_limiting)
+    assert run_generate("--spec", str(spec), "--out", str(out)).returncode == 0
     fx_rules = (out / n.RULES_DIR / "fx.rules.yml").read_text()
     assert "FxSourceDeviation" not in fx_rules and "FxSourceStale" in fx_rules
     assert "ApiRateLimiting" not in (out / n.RULES_DIR / "api.rules.yml").read_text()

@@ -10,7 +10,7 @@ import pytest
 
 from stackgen.model.stack import load_stack
 from stackctl import docker_mode
-from stackctl.settings import SERVICES, Settings, StackError
+from stackctl.settings import Settings
 from tests.conftest import ROOT
 
 
