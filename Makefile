@@ -38,7 +38,8 @@ check: $(STAMP) tools ## Drift check, then promtool check config/rules, promtool
 	$(PY) generate.py --check
 	$(PY) -m stackgen.checks
 
-test: $(STAMP) tools ## Run the whole test suite (unit, golden, real promtool/amtool/Prometheus/Alertmanager)
+test: $(STAMP) tools ## Lint, then the whole test suite (unit, golden, real promtool/amtool/Prometheus/Alertmanager, e2e)
+	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
 	$(PY) -m pytest
 
 lint: $(STAMP) ## Lint the Python code with ruff
