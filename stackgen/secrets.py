@@ -34,7 +34,8 @@ def fill(text: str, environ: dict[str, str] | None = None) -> tuple[str, list[st
     """The YAML document with every placeholder in its string values filled, and the names
     that had no value (left as placeholders). Works on the parsed document, so a secret with
     ':' or '#' in it cannot break the YAML."""
-    missing = [name for name in placeholders(text) if lookup(name, environ) is None]
+    values = {name: lookup(name, environ) for name in placeholders(text)}
+    missing = [name for name, value in values.items() if value is None]
 
     def walk(node):
         if isinstance(node, dict):
@@ -42,7 +43,7 @@ def fill(text: str, environ: dict[str, str] | None = None) -> tuple[str, list[st
         if isinstance(node, list):
             return [walk(value) for value in node]
         if isinstance(node, str):
-            return _PLACEHOLDER.sub(lambda m: lookup(m.group(1), environ) or m.group(0), node)
+            return _PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or m.group(0), node)
         return node
 
     filled = walk(yaml.safe_load(text))

@@ -9,14 +9,15 @@ from stackgen.alerts.model import Rule, RuleFile
 from stackgen.model.stack import Stack
 
 DOMAINS = (topn, fx, api, platform)
-_built: dict[int, tuple[Stack, tuple[RuleFile, ...]]] = {}
+# Three renderers read the rule files of the same Stack: build them once per Stack, keep only the last.
+_last: tuple[Stack, tuple[RuleFile, ...]] | None = None
 
 
 def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
     """The rule files, each expression checked: it parses and names only catalog metrics and labels."""
-    cached = _built.get(id(stack))
-    if cached and cached[0] is stack:
-        return cached[1]
+    global _last
+    if _last is not None and _last[0] is stack:
+        return _last[1]
     files = tuple(domain.build(stack) for domain in DOMAINS)
     index = promql.catalog_index(stack).with_recorded(recorded_series(files))
     for rule_file in files:
@@ -27,7 +28,7 @@ def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
                     what = f"alert {rule.alert}" if rule.alert else f"recording rule {rule.record}"
                     path = rule.spec_path or ("metrics",)
                     raise stack.error(path, f"{what}: {found[0]} (expression: {rule.expr})")
-    _built[id(stack)] = (stack, files)
+    _last = (stack, files)
     return files
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from stackgen.spec.fields import Field
 
@@ -55,8 +56,9 @@ class Catalog:
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
 
     def get(self, name: str) -> Metric | None:
-        return self._by_name().get(name)
+        return self._by_name.get(name)
 
+    @cached_property
     def _by_name(self) -> dict[str, Metric]:
         return {m.name: m for m in self.metrics}
 
