@@ -283,7 +283,7 @@ def table(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict
     options = {"cellHeight": "sm", "footer": {"countRows": False, "reducer": ["sum"], "show": False},
                "frameIndex": 0, "showHeader": True, "sortBy": [{"desc": True, "displayName": first}]}
     defaults = _defaults(panel, "thresholds")
-    defaults["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False}
+    defaults["custom"] = {"align": "auto", "inspect": False}   # cells: Grafana's default (auto)
     return _finish(glpanel, options, defaults, instant=True, panel=panel, fmt="table",
                    transformations=_table_transformations(panel))
 
