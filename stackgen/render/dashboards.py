@@ -272,16 +272,19 @@ def _alert_annotations(dashboard: Dashboard, stack: Stack) -> list[dict]:
              "useValueForTime": False}]
 
 
-def alert_dashboard_link(stack: Stack, alert_name: str, metric_names, labels=None) -> str | None:
+def alert_dashboard_link(stack: Stack, alert_name: str, metric_names) -> str | None:
     """The URL of the Grafana panel that shows an alert's signal, for its `dashboard` annotation.
 
     metric_names: the metrics the alert's expression reads (catalog metrics, or a histogram's
-    _bucket/_sum/_count series). The panel chosen reads the most of them; among those, one drawn over
-    time (time series, heatmap, state timeline) before a single figure, then the one reading the fewest
-    other metrics, then the first in spec order. None when no panel reads any of them.
-    labels: the labels the alert carries (default: those every given catalog metric has, plus job and
-    instance); each dashboard variable on one of them gets the alert's value (`var-job={{ $labels.job }}`).
-    The URL is built from grafana.external_url; `alert_name` names the alert in errors only.
+    _bucket/_sum/_count series; recorded series expanded to what they read, see alert_infos). The
+    panel chosen reads the most of them; among those, one drawn over time (time series, heatmap,
+    state timeline) before a single figure, then the one reading the fewest other metrics, then the
+    first in spec order. None when no panel reads any of them.
+
+    The URL starts at grafana.external_url and opens the panel alone (`viewPanel=<id>`); each of the
+    dashboard's variables takes the alert's value of that label, and only when the alert carries it
+    (`{{ with $labels.job }}&var-job={{ . | urlquery }}{{ end }}`), so an alert aggregated away from a
+    label leaves that variable on "All". alert_name does not change the choice (the metrics decide).
     """
     wanted = {metric_base(stack, m) for m in metric_names}
     if not wanted or stack.grafana is None:
@@ -300,11 +303,6 @@ def alert_dashboard_link(stack: Stack, alert_name: str, metric_names, labels=Non
     if best is None:
         return None
     _, dashboard, panel_id = best
-    if labels is None:
-        sets = [set(m.label_names) for m in (stack.catalog.get(name) for name in wanted) if m is not None]
-        carried = set.intersection(*sets) if sets else set()
-        labels = carried | set(names.TARGET_LABELS)
-    query = [f"orgId=1&viewPanel={panel_id}"]
-    query += [f"var-{v.label}={{{{ $labels.{v.label} | urlquery }}}}" for v in dashboard.variables
-              if v.label in set(labels)]
-    return f"{stack.grafana.external_url}/d/{quote(dashboard.uid)}?{'&'.join(query)}"
+    variables = "".join(f"{{{{ with $labels.{v.label} }}}}&var-{v.label}={{{{ . | urlquery }}}}{{{{ end }}}}"
+                        for v in dashboard.variables)
+    return f"{stack.grafana.external_url}/d/{quote(dashboard.uid)}?orgId=1&viewPanel={panel_id}{variables}"
