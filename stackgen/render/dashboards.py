@@ -209,26 +209,30 @@ def panel_metrics(stack: Stack, panel: Panel) -> frozenset[str]:
     return frozenset(metric_base(stack, m) for q in panel.queries for m in promql.selected_metrics(q.expr))
 
 
+def expr_metrics(stack: Stack, expr: str, recorded: dict[str, str] | None = None,
+                 _seen: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The catalog metrics an expression reads; a recorded series (`recorded`: name -> its expression)
+    counts as what its recording rule reads. Pass the result to alert_dashboard_link."""
+    recorded = recorded or {}
+    out: set[str] = set()
+    for name in promql.selected_metrics(expr):
+        if name in recorded and name not in _seen:
+            out |= expr_metrics(stack, recorded[name], recorded, _seen | {name})
+        else:
+            out.add(metric_base(stack, name))
+    return frozenset(out)
+
+
 def alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
     """Every alert of the stack's rules, once per name, with the catalog metrics its expression reads."""
     from stackgen.alerts.rulesets import rule_files   # the rules are built from the same Stack
 
     files = rule_files(stack)
     recorded = {r.record: r.expr for f in files for r in f.records}
-
-    def reads(expr: str, seen: frozenset[str] = frozenset()) -> set[str]:
-        out: set[str] = set()
-        for name in promql.selected_metrics(expr):
-            if name in recorded and name not in seen:
-                out |= reads(recorded[name], seen | {name})
-            else:
-                out.add(metric_base(stack, name))
-        return out
-
     found: dict[str, AlertInfo] = {}
     for rule in (r for f in files for r in f.alerts):
         old = found.get(rule.alert)
-        metrics = frozenset(reads(rule.expr)) | (old.metrics if old else frozenset())
+        metrics = expr_metrics(stack, rule.expr, recorded) | (old.metrics if old else frozenset())
         paths = (old.spec_paths if old else ()) + ((tuple(rule.spec_path),) if rule.spec_path else ())
         found[rule.alert] = AlertInfo(rule.alert, dict(rule.annotations).get("runbook_url", ""), paths, metrics)
     return tuple(found.values())
@@ -276,7 +280,7 @@ def alert_dashboard_link(stack: Stack, alert_name: str, metric_names) -> str | N
     """The URL of the Grafana panel that shows an alert's signal, for its `dashboard` annotation.
 
     metric_names: the metrics the alert's expression reads (catalog metrics, or a histogram's
-    _bucket/_sum/_count series; recorded series expanded to what they read, see alert_infos). The
+    _bucket/_sum/_count series); expand recorded series first with expr_metrics(stack, expr, records). The
     panel chosen reads the most of them; among those, one drawn over time (time series, heatmap,
     state timeline) before a single figure, then the one reading the fewest other metrics, then the
     first in spec order. None when no panel reads any of them.

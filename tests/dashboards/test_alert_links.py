@@ -12,7 +12,7 @@ import yaml
 from stackgen import conventions as names
 from stackgen.model.stack import load_stack
 from stackgen.pipeline import render_spec
-from stackgen.render.dashboards import alert_dashboard_link, alert_infos, panel_ids, panel_metrics
+from stackgen.render.dashboards import alert_dashboard_link, alert_infos, expr_metrics, panel_ids, panel_metrics
 from tests.conftest import ROOT, need_tools
 from tests.dashboards.conftest import panels_of
 from tests.dashboards.fixture import EXTERNAL_URL, FIXTURE_UID, fixture_spec
@@ -143,3 +143,11 @@ def test_prometheus_renders_the_link_with_the_alerts_label_values(rendered_fixtu
 def test_the_shipped_spec_sets_the_grafana_url(stack):
     assert stack.grafana.external_url.startswith("http")
     assert (ROOT / names.SPEC_FILE).read_text().count("external_url:") == 1
+
+
+def test_expr_metrics_reads_through_recording_rules(stack):
+    recorded = {names.HTTP_LATENCY_QUANTILE: "histogram_quantile(0.99, sum by (le, instance, path) "
+                                             "(rate(http_request_duration_seconds_bucket[5m])))"}
+    expr = f'{names.HTTP_LATENCY_QUANTILE}{{quantile="0.99"}} > 0.5 and on (instance) up == 1'
+    assert expr_metrics(stack, expr, recorded) == {"http_request_duration_seconds", "up"}
+    assert expr_metrics(stack, "rate(http_requests_total[5m])") == {"http_requests_total"}

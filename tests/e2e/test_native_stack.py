@@ -159,7 +159,7 @@ def test_every_dashboard_variable_has_values(e2e):
 def test_pie_heatmap_table_and_bar_panels_return_data_and_the_heatmap_has_its_buckets(e2e):
     """The newer panel types, by name: each query returns data; the heatmap one series per bucket (`le`)."""
     found: dict[str, list[str]] = {}
-    for path, dashboard in dashboards(e2e.tree).items():
+    for dashboard in dashboards(e2e.tree).values():
         for panel in dashboard["panels"]:
             if panel["type"] in ("piechart", "heatmap", "table", "barchart"):
                 found.setdefault(panel["type"], []).extend(t["expr"] for t in panel["targets"])
