@@ -13,6 +13,7 @@ the panel that shows its signal.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -276,7 +277,7 @@ def _alert_annotations(dashboard: Dashboard, stack: Stack) -> list[dict]:
              "useValueForTime": False}]
 
 
-def alert_dashboard_link(stack: Stack, alert_name: str, metric_names) -> str | None:
+def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[str]) -> str | None:
     """The URL of the Grafana panel that shows an alert's signal, for its `dashboard` annotation.
 
     metric_names: the metrics the alert's expression reads (catalog metrics, or a histogram's
