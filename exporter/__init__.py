@@ -14,7 +14,8 @@ from exporter.api import (default_metrics, get_metrics_text, init_metrics, obser
                           record_guard_trigger, record_loop_latency, record_order, record_pnl,
                           record_rate_limit, record_round_trip, record_trade, record_win_rate, reset_metrics,
                           set_active_positions, set_equity, set_fx_fallback, set_fx_median,
-                          set_fx_source_connected, set_fx_valid_sources, set_open_positions, set_risk_metrics,
+                          set_fx_source_connected, set_fx_valid_sources, set_open_positions, set_realized_pnl,
+                          set_risk_metrics,
                           set_websocket_connections, start_metrics_server, stop_metrics_server)
 from exporter.catalog import Catalog, CatalogError, load_catalog
 from exporter.metrics import BotMetrics
@@ -28,5 +29,5 @@ __all__ = [
     "record_fx_quote", "set_fx_source_connected", "record_fx_outlier", "set_fx_median",
     "set_fx_valid_sources", "set_fx_fallback",
     "observe_http_request", "set_websocket_connections", "record_rate_limit", "record_order",
-    "set_open_positions",
+    "set_open_positions", "set_realized_pnl",
 ]

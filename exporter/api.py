@@ -99,3 +99,4 @@ set_websocket_connections = _DEFAULT.set_websocket_connections
 record_rate_limit = _DEFAULT.record_rate_limit
 record_order = _DEFAULT.record_order
 set_open_positions = _DEFAULT.set_open_positions
+set_realized_pnl = _DEFAULT.set_realized_pnl

@@ -73,6 +73,7 @@ class DemoBot:
         self._fx_silent_until: dict[str, float] = {}
         # api
         self._websockets = 24
+        self._realised_by_symbol = dict.fromkeys(SYMBOLS, 0.0)   # Trading Overview: realized PnL by symbol
 
     # -- driver -------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class DemoBot:
         for symbol in list(self._positions):
             if rng.random() < close_p:
                 self._positions.remove(symbol)
-                self._close_position(rng.random() < p_win, small_losses=busy)
+                self._close_position(rng.random() < p_win, small_losses=busy, symbol=symbol)
                 closed = True
         if closed:
             wins = sum(self._window)
@@ -139,6 +140,7 @@ class DemoBot:
         m.set_active_positions(len(self._positions))
         for symbol in SYMBOLS:
             m.set_open_positions(symbol, self._positions.count(symbol))
+            m.set_realized_pnl(symbol, self._realised_by_symbol[symbol])
 
         # Equity = start + realised + mark-to-market of open positions.
         realised_equity = START_EQUITY + self._realised
@@ -169,7 +171,7 @@ class DemoBot:
         self._positions.append(self.rng.choice(SYMBOLS))
         self.m.record_trade("entry")
 
-    def _close_position(self, won: bool, small_losses: bool = False) -> None:
+    def _close_position(self, won: bool, small_losses: bool = False, symbol: str = SYMBOLS[0]) -> None:
         rng, m = self.rng, self.m
         m.record_trade("exit")
         if won:
@@ -183,10 +185,11 @@ class DemoBot:
         m.record_exit_reason(reason)
         m.record_round_trip()
         self._window.append(won)
-        self._book(pnl)
+        self._book(pnl, symbol)
 
-    def _book(self, pnl: float) -> None:
+    def _book(self, pnl: float, symbol: str = SYMBOLS[0]) -> None:
         self._realised += pnl
+        self._realised_by_symbol[symbol] += pnl
         self._daily += pnl
         self.m.record_pnl(pnl)
 

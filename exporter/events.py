@@ -60,6 +60,7 @@ EVENT_TYPES: dict[str, EventType] = {
     "rate_limit": EventType("record_rate_limit", (("limited", FLAG),)),
     "order": EventType("record_order", (("side", STRING), ("status", STRING), ("exchange", STRING))),
     "open_positions": EventType("set_open_positions", (("symbol", STRING), ("count", NUMBER))),
+    "realized_pnl": EventType("set_realized_pnl", (("symbol", STRING), ("usd", NUMBER))),
 }
 
 MAX_LOGGED_MALFORMED = 100  # then every 1000th, so a broken writer cannot flood the log

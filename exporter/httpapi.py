@@ -1,4 +1,5 @@
-"""HTTP API calls: requests and latency by route, WebSockets, rate limiter, orders, open positions.
+"""HTTP API calls: requests and latency by route, WebSockets, rate limiter, orders, open positions,
+realized PnL by symbol.
 
 The route label is named by the catalog's path_label (path, or handler for
 stacks that follow prometheus-fastapi-instrumentator). Pass route templates
@@ -22,6 +23,7 @@ class HttpMetrics:
         self._orders = {}          # side -> status -> exchange -> child
         self._order_exchanges: set[str] = set()
         self._open_positions = {}  # symbol -> child
+        self._realized_pnl = {}    # symbol -> child
         self._rate_limit = {}      # limited (bool) -> child
         self._websockets = None
 
@@ -149,3 +151,23 @@ class HttpMetrics:
         self._remember(self._open_positions, names.OPEN_POSITIONS, "symbol")
         self._open_positions[symbol] = self._metrics[names.OPEN_POSITIONS].labels(symbol)
         return self.set_open_positions(symbol, count)
+
+    def set_realized_pnl(self, symbol: str, usd: float) -> bool:
+        """Set api_realized_pnl_usd{symbol}: profit and loss of the symbol's closed positions, in USD."""
+        try:
+            if usd - usd == 0 and usd is not True and usd is not False:
+                self._realized_pnl[symbol].set(usd)
+                self._fresh = True
+                return True
+        except KeyError:  # a new symbol, or not bound yet
+            return self._slow("set_realized_pnl", self._new_pnl_symbol, symbol, usd)
+        except Exception:
+            if usd.__class__ is float:  # the amount is fine: the symbol is not (unhashable)
+                return self._slow("set_realized_pnl", self._new_pnl_symbol, symbol, usd)
+        return self._slow("set_realized_pnl", self.set_realized_pnl, symbol, Num("usd", usd))
+
+    def _new_pnl_symbol(self, symbol, usd) -> bool:
+        symbol = open_value(symbol, "symbol")
+        self._remember(self._realized_pnl, names.REALIZED_PNL, "symbol")
+        self._realized_pnl[symbol] = self._metrics[names.REALIZED_PNL].labels(symbol)
+        return self.set_realized_pnl(symbol, usd)

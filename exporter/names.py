@@ -45,6 +45,7 @@ WEBSOCKETS = "http_websocket_connections"
 RATE_LIMITER = "api_rate_limiter_requests_total"
 ORDERS = "api_orders_total"
 OPEN_POSITIONS = "api_open_positions"
+REALIZED_PNL = "api_realized_pnl_usd"
 
 # -- the exporter itself -------------------------------------------------------------
 DROPPED = "exporter_dropped_updates_total"
@@ -92,6 +93,7 @@ FEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     RATE_LIMITER: ("counter", ("status",)),
     ORDERS: ("counter", ("side", "status", "exchange")),
     OPEN_POSITIONS: ("gauge", ("symbol",)),
+    REALIZED_PNL: ("gauge", ("symbol",)),
     DROPPED: ("counter", ("reason",)),
     EVENTS: ("counter", ("result",)),
     LAST_EVENT: ("gauge", ()),

@@ -73,6 +73,9 @@ WELL_KNOWN_SERIES = {
 }
 # Labels every scraped series carries.
 TARGET_LABELS = ("job", "instance")
+# Prometheus external_labels (global.*): on series only where they leave Prometheus (remote write to a
+# shared store, federation) and on alerts; dashboard filters on them must tolerate their absence.
+EXTERNAL_LABELS = ("project", "cluster", "environment")
 
 # Compose service names (and the Docker host) that the native mode maps to 127.0.0.1.
 COMPOSE_HOSTS = ("prometheus", "alertmanager", "grafana", "exporter", "host.docker.internal")

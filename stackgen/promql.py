@@ -193,3 +193,10 @@ def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
             return lhs - frozenset(matching.labels)
         return lhs
     return frozenset()
+
+
+def selected_metrics(expr: str) -> tuple[str, ...]:
+    """The series names the expression selects, in order of first appearance (Grafana macros allowed)."""
+    selectors: list[tuple[str, list[str]]] = []
+    _walk(parse(expr), selectors, [], set(), [])
+    return tuple(dict.fromkeys(name for name, _ in selectors))

@@ -14,20 +14,32 @@ from dataclasses import dataclass, field
 
 from stackgen import conventions as names
 from stackgen.model.alerts import Alerts
+from stackgen.model.catalog import Catalog
 from stackgen.spec.fields import Field, parse_duration
 
-PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline")
+PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline", "piechart", "heatmap", "table",
+               "barchart")
 
 # Keys every panel accepts, and the extra keys of each type (anything else is an error).
 _COMMON_KEYS = ("title", "type", "description", "width", "queries", "quantiles", "rate", "unit",
-                "decimals", "min", "max", "thresholds", "mappings", "link")
+                "decimals", "min", "max", "thresholds", "mappings", "link", "time")
 _TYPE_KEYS = {
     "stat": ("reduce", "sparkline", "background"),
     "gauge": ("reduce",),
     "bargauge": ("reduce", "orientation"),
     "timeseries": ("legend", "style", "stack", "fill"),
     "state-timeline": ("legend",),
+    "piechart": ("reduce", "donut"),
+    "heatmap": ("histogram",),
+    "table": (),
+    "barchart": ("x", "orientation", "stack"),
 }
+# Panel types that show one value per series (instant queries), and the ones alert annotations mark.
+INSTANT_TYPES = ("bargauge", "piechart", "table", "barchart")
+TIME_SERIES_TYPES = ("timeseries", "state-timeline")
+# Catalog unit -> the Grafana unit a panel on that metric shows by default (heatmap y axis).
+CATALOG_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit", "usd": "currencyUSD"}
+DEFAULT_EXTERNAL_URL = "http://localhost:3000"
 
 # Grafana unit ids accepted in `unit:` (a subset of Grafana's list that fits this stack),
 # plus the custom forms `suffix:<text>`, `prefix:<text>`, `currency:<text>`, `si:<unit>`,
@@ -59,7 +71,9 @@ ORIENTATIONS = ("auto", "horizontal", "vertical")
 FILTERS = "<filters>"
 PATH_LABEL = "<path_label>"
 _PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
-_UID = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+# Grafana's rule for uids: letters, digits, '-' and '_', at most 40 characters.
+_UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_UID_WHAT = "uid (letters, digits, '-', '_'; 1..40 long)"
 _FOLDER = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ORIGIN = dict(compare=False, repr=False)
 
@@ -80,6 +94,7 @@ class Grafana:
     alertmanager_uid: str
     folders: tuple[Folder, ...]
     home_dashboard: str            # uid of the dashboard Grafana opens first
+    external_url: str = DEFAULT_EXTERNAL_URL   # Grafana as users reach it (alert links point here)
 
     def folder(self, name: str) -> Folder:
         return next(f for f in self.folders if f.name == name)
@@ -134,6 +149,11 @@ class Panel:
     style: str = "line"            # timeseries: line, bars or points
     stack: bool = False
     fill: int = 10                 # timeseries: area opacity 0..100
+    time: str = ""                 # a duration: the panel shows its own last <time>, whatever the dashboard's
+    donut: bool = False            # piechart: a ring, not a full pie
+    x: str = ""                    # barchart: the label whose values are the bars
+    histogram: str = ""            # heatmap: the histogram whose buckets it draws
+    alert_refs: tuple[tuple[str, ...], ...] = ()   # ("drawdown", "warning"): alert thresholds it mirrors
     origin: Field | None = field(default=None, **_ORIGIN)
 
 
@@ -181,9 +201,10 @@ class Dashboard:
 
 # -- grafana: ------------------------------------------------------------------
 def read_grafana(field: Field) -> Grafana:
-    f = field.mapping(required=("prometheus_uid", "alertmanager_uid", "folders", "home_dashboard"))
-    prom = f["prometheus_uid"].string(pattern=_UID, what="datasource uid (a-z, 0-9, '-', 2..40 long)")
-    am = f["alertmanager_uid"].string(pattern=_UID, what="datasource uid (a-z, 0-9, '-', 2..40 long)")
+    f = field.mapping(required=("prometheus_uid", "alertmanager_uid", "folders", "home_dashboard"),
+                      optional=("external_url",))
+    prom = f["prometheus_uid"].string(pattern=_UID, what=f"datasource {_UID_WHAT}")
+    am = f["alertmanager_uid"].string(pattern=_UID, what=f"datasource {_UID_WHAT}")
     if am == prom:
         raise f["alertmanager_uid"].error(f"must differ from prometheus_uid ({prom!r})")
     folders: list[Folder] = []
@@ -198,7 +219,13 @@ def read_grafana(field: Field) -> Grafana:
                 raise ff["title"].error(f"folder title {title!r} is used twice")
         folders.append(Folder(name, title))
     home = f["home_dashboard"].string()
-    return Grafana(prom, am, tuple(folders), home)
+    url = DEFAULT_EXTERNAL_URL
+    if "external_url" in f:
+        url = f["external_url"].string()
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+            raise f["external_url"].error(f"expected Grafana's http(s) URL as users reach it, got {url!r}")
+        url = url.rstrip("/")
+    return Grafana(prom, am, tuple(folders), home, url)
 
 
 # -- dashboards: ---------------------------------------------------------------
@@ -207,14 +234,15 @@ class _Context:
     """What reading a panel needs beyond its own fields."""
     path_label: str
     alerts: Alerts | None
+    catalog: Catalog | None = None
     links: list[tuple[Field, str]] = field(default_factory=list)   # (where, target uid), checked at the end
 
 
 def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None,
-                    alerts: Alerts | None = None) -> tuple[Dashboard, ...]:
+                    alerts: Alerts | None = None, catalog: Catalog | None = None) -> tuple[Dashboard, ...]:
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []
-    ctx = _Context(path_label, alerts)
+    ctx = _Context(path_label, alerts, catalog)
     for item in field.items(min_items=1):
         dashboard = _dashboard(item, grafana, ctx)
         for other in dashboards:
@@ -244,7 +272,7 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
 def _dashboard(item: Field, grafana: Grafana, ctx: _Context) -> Dashboard:
     f = item.mapping(required=("uid", "title", "folder", "description", "rows"),
                      optional=("tags", "time", "refresh", "variables"))
-    uid = f["uid"].string(pattern=_UID, what="dashboard uid (a-z, 0-9, '-', 2..40 long)")
+    uid = f["uid"].string(pattern=_UID, what=f"dashboard {_UID_WHAT}")
     folder = f["folder"].string()
     known = [x.name for x in grafana.folders]
     if folder not in known:
@@ -319,17 +347,24 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
                                               f"not to {kind}")
     f = item.mapping(required=("title", "type", "description"), optional=tuple(k for k in allowed if k != "type"))
     title = f["title"].string()
-    sources = [k for k in ("queries", "quantiles", "rate") if k in f]
-    if len(sources) != 1:
+    kw: dict = {}
+    sources = [k for k in ("queries", "quantiles", "rate", "histogram") if k in f]
+    if kind == "heatmap":
+        if sources != ["histogram"]:
+            raise item.error("a heatmap panel draws a histogram's buckets: give `histogram: NAME` "
+                             f"(and no {', '.join(s for s in sources if s != 'histogram') or 'queries'})")
+        queries, kw["histogram"], unit = _heatmap(f["histogram"], filters, ctx)
+        if unit:
+            kw["unit"] = unit
+    elif len(sources) != 1:
         raise item.error("a panel needs exactly one of queries, quantiles or rate"
                          + (f" (got {', '.join(sources)})" if sources else ""))
-    if "queries" in f:
+    elif "queries" in f:
         queries = tuple(_query(q, filters, ctx.path_label) for q in f["queries"].items(min_items=1))
     elif "quantiles" in f:
         queries = _quantiles(f["quantiles"], filters, ctx.path_label)
     else:
         queries = _rate(f["rate"], filters, ctx.path_label)
-    kw: dict = {}
     if "unit" in f:
         kw["unit"] = _unit(f["unit"])
     if "decimals" in f:
@@ -341,6 +376,9 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
         raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
     if "thresholds" in f:
         kw["thresholds"] = _thresholds(f["thresholds"], ctx.alerts)
+        refs = [tuple(str(s.value.get("from")).split(".")[1:]) for s in f["thresholds"].items()
+                if isinstance(s.value, dict) and isinstance(s.value.get("from"), str)]
+        kw["alert_refs"] = tuple(dict.fromkeys(refs))
     if "mappings" in f:
         kw["mappings"] = tuple(_mapping(m) for m in f["mappings"].items(min_items=1))
     if "link" in f:
@@ -350,9 +388,21 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
         kw["reduce"] = f["reduce"].one_of(REDUCERS)
     if "legend" in f:
         kw["legend"] = _legend(f["legend"])
-    for key in ("sparkline", "background", "stack"):
+    for key in ("sparkline", "background", "stack", "donut"):
         if key in f:
             kw[key] = f[key].boolean()
+    if "time" in f:
+        kw["time"] = f["time"].duration(minimum=60)
+    if kind == "barchart":
+        kw["orientation"] = "vertical"
+        if "x" not in f:
+            raise item.error("missing required key 'x' (the label whose values are the bars, e.g. x: exchange)")
+        kw["x"] = _expand(f["x"], f["x"].name("label name"), "", ctx.path_label)
+        for q in queries:
+            kept = promql_by_labels(q.expr)
+            if kept and kw["x"] not in kept:
+                raise f["x"].error(f"query {q.expr!r} does not keep label {kw['x']!r} "
+                                   f"(aggregate with `sum by ({kw['x']}) (...)`)")
     if "orientation" in f:
         kw["orientation"] = f["orientation"].one_of(ORIENTATIONS)
     if "style" in f:
@@ -361,6 +411,28 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
         kw["fill"] = f["fill"].number(low=0, high=100, integer=True)
     return Panel(title=title, type=kind, description=f["description"].string(), width=width,
                  queries=queries, origin=item, **kw)
+
+
+def promql_by_labels(expr: str) -> set[str]:
+    """Labels named in the expression's `by (...)` clauses (a cheap check that a label survives aggregation)."""
+    return {label.strip() for group in re.findall(r"\bby\s*\(([^)]*)\)", expr) for label in group.split(",")}
+
+
+def _heatmap(field: Field, filters: str, ctx: _Context) -> tuple[tuple[Query, ...], str, str]:
+    """A histogram's buckets as a heatmap: the per-bucket rate, summed by `le`; the y unit from the catalog."""
+    metric = field.name("metric name")
+    unit = ""
+    if ctx.catalog is not None:
+        spec = ctx.catalog.get(metric)
+        if spec is None or spec.type != "histogram":
+            histograms = [m.name for m in ctx.catalog.metrics if m.type == "histogram"]
+            got = f"a {spec.type}" if spec is not None else "not in the metric catalog"
+            raise field.error(f"{metric!r} is {got}: a heatmap needs a catalog histogram "
+                              f"({', '.join(histograms) or 'none declared'})")
+        unit = CATALOG_UNITS.get(spec.unit, "")
+    selector = f"{{{filters}}}" if filters else ""
+    expr = f"sum by (le) (rate({metric}_bucket{selector}[$__rate_interval]))"
+    return (Query(expr, "{{le}}", origin=field),), metric, unit
 
 
 def _query(item: Field, filters: str, path_label: str) -> Query:

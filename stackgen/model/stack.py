@@ -62,7 +62,7 @@ def read_stack(root: Field) -> Stack:
     api = _read_api(f["api"], catalog)
     alerts = read_alerts(f["alerts"])
     grafana = read_grafana(f["grafana"])
-    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts)
+    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog)
     stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
                   api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
                   lines=root._lines, grafana=grafana, dashboards=dashboards)

@@ -22,8 +22,12 @@ def _panel(data: dict, uid: str, title: str) -> dict:
 
 
 def _edit_panel(uid: str, title: str, **changes):
+    """Set (or, with None, remove) keys of one panel."""
     def edit(data):
-        _panel(data, uid, title).update(changes)
+        panel = _panel(data, uid, title)
+        panel.update(changes)
+        for key in [k for k, v in changes.items() if v is None]:
+            del panel[key]
     return edit
 
 
@@ -95,7 +99,7 @@ def test_unknown_metric_or_label_fails_naming_dashboard_and_panel_and_writes_not
 CASES = [
     ("bad panel type", _edit_panel("topn-kpis", "Total PnL", type="graph"),
      r"dashboards\[1\]\.rows\[0\]\.panels\[0\]\.type: unknown panel type 'graph' \(expected one of: stat, gauge, "
-     r"bargauge, timeseries, state-timeline\)"),
+     r"bargauge, timeseries, state-timeline, piechart, heatmap, table, barchart\)"),
     ("panel type close to a real one", _edit_panel("topn-kpis", "Total PnL", type="stats"),
      r"unknown panel type 'stats' .*; did you mean 'stat'\?"),
     ("bad unit", _edit_panel("topn-kpis", "Total PnL", unit="dollars"),
@@ -104,7 +108,7 @@ CASES = [
     ("unit close to a real one", _edit_panel("topn-kpis", "Total PnL", unit="currencyUsd"),
      r"unknown unit 'currencyUsd' .*did you mean 'currencyUSD'\?"),
     ("key of another panel type", _edit_panel("topn-kpis", "Total PnL", stack=True),
-     r"panels\[0\]\.stack: 'stack' applies to timeseries panels only, not to stat"),
+     r"panels\[0\]\.stack: 'stack' applies to timeseries and barchart panels only, not to stat"),
     ("unknown panel key", _edit_panel("topn-kpis", "Total PnL", colour="red"),
      r"panels\[0\]\.colour: unknown key"),
     ("no description", lambda d: _panel(d, "topn-kpis", "Total PnL").pop("description"),
@@ -138,6 +142,27 @@ CASES = [
      r"dashboards\[2\]\.refresh: must be at least 5s \(got 1s\)"),
     ("missing grafana section", lambda d: d.pop("grafana"),
      r"missing required key 'grafana'"),
+    ("heatmap with queries", _edit_panel("topn-kpis", "Total PnL", type="heatmap"),
+     r"panels\[0\]: a heatmap panel draws a histogram's buckets: give `histogram: NAME` \(and no queries\)"),
+    ("heatmap of a gauge",
+     lambda d: _panel(d, "topn-kpis", "Total PnL").update(type="heatmap", histogram="trading_pnl_usd")
+     or _panel(d, "topn-kpis", "Total PnL").pop("queries"),
+     r"panels\[0\]\.histogram: 'trading_pnl_usd' is a gauge: a heatmap needs a catalog histogram "
+     r"\(trading_loop_latency_seconds, http_request_duration_seconds\)"),
+    ("histogram on another panel type", _edit_panel("topn-kpis", "Total PnL", histogram="trading_loop_latency_seconds"),
+     r"panels\[0\]\.histogram: 'histogram' applies to heatmap panels only, not to stat"),
+    ("bar chart without x", _edit_panel("trading-overview", "Orders by Status", x=None),
+     r"panels\[1\]: missing required key 'x' \(the label whose values are the bars"),
+    ("bar chart on a label the query drops", _edit_panel("trading-overview", "Orders by Status", x="side"),
+     r"panels\[1\]\.x: query .* does not keep label 'side' \(aggregate with `sum by \(side\) \(...\)`\)"),
+    ("donut on a stat", _edit_panel("topn-kpis", "Total PnL", donut=True),
+     r"panels\[0\]\.donut: 'donut' applies to piechart panels only, not to stat"),
+    ("uid Grafana refuses", lambda d: _dashboard(d, "fx-multi-source").update(uid="fx.multi/source"),
+     r"dashboards\[2\]\.uid: 'fx.multi/source' is not a valid dashboard uid \(letters, digits, '-', '_'; 1\.\.40"),
+    ("uid longer than 40", lambda d: _dashboard(d, "fx-multi-source").update(uid="f" * 41),
+     r"dashboards\[2\]\.uid: 'f{41}' is not a valid dashboard uid"),
+    ("external url not http", lambda d: d["grafana"].update(external_url="localhost:3000"),
+     r"grafana\.external_url: expected Grafana's http\(s\) URL as users reach it, got 'localhost:3000'"),
 ]
 
 

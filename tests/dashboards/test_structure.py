@@ -81,6 +81,7 @@ def test_filter_variables_offer_all_and_queries_match_them_by_regex(dashboards):
         filters = [v for v in dashboard["templating"]["list"] if v["type"] == "query"]
         for variable in filters:
             assert variable["includeAll"] and variable["multi"], (path, variable["name"])
+            assert variable["allValue"] == ".*", (path, variable["name"])   # All also matches a missing label
             assert re.fullmatch(r"label_values\(\w+, \w+\)", variable["query"]), variable["query"]
             assert variable["current"] == {"text": ["All"], "value": ["$__all"]}
         names_ = {v["name"] for v in filters}
@@ -200,6 +201,9 @@ def test_thresholds_operators_asked_for(dashboards):
     ("api-performance", ["API status", "Request rate", "Latency p50", "Latency p95", "Latency p99", "Error rate",
                          "Latency p95 by endpoint", "Request rate by endpoint", "Request rate by method",
                          "Response status codes", "p95 latency by endpoint"]),
+    ("trading-overview", ["Orders (24h)", "Open Positions", "Realized Profit", "WebSocket Connections",
+                          "Orders by Side", "Orders by Status", "PnL Over Time", "Open Positions by Symbol",
+                          "Orders by Exchange", "WebSocket Connections Over Time"]),
 ])
 def test_every_panel_operators_asked_for_is_there(dashboards, uid, titles):
     have = [p["title"] for p in _content_panels(_by_uid(dashboards, uid))]
@@ -212,3 +216,16 @@ def test_each_dashboard_in_its_own_folder(dashboards, stack):
     wanted = {"topn-kpis", "fx-multi-source", "api-performance"}
     homes = {path.split("/")[1] for path, d in dashboards.items() if d["uid"] in wanted}
     assert len(homes) == 3
+
+
+def test_trading_overview_has_the_trader_bot_guides_panels_and_types(dashboards):
+    """The Rust trader bot guide's ten panels, in its order; the pie chart it names for orders by side."""
+    board = _by_uid(dashboards, "trading-overview")
+    panels = [(p["title"], p["type"]) for p in _content_panels(board)]
+    assert panels == [("Orders (24h)", "stat"), ("Open Positions", "stat"), ("Realized Profit", "stat"),
+                      ("WebSocket Connections", "stat"), ("Orders by Side", "piechart"),
+                      ("Orders by Status", "barchart"), ("PnL Over Time", "timeseries"),
+                      ("Open Positions by Symbol", "table"), ("Orders by Exchange", "barchart"),
+                      ("WebSocket Connections Over Time", "timeseries")]
+    assert _panel(board, "Orders (24h)")["timeFrom"] == "24h"
+    assert _panel(board, "Realized Profit")["fieldConfig"]["defaults"]["unit"] == "currencyUSD"

@@ -156,6 +156,31 @@ def test_every_dashboard_variable_has_values(e2e):
     assert not failures, failures
 
 
+def test_pie_heatmap_table_and_bar_panels_return_data_and_the_heatmap_has_its_buckets(e2e):
+    """The newer panel types, by name: each query returns data; the heatmap one series per bucket (`le`)."""
+    found: dict[str, list[str]] = {}
+    for dashboard in dashboards(e2e.tree).values():
+        for panel in dashboard["panels"]:
+            if panel["type"] in ("piechart", "heatmap", "table", "barchart"):
+                found.setdefault(panel["type"], []).extend(t["expr"] for t in panel["targets"])
+    assert sorted(found) == ["barchart", "heatmap", "piechart", "table"]
+
+    def check(kind, expr):
+        def run():
+            result = e2e.query(substitute(expr))
+            if not result:
+                return "no series"
+            buckets = {s["metric"].get("le") for s in result}
+            if kind == "heatmap" and (len(buckets) < 3 or "+Inf" not in buckets):
+                return f"buckets {sorted(buckets, key=str)}"
+            return None
+        return run
+
+    failures = poll_until_all({f"{kind}: {expr}": check(kind, expr) for kind, exprs in found.items()
+                               for expr in exprs}, DATA_TIMEOUT)
+    assert not failures, failures
+
+
 # -- every rule evaluates ---------------------------------------------------------------------------
 def test_every_rule_group_evaluates_without_error(e2e):
     generated = {g["name"] for p in (e2e.tree / n.RULES_DIR).glob("*.rules.yml")

@@ -36,6 +36,7 @@ EXAMPLES = [
     {"type": "rate_limit", "limited": True},
     {"type": "order", "side": "buy", "status": "filled", "exchange": "binance"},
     {"type": "open_positions", "symbol": "BTCUSDT", "count": 1},
+    {"type": "realized_pnl", "symbol": "BTCUSDT", "usd": -12.5},
 ]
 
 
@@ -60,6 +61,7 @@ def test_every_example_applies(metrics, registry):
     assert value(registry, "http_requests_total", path="/orders") == 1.0
     assert value(registry, "api_rate_limiter_requests_total", status="limited") == 1.0
     assert value(registry, "api_open_positions", symbol="BTCUSDT") == 1.0
+    assert value(registry, "api_realized_pnl_usd", symbol="BTCUSDT") == -12.5
 
 
 def test_init_event_rebinds_the_bot_labels(metrics, registry):

@@ -94,6 +94,7 @@ def _exercise(m: BotMetrics) -> None:
     m.observe_http_request("GET", "/orders", 200, 0.01)
     m.record_order("buy", "filled", "okx")
     m.set_open_positions("BTCUSDT", 1)
+    m.set_realized_pnl("BTCUSDT", 2.5)
 
 
 def test_every_catalog_metric_is_exposed_with_its_type_and_labels_and_nothing_else():

@@ -63,3 +63,6 @@ def test_websockets_rate_limiter_orders_positions(metrics, registry):
     # a new exchange gets every side x status at once
     assert len(samples(registry, "api_orders_total")) == 6
     assert value(registry, "api_open_positions", symbol="ETHUSDT") == 2.0
+    metrics.set_realized_pnl("ETHUSDT", 14.25)
+    metrics.set_realized_pnl("ETHUSDT", -3.5)   # a gauge: realized PnL falls as well as rises
+    assert value(registry, "api_realized_pnl_usd", symbol="ETHUSDT") == -3.5
