@@ -48,3 +48,13 @@ def test_every_panel_validates_against_its_plugin_schema(dashboards, schema_dir)
             checked += 1
     assert checked > 30
     assert not errors, "\n".join(errors)
+
+
+def test_the_schemas_are_vendored_with_their_source_and_license(schema_dir):
+    from tests.conftest import ROOT
+    assert schema_dir.is_relative_to(ROOT), "tests read the schemas from the repository, never from beside it"
+    readme = (schema_dir / "README.md").read_text()
+    assert "grafana/grafana-foundation-sdk" in readme and "Apache License, Version 2.0" in readme
+    assert "f178d5a42a8915fdda9235e97ad93881e3f94fef" in readme
+    for path in sorted(schema_dir.glob("*.jsonschema.json")):
+        Draft7Validator.check_schema(json.loads(path.read_text()))
