@@ -13,7 +13,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, prometheus_config
-from stackctl import amconfig, files, health, processes, report
+from stackctl import amconfig, files, health, holder, processes, report
 from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -332,10 +332,10 @@ def check_ports(settings: Settings, services, host: str) -> None:
     for name in services:
         port = settings.ports[name]
         if health.port_taken(host, port):
-            owner = health.port_owner(port)
-            variable = SERVICES[name].port_variable
-            taken.append(f"port {port} ({name}) is already taken on {host}" + (f" by {owner}" if owner else "")
-                         + f": stop what holds it, or pick another port, e.g. {variable}={port + 1} make up")
+            found = holder.holder(port)
+            taken.append(f"port {port} ({name}) is already taken on {host}"
+                         + (f" by {found.describe()}" if found else "") + ": "
+                         + holder.advice(found, port, SERVICES[name].port_variable))
     if taken:
         raise StackError("\n".join(taken))
 

@@ -189,6 +189,9 @@ def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
         proc = _cli(tmp_path, "up", env={"EXPORTER_PORT": str(port)})
     assert proc.returncode == 1
     assert f"error: port {port} (exporter) is already taken" in proc.stderr
+    # The holder (this test process) is named from /proc.
+    comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    assert f"on 127.0.0.1 by {comm} (pid {os.getpid()}" in proc.stderr
     assert f"EXPORTER_PORT={port + 1}" in proc.stderr
     assert "created" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert not list((tmp_path / "run" / "pids").glob("*.json")) if (tmp_path / "run" / "pids").exists() else True
