@@ -11,7 +11,8 @@ import yaml
 
 from stackgen import conventions as n
 from stackgen.model.stack import load_stack
-from stackctl.settings import SECRETS_MOUNT, SERVICES
+from stackctl import docker_mode
+from stackctl.settings import SECRETS_MOUNT, SERVICES, Settings
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -137,12 +138,17 @@ def test_prometheus_retention_matches_the_spec(services):
 
 
 def test_mounts_match_the_generated_files_and_the_conventions(services):
+    # Prometheus reads the config and rules `make up` / `make reload` installed into run/docker/prometheus/.
     prometheus = _volumes(services["prometheus"])
     config_flag = next(f for f in services["prometheus"]["command"] if f.startswith("--config.file="))
     config_in_container = config_flag.split("=", 1)[1]
     mount = str(Path(config_in_container).parent)
-    assert (ROOT / prometheus[mount] / Path(config_in_container).name).resolve() == ROOT / n.PROMETHEUS_CONFIG
-    assert (ROOT / prometheus[n.PROMETHEUS_RULES_MOUNT]).resolve() == ROOT / n.RULES_DIR
+    settings = Settings.from_environment(ROOT, dotenv=False, environ={}, run_dir=ROOT / "run")
+    mounted = docker_mode.DockerStack(settings, load_stack(ROOT / n.SPEC_FILE), None).mounted("prometheus")
+    run = "${STACK_RUN_DIR:-./run}"
+    assert ROOT / prometheus[mount].replace(run, "run") / Path(config_in_container).name == \
+        mounted.folder / mounted.config
+    assert ROOT / prometheus[n.PROMETHEUS_RULES_MOUNT].replace(run, "run") == mounted.folder / "rules"
     generated = yaml.safe_load((ROOT / n.PROMETHEUS_CONFIG).read_text())
     assert generated["rule_files"] == [f"{n.PROMETHEUS_RULES_MOUNT}/*.rules.yml"]
 
@@ -151,7 +157,7 @@ def test_mounts_match_the_generated_files_and_the_conventions(services):
     assert (ROOT / grafana[n.GRAFANA_DASHBOARDS_MOUNT]).resolve() == ROOT / n.DASHBOARDS_DIR
     assert [(ROOT / p).resolve() for p in services["grafana"]["env_file"]] == [ROOT / n.GRAFANA_ENV_FILE]
     for entry in services["grafana"]["volumes"] + services["prometheus"]["volumes"]:
-        if entry.startswith("./"):
+        if entry.startswith(("./", "${")):
             assert entry.endswith(":ro"), entry
 
     alertmanager = _volumes(services["alertmanager"])
