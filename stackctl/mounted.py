@@ -32,6 +32,7 @@ class Mounted:
     last_good: Path             # the last files the service accepted; never mounted
     access: files.Access        # modes and owner of the mounted folder and files
     config: str                 # the config file, relative to folder
+    rules_mount: str = n.PROMETHEUS_RULES_MOUNT   # where the config says the rule files are
 
     def current(self) -> dict[str, str]:
         return files.read_tree(self.folder)
@@ -60,7 +61,7 @@ class Mounted:
             for rel, text in new.items():
                 if self.service == "prometheus" and rel == self.config:
                     # The rule files' container path, pointed at the staged copies.
-                    text = text.replace(n.PROMETHEUS_RULES_MOUNT, str(staged / "rules"))
+                    text = text.replace(self.rules_mount, str(staged / "rules"))
                 files.write(staged / rel, text)
             command = ([tool, "check", "config", str(staged / self.config)] if self.service == "prometheus"
                        else [tool, "check-config", str(staged / self.config)])
