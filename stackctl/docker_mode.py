@@ -99,6 +99,25 @@ def compose_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in match.groups(default="0"))
 
 
+def choose_compose(found: list[tuple[list[str], str]]) -> list[str]:
+    """The compose command to use from (command, output of its `version`) in order of preference:
+    the first of version 2.17 or newer. v1 alone, or too old a v2, is refused in one line."""
+    versions = [(command, compose_version(text)) for command, text in found]
+    versions = [(command, version) for command, version in versions if version is not None]
+    for command, version in versions:
+        if version >= COMPOSE_MINIMUM:
+            return command
+    if versions and all(version[0] < 2 for _, version in versions):
+        raise StackError(V1_MESSAGE)
+    if versions:
+        command, version = next((c, v) for c, v in versions if v[0] >= 2)
+        raise StackError(f"`{' '.join(command)}` is version {'.'.join(map(str, version))}; `make up` needs "
+                         f"{'.'.join(map(str, COMPOSE_MINIMUM))} or newer (`up --wait --wait-timeout`): update the "
+                         "compose plugin, or STACK_MODE=native make up")
+    raise StackError("a Docker engine answers but `docker compose` (the compose plugin) is not installed: install "
+                     "docker-compose-plugin, or run natively with STACK_MODE=native make up")
+
+
 def compose_command() -> list[str]:
     """`docker compose` (v2), or a standalone `docker-compose` of version 2; never v1."""
     found = []
@@ -106,21 +125,9 @@ def compose_command() -> list[str]:
         if shutil.which(command[0]) is None:
             continue
         proc = subprocess.run([*command, "version"], capture_output=True, text=True)
-        version = compose_version(proc.stdout) if proc.returncode == 0 else None
-        if version is None:
-            continue
-        if version >= COMPOSE_MINIMUM:
-            return command
-        found.append((command, version))
-    if any(version[0] < 2 for _, version in found):
-        raise StackError(V1_MESSAGE)
-    if found:
-        command, version = found[0]
-        raise StackError(f"`{' '.join(command)}` is version {'.'.join(map(str, version))}; `make up` needs "
-                         f"{'.'.join(map(str, COMPOSE_MINIMUM))} or newer (`up --wait --wait-timeout`): update the "
-                         "compose plugin, or STACK_MODE=native make up")
-    raise StackError("a Docker engine answers but `docker compose` (the compose plugin) is not installed: install "
-                     "docker-compose-plugin, or run natively with STACK_MODE=native make up")
+        if proc.returncode == 0:
+            found.append((command, proc.stdout))
+    return choose_compose(found)
 
 
 def up_arguments(timeout: float) -> list[str]:
