@@ -251,8 +251,16 @@ class DockerStack:
         if self.compose(*up_arguments(timeout), check=False) != 0:
             self.report_failure(f"`docker compose up --wait` failed or not every container was healthy within "
                                 f"{timeout:g}s")
+        rejected = 0
         for service in ("prometheus", "alertmanager"):
-            self.mounted(service).keep_as_good()
+            target = self.mounted(service)
+            if service in running:       # not recreated by compose: it still runs the files it had
+                if not reload_service(self.s, service, self.out, new_log_lines=self._log_follower(service)):
+                    rejected += 1
+                    if target.roll_back():
+                        self.out(f"{service}: put the last good files back into {target.folder}")
+                    continue
+            target.keep_as_good()        # a healthy container accepted them
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
                                            expected=expected_targets(self.stack))
         if not ok:
@@ -262,7 +270,7 @@ class DockerStack:
         self.out("The stack is up (Docker):")
         for line in report.urls(self.s, self.stack, host=self.s.host):
             self.out(line)
-        return 0
+        return 1 if rejected else 0
 
     def report_failure(self, why: str) -> None:
         """Raise with the failing container's state and last log lines (compose printed its own error)."""
