@@ -193,7 +193,9 @@ class DockerStack:
         """The files of the mounted folder: the generated ones, Alertmanager's with its secrets filled in."""
         if service == "prometheus":
             rules = self.s.root / n.RULES_DIR
-            out = {"config/prometheus.yml": (self.s.root / n.PROMETHEUS_CONFIG).read_text(encoding="utf-8")}
+            config_dir = (self.s.root / n.PROMETHEUS_CONFIG).parent      # prometheus.yml and any file beside it
+            out = {f"config/{p.name}": p.read_text(encoding="utf-8") for p in sorted(config_dir.iterdir())
+                   if p.is_file() and not p.name.startswith(".")}
             out.update({f"rules/{p.name}": p.read_text(encoding="utf-8") for p in sorted(rules.glob("*.rules.yml"))})
             return out
         generated = (self.s.root / n.ALERTMANAGER_CONFIG).read_text(encoding="utf-8")
