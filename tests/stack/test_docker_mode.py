@@ -182,14 +182,30 @@ def test_a_folder_grafana_cannot_read_is_reported_in_one_line(tmp_path):
     assert "\n" not in message
 
 
-def test_the_exporter_image_gives_its_sources_explicit_modes():
-    """The image's sources come from the build context with the modes of the checkout (0600 under
-    umask 077): the source stage sets 0644/0755 before the runtime stage copies them, so USER 10001
-    can import them; they stay owned by root (not writable by the exporter)."""
+def _source_stage_script(dockerfile: str) -> str:
+    """The shell of the source stage's RUN, continuation lines joined as Docker joins them."""
+    stage = dockerfile[dockerfile.index(" AS source"):dockerfile.index("\nFROM ${PYTHON_IMAGE}\n")]
+    run = stage[stage.index("\nRUN ") + 5:]
+    return " ".join(line.rstrip().removesuffix("\\") for line in run.splitlines() if line.strip())
+
+
+def test_the_exporter_image_gives_its_sources_explicit_modes(tmp_path):
+    """The image's sources come from the build context with the checkout's modes (0600 under umask
+    077). The source stage's own script, run here on such a context under umask 077, leaves files the
+    image's USER 10001 can read; the runtime stage copies them owned by root (not writable by it)."""
     text = (ROOT / "exporter" / "Dockerfile").read_text()
-    source_stage = text[text.index(" AS source"):text.index("\nFROM ${PYTHON_IMAGE}\n")]
-    assert "find /out -type d -exec chmod 0755 {} +" in source_stage
-    assert "find /out -type f -exec chmod 0644 {} +" in source_stage
+    context = tmp_path / "context"
+    shutil.copytree(ROOT / "exporter", context, ignore=shutil.ignore_patterns("__pycache__", "Dockerfile*"))
+    for path in [context, *context.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    script = _source_stage_script(text).replace("/context", str(context)).replace("/out", str(tmp_path / "out"))
+    proc = subprocess.run(["sh", "-c", f"umask 077; {script}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    package = tmp_path / "out" / "exporter"
+    uid, gid = docker_mode.CONTAINER_USERS["exporter"]
+    expected = all_files(package)
+    assert "__init__.py" in expected and "catalog.json" in expected
+    assert read_as(package, uid, gid) == {"readable": expected, "errors": []}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in package.iterdir()} == {0o644}
     assert "COPY --from=source --chown=root:root /out/exporter /app/exporter" in text
-    assert "USER 10001:10001" in text
-    assert docker_mode.CONTAINER_USERS["exporter"] == (10001, 10001)
+    assert f"USER {uid}:{gid}" in text
