@@ -18,16 +18,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create the virtual environment (.venv) with the pinned dependencies
 
-tools: ## Install promtool/amtool/prometheus/alertmanager (Debian packages) when missing
-	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
-	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then \
-	  echo "tools: prometheus, promtool, alertmanager and amtool are installed"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
-	else \
-	  echo "tools: missing; run: sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager" >&2; \
-	  exit 1; \
-	fi
+tools: ## Install Debian's prometheus/prometheus-alertmanager when missing (as root), leaving none of their services running
+	@$(PYTHON) -m stackctl.tools install
 
 generate: $(STAMP) ## Render every generated file from spec.yaml (rules, tests, configs, dashboards)
 	$(PY) generate.py

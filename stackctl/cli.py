@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stackgen.errors import SpecError
 from stackgen.model.stack import load_stack
-from stackctl import docker_mode, envfile, processes
+from stackctl import docker_mode, envfile, files, processes
 from stackctl.native import NativeStack
 from stackctl.settings import ENV_FILE, ROOT, Settings, StackError
 
@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:       # e.g. a root-owned run/ left by a `docker compose up` run by hand
+        where = Path(exc.filename) if exc.filename else None
+        while where is not None and not os.path.lexists(where) and where != where.parent:
+            where = where.parent          # a temp file that could not be created: name its folder
+        run_dir = Path(os.environ.get("STACK_RUN_DIR") or args.root / "run")
+        print("error: " + (files.run_dir_problem(where, run_dir) if where is not None
+                           else f"permission denied: {exc.strerror}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

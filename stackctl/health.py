@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
-import re
-import shutil
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -55,18 +52,6 @@ def port_taken(host: str, port: int) -> bool:
         except OSError as exc:
             return exc.errno in (errno.EADDRINUSE, errno.EACCES)
     return False
-
-
-def port_owner(port: int) -> str:
-    """Best effort: which program listens on the port (from `ss`), or ''."""
-    if shutil.which("ss") is None:
-        return ""
-    proc = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5)
-    for line in proc.stdout.splitlines():
-        match = re.search(r'users:\(\("([^"]+)",pid=(\d+)', line)
-        if match:
-            return f"{match.group(1)} (pid {match.group(2)})"
-    return ""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

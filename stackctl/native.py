@@ -12,8 +12,8 @@ from pathlib import Path
 
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
-from stackgen.render import alertmanager_config, prometheus_config
-from stackctl import amconfig, files, health, processes, report
+from stackgen.render import alertmanager_config, grafana_provisioning, prometheus_config
+from stackctl import amconfig, files, health, holder, processes, report
 from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -88,7 +88,7 @@ class NativeStack:
                 for old, new in replacements:
                     text = text.replace(old, new)
                 files.write(target / path.relative_to(source), text)
-        for sub in ("dashboards", "datasources", "plugins", "alerting", "notifiers"):
+        for sub in grafana_provisioning.PROVISIONING_FOLDERS:
             (target / sub).mkdir(parents=True, exist_ok=True)
 
     def _grafana_replacements(self) -> list[tuple[str, str]]:
@@ -115,7 +115,8 @@ class NativeStack:
             out["alertmanager"] = ([alertmanager, f"--config.file={run / 'alertmanager' / 'alertmanager.yml'}",
                                     f"--storage.path={run / 'alertmanager' / 'data'}",
                                     f"--web.listen-address={listen['alertmanager']}",
-                                    f"--web.external-url=http://{listen['alertmanager']}/",
+                                    f"--web.external-url={self.s.external_url('alertmanager')}",
+                                    "--web.route-prefix=/",
                                     "--cluster.listen-address="], env)   # no gossip port: one instance
         prometheus = _which(PROMETHEUS_BINARIES)
         if prometheus:
@@ -123,7 +124,8 @@ class NativeStack:
                                   f"--storage.tsdb.path={run / 'prometheus' / 'data'}",
                                   f"--storage.tsdb.retention.time={self.stack.glob.retention}",
                                   f"--web.listen-address={listen['prometheus']}",
-                                  f"--web.external-url=http://{listen['prometheus']}/",
+                                  f"--web.external-url={self.s.external_url('prometheus')}",
+                                  "--web.route-prefix=/",
                                   "--web.enable-lifecycle", *self.s.prometheus_args], env)
         grafana = self.grafana_binary()
         if grafana and self.s.environ.get("GF_SECURITY_ADMIN_PASSWORD"):   # never Grafana's default admin/admin
@@ -166,6 +168,7 @@ class NativeStack:
         return alive
 
     def up(self) -> int:
+        files.check_run_dir(self.s.run_dir)
         commands = self.commands()
         for service in ("prometheus", "alertmanager"):
             if service not in commands:
@@ -278,13 +281,7 @@ class NativeStack:
             self.out(f"{name:<13} {process:<22} {self.s.ports[name]:<6} {_word(healthy):<9} {_word(ready)}")
             if record is not None and not (processes.alive(record) and healthy.ok and ready.ok):
                 bad += 1
-        found = health.targets(self.s.url("prometheus"))
-        if found:
-            up = sum(t.get("health") == "up" for t in found)
-            self.out(f"prometheus targets: {up}/{len(found)} up")
-            for target in found:
-                if target.get("health") != "up":
-                    self.out("  " + health.describe_target(target))
+        print_targets(self.s, self.out)
         if not records:
             self.out("the native stack is not running (make up starts it)")
             return 3
@@ -332,12 +329,25 @@ def check_ports(settings: Settings, services, host: str) -> None:
     for name in services:
         port = settings.ports[name]
         if health.port_taken(host, port):
-            owner = health.port_owner(port)
-            variable = SERVICES[name].port_variable
-            taken.append(f"port {port} ({name}) is already taken on {host}" + (f" by {owner}" if owner else "")
-                         + f": stop what holds it, or pick another port, e.g. {variable}={port + 1} make up")
+            found = holder.holder(port)
+            taken.append(f"port {port} ({name}) is already taken on {host}"
+                         + (f" by {found.describe()}" if found else "") + ": "
+                         + holder.advice(found, port, SERVICES[name].port_variable))
     if taken:
         raise StackError("\n".join(taken))
+
+
+def print_targets(settings: Settings, out) -> bool:
+    """`prometheus targets: N/M up` and a line per target that is not; whether all are up."""
+    found = health.targets(settings.url("prometheus"))
+    if not found:
+        return False
+    up = sum(t.get("health") == "up" for t in found)
+    out(f"prometheus targets: {up}/{len(found)} up")
+    for target in found:
+        if target.get("health") != "up":
+            out("  " + health.describe_target(target))
+    return up == len(found)
 
 
 def expected_targets(stack: Stack) -> int:

@@ -37,6 +37,8 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
     Service("prometheus", "PROM_PORT", "/-/healthy", "/-/ready", "Prometheus"),
     Service("grafana", "GRAFANA_PORT", "/api/health", "/api/health", "Grafana"),
 )}
+# Where users reach Prometheus and Alertmanager (reverse proxy, DNS name); compose reads the same names.
+EXTERNAL_URL_VARIABLES = {"prometheus": "PROM_EXTERNAL_URL", "alertmanager": "AM_EXTERNAL_URL"}
 # Start order: what is scraped first, Prometheus after Alertmanager, Grafana last.
 START_ORDER = ("exporter", "alertmanager", "prometheus", "grafana")
 
@@ -111,6 +113,18 @@ class Settings:
 
     def url(self, service: str, path: str = "") -> str:
         return f"http://{self.host}:{self.ports[service]}{path}"
+
+    def external_url(self, service: str) -> str:
+        """The URL users reach the service at (links in notifications, Alertmanager's
+        generatorURL): PROM_EXTERNAL_URL / AM_EXTERNAL_URL from the environment or .env, else
+        this machine's published port."""
+        value = self.environ.get(EXTERNAL_URL_VARIABLES[service], "").strip()
+        if value:
+            if not value.startswith(("http://", "https://")):
+                raise StackError(f"{EXTERNAL_URL_VARIABLES[service]}={value!r}: expected an http:// or https:// URL")
+            return value if value.endswith("/") else value + "/"
+        host = self.bind_addr if self.bind_addr not in ("", "0.0.0.0", "::") else LOCALHOST
+        return f"http://{host}:{self.ports[service]}/"
 
     # -- the run folder --------------------------------------------------------
     def service_dir(self, service: str) -> Path:

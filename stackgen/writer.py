@@ -34,14 +34,41 @@ def compare(files: dict[str, str], root: Path, owned_dirs: tuple[str, ...]) -> C
     return Changes(tuple(added), tuple(changed), tuple(sorted(removed)))
 
 
+# Generated files are read by containers (Prometheus and Alertmanager as uid 65534, Grafana as 472)
+# through bind mounts: every generated file is 0644 and every folder holding one 0755, set explicitly
+# whatever the umask or the checkout left (the writer rewrites only changed files, so it also fixes
+# the modes of unchanged ones). None of them holds a secret (see docs/stack.md, "File modes").
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+
+
 def write(files: dict[str, str], root: Path, owned_dirs: tuple[str, ...]) -> Changes:
-    """Write every changed file by temp file + rename, then remove generated files no longer rendered."""
+    """Write every changed file by temp file + rename, then remove generated files no longer rendered;
+    then give every generated file and folder its mode."""
     changes = compare(files, root, owned_dirs)
     for rel in changes.added + changes.changed:
         _atomic_write(root / rel, files[rel].encode("utf-8"))
     for rel in changes.removed:
         (root / rel).unlink()
+    set_modes(files, root, owned_dirs)
     return changes
+
+
+def set_modes(files: dict[str, str], root: Path, owned_dirs: tuple[str, ...]) -> None:
+    """FILE_MODE on each generated file, DIR_MODE on each folder between root and it (root itself
+    excluded) and on the owned folders; only where they differ."""
+    folders = {root / d for d in owned_dirs if (root / d).is_dir()}
+    for rel in files:
+        path = root / rel
+        _chmod(path, FILE_MODE)
+        folders.update(p for p in path.parents if p != root and root in p.parents)
+    for folder in folders:
+        _chmod(folder, DIR_MODE)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    if (path.stat().st_mode & 0o7777) != mode:
+        os.chmod(path, mode)
 
 
 def _owned_files(root: Path, owned_dirs: tuple[str, ...]) -> list[str]:
@@ -61,7 +88,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -7,6 +7,10 @@
   so the repository stays the only source of the dashboards.
 - stack/grafana/grafana.env: the container environment that makes the spec's home dashboard
   Grafana's home page (compose: `env_file:`).
+- stack/grafana/provisioning/{alerting,plugins}/README.md: the mount replaces the image's whole
+  /etc/grafana/provisioning, and Grafana logs an error at each start for every folder of
+  PROVISIONING_FOLDERS that is missing; a README (Grafana reads only .yaml/.yml/.json there)
+  keeps the empty ones in the repository.
 """
 from __future__ import annotations
 
@@ -15,12 +19,27 @@ from stackgen.model.stack import Stack
 from stackgen.render.output import header, to_yaml
 
 
+# Every folder Grafana 12 reads under its provisioning path at start.
+PROVISIONING_FOLDERS = ("alerting", "dashboards", "datasources", "plugins")
+EMPTY_FOLDER_README = """\
+Empty on purpose: Grafana reads this folder at start and logs an error when it is missing.
+The monitoring stack provisions nothing here; alert rules live in Prometheus (rules/).
+"""
+
+
 def render(stack: Stack) -> dict[str, str]:
-    return {
+    out = {
         names.GRAFANA_DATASOURCES: to_yaml(datasources(stack), stack.source, sort_keys=False),
         names.GRAFANA_DASHBOARD_PROVIDERS: to_yaml(providers(stack), stack.source, sort_keys=False),
         names.GRAFANA_ENV_FILE: header(stack.source) + f"{names.GRAFANA_HOME_DASHBOARD_ENV}={home_path(stack)}\n",
     }
+    used = {path.split("/")[len(names.GRAFANA_PROVISIONING_DIR.split("/"))] for path in out
+            if path.startswith(names.GRAFANA_PROVISIONING_DIR + "/")}
+    for folder in PROVISIONING_FOLDERS:
+        if folder not in used:
+            out[f"{names.GRAFANA_PROVISIONING_DIR}/{folder}/README.md"] = (
+                "<!-- " + header(stack.source).removeprefix("# ").rstrip("\n") + " -->\n" + EMPTY_FOLDER_README)
+    return out
 
 
 def datasources(stack: Stack) -> dict:

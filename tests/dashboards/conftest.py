@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,8 @@ from stackgen import conventions as names
 from stackgen.pipeline import render_spec
 from tests.conftest import ROOT
 
-# Beside the project root (../shared/schemas/grafana), unless GRAFANA_SCHEMA_DIR names another folder.
-DEFAULT_SCHEMA_DIR = ROOT.parent / "shared" / "schemas" / "grafana"
+# Grafana's published JSON schemas, vendored unchanged (source, commit and license in its README.md).
+SCHEMA_DIR = ROOT / "tests" / "schemas" / "grafana"
 
 
 @pytest.fixture(scope="session")
@@ -37,14 +36,8 @@ def dashboards(rendered) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def schema_dir() -> Path:
-    env = os.environ.get("GRAFANA_SCHEMA_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(DEFAULT_SCHEMA_DIR)
-    for folder in candidates:
-        if (folder / "dashboard.jsonschema.json").is_file():
-            return folder
-    pytest.skip(f"Grafana's JSON schemas not found (looked in {', '.join(map(str, candidates))}); "
-                "set GRAFANA_SCHEMA_DIR to the folder holding dashboard.jsonschema.json")
+    assert (SCHEMA_DIR / "dashboard.jsonschema.json").is_file(), f"the vendored schemas are missing in {SCHEMA_DIR}"
+    return SCHEMA_DIR
 
 
 def panels_of(dashboard: dict) -> list[dict]:

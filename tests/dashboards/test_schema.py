@@ -91,3 +91,13 @@ def test_every_panel_type_is_rendered_and_checked(dashboards, schema_dir):
     for kind in PANEL_TYPES:
         has_schema = (schema_dir / f"{kind.replace('-', '')}.jsonschema.json").is_file()
         assert has_schema != (kind in NO_SCHEMA), kind
+
+
+def test_the_schemas_are_vendored_with_their_source_and_license(schema_dir):
+    from tests.conftest import ROOT
+    assert schema_dir.is_relative_to(ROOT), "tests read the schemas from the repository, never from beside it"
+    readme = (schema_dir / "README.md").read_text()
+    assert "grafana/grafana-foundation-sdk" in readme and "Apache License, Version 2.0" in readme
+    assert "f178d5a42a8915fdda9235e97ad93881e3f94fef" in readme
+    for path in sorted(schema_dir.glob("*.jsonschema.json")):
+        Draft7Validator.check_schema(json.loads(path.read_text()))

@@ -7,6 +7,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -189,6 +190,9 @@ def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
         proc = _cli(tmp_path, "up", env={"EXPORTER_PORT": str(port)})
     assert proc.returncode == 1
     assert f"error: port {port} (exporter) is already taken" in proc.stderr
+    # The holder (this test process) is named from /proc.
+    comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    assert f"on 127.0.0.1 by {comm} (pid {os.getpid()}" in proc.stderr
     assert f"EXPORTER_PORT={port + 1}" in proc.stderr
     assert "created" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert not list((tmp_path / "run" / "pids").glob("*.json")) if (tmp_path / "run" / "pids").exists() else True
@@ -233,3 +237,58 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     bare = NativeStack(Settings.from_environment(ROOT, dotenv=False, environ={}, run_dir=tmp_path / "run"),
                        load_stack(ROOT / "spec.yaml"))
     assert "grafana" not in bare.commands()
+
+
+# -- a run/ folder someone else owns ------------------------------------------------------------
+NOBODY = 65534
+
+
+def _cli_as_nobody(tmp_path, *args):
+    """The CLI as an unprivileged user (uid 65534), with the system Python (the venv lives under /root)."""
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if os.geteuid() != 0 or python is None:
+        pytest.skip("needs root to run the CLI as another user")
+    environ = {"PATH": "/usr/bin:/bin", "STACK_MODE": "native", "STACK_RUN_DIR": str(tmp_path / "run"),
+               "STACK_SPEC": str(ROOT / "spec.yaml"), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    probe = subprocess.run([python, "-c", "import stackgen.model.stack, stackctl.cli"], env=environ, cwd=tmp_path,
+                           user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the system Python cannot import the project as uid {NOBODY}: {probe.stderr.strip()[-200:]}")
+    return subprocess.run([python, "-m", "stackctl", "--root", str(tmp_path), *args], cwd=tmp_path, env=environ,
+                          user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def nobody_home():
+    """A folder uid 65534 owns and can reach (pytest's tmp_path is inside a 0700 folder of root)."""
+    top = Path(tempfile.mkdtemp(prefix="stackctl-nobody-"))
+    top.chmod(0o755)
+    home = top / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(top)
+
+
+def test_a_root_owned_run_folder_is_reported_in_one_line(nobody_home):
+    (nobody_home / "run" / "docker" / "alertmanager").mkdir(parents=True)     # as `docker compose up` leaves it
+    proc = _cli_as_nobody(nobody_home, "up")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr == (f"error: {nobody_home / 'run'} is owned by uid 0 and not writable by you (uid 65534); "
+                           "a `docker compose up` or `sudo make up` run by hand creates it as root. Fix: sudo chown -R "
+                           f"$(id -u):$(id -g) {nobody_home / 'run'} (or sudo rm -rf {nobody_home / 'run'}), "
+                           "then make up\n")
+
+
+def test_a_permission_error_deeper_in_run_is_one_line_too(nobody_home):
+    run = nobody_home / "run"
+    run.mkdir()
+    os.chown(run, NOBODY, NOBODY)
+    (run / "prometheus").mkdir()                  # root's, inside a run/ that is ours
+    proc = _cli_as_nobody(nobody_home, "up")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"error: {run / 'prometheus'} is owned by uid 0 and not writable by you")
