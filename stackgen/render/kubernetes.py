@@ -119,6 +119,14 @@ def alertmanager_config_for_kubernetes(stack: Stack) -> dict:
     the environment variable's name ({env: NAME}) or the file's base name ({file: /path}). The
     chart's Alertmanager (>= 0.26) reads the Telegram token from a file too (bot_token_file)."""
     mount = f"{n.K8S_ALERTMANAGER_SECRETS_MOUNT}/{stack.kubernetes.alertmanager_secret}"
+    keys: dict[str, str] = {}     # Secret key -> the spec's file path or variable it stands for
+
+    def key_for(name: str, origin: str) -> str:
+        if keys.setdefault(name, origin) != origin:
+            raise stack.error(("alertmanager", "receivers"), (
+                f"{keys[name]} and {origin} would both be key {name!r} of Secret "
+                f"{stack.kubernetes.alertmanager_secret!r}; give the files different names"))
+        return f"{mount}/{name}"
 
     def walk(node):
         if isinstance(node, list):
@@ -129,9 +137,9 @@ def alertmanager_config_for_kubernetes(stack: Stack) -> dict:
         for key, value in node.items():
             match = _ENV_PLACEHOLDER.match(value) if isinstance(value, str) else None
             if match:
-                out[f"{key}_file"] = f"{mount}/{match.group(1)}"
+                out[f"{key}_file"] = key_for(match.group(1), f"${{{match.group(1)}}}")
             elif key.endswith("_file") and isinstance(value, str):
-                out[key] = f"{mount}/{value.rsplit('/', 1)[-1]}"
+                out[key] = key_for(value.rsplit("/", 1)[-1], value)
             else:
                 out[key] = walk(value)
         return out
