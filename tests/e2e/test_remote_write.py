@@ -66,7 +66,9 @@ def fleet(tmp_path_factory, spec_data):
         servers.start("vm", ["victoria-metrics", f"-storageDataPath={base / 'vm'}",
                              f"-httpListenAddr=127.0.0.1:{ports['vm']}", "-retentionPeriod=1d",
                              "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"])
-        (base / "receiver.yml").write_text("global:\n  scrape_interval: 15s\n")
+        # The receiver evaluates the generated rules too: the central-Prometheus path.
+        (base / "receiver.yml").write_text(yaml.safe_dump({"global": {"evaluation_interval": "2s"},
+                                                           "rule_files": [f"{tree / n.RULES_DIR}/*.rules.yml"]}))
         servers.start("receiver", ["prometheus", f"--config.file={base / 'receiver.yml'}",
                                    f"--storage.tsdb.path={base / 'receiver-data'}",
                                    f"--web.listen-address=127.0.0.1:{ports['receiver']}",
@@ -141,6 +143,19 @@ def test_the_prometheus_receiver_holds_both_hosts_too(fleet):
     hosts = poll(lambda: _hosts_with_up(fleet["receiver_url"]) >= set(HOSTS) and _hosts_with_up(
         fleet["receiver_url"]), DATA_TIMEOUT)
     assert hosts == set(HOSTS), fleet["servers"].log("receiver")
+
+
+def test_the_central_prometheus_evaluates_the_generated_rules_on_remote_written_data(fleet):
+    base = fleet["receiver_url"]
+
+    def healthy():
+        groups = get(f"{base}/api/v1/rules")["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        return rules and all(r["health"] == "ok" for r in rules) and groups
+    assert poll(healthy, DATA_TIMEOUT), get(f"{base}/api/v1/rules")
+    recorded = poll(lambda: query(base, f'{n.LOOP_LATENCY_QUANTILE}{{quantile="0.99"}}'), DATA_TIMEOUT)
+    assert len({r["metric"]["instance"] for r in recorded}) == len(HOSTS), recorded
+    assert poll(lambda: query(base, f'ALERTS{{alertname="{n.ALERT_WATCHDOG}", alertstate="firing"}}'), DATA_TIMEOUT)
 
 
 def test_vmalert_evaluates_the_generated_rules_against_the_store(fleet):
