@@ -201,10 +201,12 @@ def _queue(field: Field) -> Queue:
 
 
 def read_remote_write(field: Field, job_names: tuple[str, ...], reserved_labels: tuple[str, ...]) -> RemoteWrite | None:
-    f = field.mapping(required=("url",), optional=("enabled", "tenant", "auth", "queue", "prometheus_version",
-                                                   "host_label", "hosts"))
+    f = field.mapping(optional=("enabled", "url", "tenant", "auth", "queue", "prometheus_version",
+                                "host_label", "hosts"))
     if not _enabled(field, f):
         return None
+    if "url" not in f:
+        raise field.error("missing required key 'url' (the store's remote write endpoint)")
     url = f["url"].string(pattern=_URL, what="URL (http:// or https://)")
     tenant = f["tenant"].string(pattern=_TENANT, what="tenant id") if "tenant" in f else ""
     auth = _auth(f["auth"]) if "auth" in f else Auth()
@@ -241,9 +243,11 @@ def read_remote_write(field: Field, job_names: tuple[str, ...], reserved_labels:
 
 
 def read_alertmanager_ha(field: Field) -> AlertmanagerHA | None:
-    f = field.mapping(required=("instances",), optional=("enabled",))
+    f = field.mapping(optional=("enabled", "instances"))
     if not _enabled(field, f):
         return None
+    if "instances" not in f:
+        raise field.error("missing required key 'instances' (two or more {web, cluster} addresses)")
     instances, seen = [], set()
     for item in f["instances"].items(min_items=2):
         i = item.mapping(required=("web", "cluster"))

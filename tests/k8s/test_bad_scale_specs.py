@@ -74,6 +74,8 @@ CASES = [
      r"alertmanager_ha\.instances: expected at least 2 item\(s\), got 1"),
     ("shared address", _ha([{"web": "a:9093", "cluster": "a:9094"}, {"web": "b:9093", "cluster": "a:9094"}]),
      r"alertmanager_ha\.instances\[1\]\.cluster: a:9094 is used twice"),
+    ("enabled without url", lambda d: d.update(remote_write={"enabled": True}),
+     r"remote_write: missing required key 'url'"),
     ("unknown section key", _k8s(rule_selector={"a": "b"}), r"kubernetes\.rule_selector: unknown key .*did you mean"),
 ]
 
@@ -87,6 +89,15 @@ def test_bad_scale_out_section_is_one_line_with_file_line_and_field(edited_spec,
     assert "\n" not in message
     assert re.match(r"^spec\.yaml:\d+: ", message), message
     assert re.search(pattern, message), message
+
+
+def test_a_disabled_section_needs_nothing_else(edited_spec):
+    def minimal(data):
+        data["remote_write"] = {"enabled": False}
+        data["alertmanager_ha"] = {"enabled": False}
+        data["kubernetes"] = {"enabled": False}
+    stack = load_stack(edited_spec(minimal))
+    assert stack.remote_write is None and stack.alertmanager_ha is None and stack.kubernetes is None
 
 
 def test_the_cli_prints_it_as_one_line_and_writes_nothing(edited_spec, tmp_path):
