@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create the virtual environment (.venv) with the pinned dependencies
 
-tools: ## Install Debian's prometheus/prometheus-alertmanager when missing (as root), leaving none of their services running
+tools: ## Install Debian's prometheus, prometheus-alertmanager and victoria-metrics when missing (as root), leaving none of their services running
 	@$(PYTHON) -m stackctl.tools install
 
 generate: $(STAMP) ## Render every generated file from spec.yaml (rules, tests, configs, dashboards)

@@ -32,13 +32,15 @@ from pathlib import Path
 PACKAGES = {
     "prometheus": ("prometheus", "promtool"),
     "prometheus-alertmanager": ("prometheus-alertmanager", "amtool"),
+    # VictoriaMetrics: the long-term store of the scale-out tests and a second rule checker (vmalert -dryRun).
+    "victoria-metrics": ("victoria-metrics", "vmagent", "vmalert"),
 }
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 POLICY_TEXT = ("#!/bin/sh\n# Written by `make tools` (stackctl.tools) while it installs packages: start no service.\n"
                "# Removed when the installation ends.\nexit 101\n")
 DEFAULT_STATE = Path("/var/lib/tradingmon/installed-units.json")
 UNIT_FILE = re.compile(r"^/(?:usr/)?lib/systemd/system/([^/]+\.service)$")
-APT_HINT = "sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager"
+APT_HINT = "sudo apt-get install --no-install-recommends " + " ".join(PACKAGES)
 
 
 def missing_packages(which=shutil.which) -> list[str]:
@@ -116,7 +118,7 @@ def disable_commands(state: dict[str, list[str]]) -> list[list[str]]:
 def install(state_path: Path, policy: Path = POLICY_RC_D, out=print) -> int:
     missing = missing_packages()
     if not missing:
-        out("tools: prometheus, promtool, alertmanager and amtool are installed")
+        out("tools: prometheus, promtool, alertmanager, amtool and VictoriaMetrics (vmalert, vmagent) are installed")
         return 0
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(f"tools: missing ({', '.join(missing)}); run: {APT_HINT} "

@@ -49,6 +49,13 @@ def run_all(root: Path) -> list[Result]:
         local.write_text(yaml.safe_dump(config))
         results.append(_run("promtool check config", ["promtool", "check", "config", str(local)]))
     results.append(_run("promtool check rules", ["promtool", "check", "rules", *rules]))
+    # Scale-out: agent-mode configs (no rules, no alerting), and vmalert's parser where it is installed.
+    for agent in sorted((root / n.AGENTS_DIR).glob("*/prometheus.yml")):
+        results.append(_run(f"promtool check config --agent {agent.parent.name}",
+                            ["promtool", "check", "config", "--agent", str(agent)]))
+    if shutil.which("vmalert"):
+        results.append(_run("vmalert -dryRun", ["vmalert", "-dryRun", "-loggerLevel=ERROR",
+                                                *[f"-rule={r}" for r in rules]]))
     results.append(_run("promtool test rules", ["promtool", "test", "rules", *tests]))
     am_config = str(root / n.ALERTMANAGER_CONFIG)
     results.append(_run("amtool check-config", ["amtool", "check-config", am_config]))

@@ -16,7 +16,7 @@ RULE_TESTS_DIR = "rules/tests"
 RUNBOOK = "docs/runbook.md"
 EXPORTER_CATALOG = "exporter/catalog.json"
 # Folders the generator owns entirely: files in them that it no longer renders are removed.
-OWNED_DIRS = (RULES_DIR, "dashboards", "stack/grafana/provisioning")
+OWNED_DIRS = (RULES_DIR, "dashboards", "stack/grafana/provisioning", "k8s", "stack/agents", "stack/alertmanager/ha")
 
 # Where the compose stack mounts things (prometheus.yml refers to rule files by these paths).
 PROMETHEUS_RULES_MOUNT = "/etc/prometheus/rules"
@@ -113,3 +113,25 @@ def dashboard_file(folder: str, uid: str) -> str:
 def dashboard_mount_path(folder: str, uid: str) -> str:
     """The same file inside the grafana container."""
     return f"{GRAFANA_DASHBOARDS_MOUNT}/{folder}/{uid}.json"
+
+
+# -- scale-out (docs/scale-out.md) ------------------------------------------------
+# Kubernetes output for kube-prometheus-stack / prometheus-operator.
+K8S_DIR = "k8s"
+K8S_KUSTOMIZATION = "k8s/kustomization.yaml"
+K8S_HELM_VALUES = "k8s/values-kube-prometheus-stack.yaml"   # not a manifest: `helm ... -f` it
+K8S_NAME_PREFIX = "tradingmon"
+K8S_JOB_LABEL = "tradingmon.io/scrape-job"                  # on the generated Services
+K8S_METRICS_PORT = "metrics"                                # the named port monitors scrape
+# kubectl apply keeps the whole object in an annotation limited to 262,144 bytes; stay clearly below.
+K8S_MANIFEST_MAX_BYTES = 250 * 1024
+GRAFANA_DASHBOARD_LABEL = ("grafana_dashboard", "1")         # the chart's sidecar label (a string)
+GRAFANA_FOLDER_ANNOTATION = "grafana_folder"
+# kube-prometheus-stack mounts alertmanagerSpec.secrets at <this>/<secret name>/<key>.
+K8S_ALERTMANAGER_SECRETS_MOUNT = "/etc/alertmanager/secrets"
+# Agent-mode Prometheus per bot host; Alertmanager HA peers.
+AGENTS_DIR = "stack/agents"                                 # stack/agents/<host>/prometheus.yml + .args
+ALERTMANAGER_HA_DIR = "stack/alertmanager/ha"               # stack/alertmanager/ha/<n>.args
+AGENT_STORAGE_PATH = "/var/lib/prometheus/agent"
+PROMETHEUS_AGENT_FLAGS = {2: "--enable-feature=agent", 3: "--agent"}
+TENANT_HEADER = "X-Scope-OrgID"

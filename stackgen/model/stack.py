@@ -10,6 +10,8 @@ from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana
 from stackgen.model.routing import Routing, read_routing
+from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
+                                  read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_scrape
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import load_yaml
@@ -33,12 +35,17 @@ class Stack:
     lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
     grafana: Grafana | None = None
     dashboards: tuple[Dashboard, ...] = ()
+    # Scale-out (docs/scale-out.md): each None when its section is absent or disabled.
+    kubernetes: Kubernetes | None = None
+    remote_write: RemoteWrite | None = None
+    alertmanager_ha: AlertmanagerHA | None = None
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
 
 
 TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager", "grafana", "dashboards")
+SCALE_OUT = ("kubernetes", "remote_write", "alertmanager_ha")
 
 
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
@@ -56,16 +63,23 @@ def read_stack(root: Field) -> Stack:
     version = root.child("version", root.value["version"])
     if version.value != names.SPEC_VERSION:
         raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
-    f = root.mapping(required=TOP_LEVEL)
+    f = root.mapping(required=TOP_LEVEL, optional=SCALE_OUT)
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
     alerts = read_alerts(f["alerts"])
     grafana = read_grafana(f["grafana"])
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog)
-    stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
+    scrape = read_scrape(f["scrape"], glob)
+    job_names = tuple(job.name for job in scrape.jobs)
+    reserved = ("project", "cluster", "environment", *names.TARGET_LABELS, *scrape.target_label_names)
+    stack = Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
                   api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
-                  lines=root._lines, grafana=grafana, dashboards=dashboards)
+                  lines=root._lines, grafana=grafana, dashboards=dashboards,
+                  kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
+                  remote_write=read_remote_write(f["remote_write"], job_names, reserved)
+                  if "remote_write" in f else None,
+                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
     _check_latency_threshold(f["alerts"], stack)
     return stack
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from stackgen import conventions as n
+from stackgen.model.scrape import ScrapeJob
 from stackgen.model.stack import Stack
 from stackgen.render import hosts
+from stackgen.render.remote_write import alertmanager_targets, remote_write_section
 from stackgen.render.output import to_yaml
 
 
@@ -20,15 +22,7 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
             scrape_configs.append({"job_name": service, "static_configs": [
                 {"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
     for job in stack.scrape.jobs:
-        entry = {"job_name": job.name, "metrics_path": job.metrics_path, "scheme": job.scheme,
-                 "static_configs": [{"targets": [at(t) for t in job.targets]}]}
-        if job.labels:
-            entry["static_configs"][0]["labels"] = dict(job.labels)
-        if job.interval:
-            entry["scrape_interval"] = job.interval
-        if job.timeout:
-            entry["scrape_timeout"] = job.timeout
-        scrape_configs.append(entry)
+        scrape_configs.append(job_entry(job, [at(t) for t in job.targets]))
     return {
         "global": {
             "scrape_interval": g.scrape_interval,
@@ -38,9 +32,22 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
         },
         "rule_files": [f"{rules_dir}/*.rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [
-            {"targets": [at(f"alertmanager:{n.SERVICE_PORTS['alertmanager']}")]}]}]},
+            {"targets": [at(t) for t in alertmanager_targets(stack)]}]}]},
         "scrape_configs": scrape_configs,
+        **remote_write_section(stack),
     }
+
+
+def job_entry(job: ScrapeJob, targets: list[str]) -> dict:
+    entry = {"job_name": job.name, "metrics_path": job.metrics_path, "scheme": job.scheme,
+             "static_configs": [{"targets": targets}]}
+    if job.labels:
+        entry["static_configs"][0]["labels"] = dict(job.labels)
+    if job.interval:
+        entry["scrape_interval"] = job.interval
+    if job.timeout:
+        entry["scrape_timeout"] = job.timeout
+    return entry
 
 
 def render(stack: Stack) -> dict[str, str]:

@@ -112,7 +112,7 @@ def test_make_tools_with_everything_installed_changes_nothing(tmp_path):
     before = tools.POLICY_RC_D.read_bytes() if tools.POLICY_RC_D.exists() else None
     proc = _cli(tmp_path, os.environ["PATH"])
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "tools: prometheus, promtool, alertmanager and amtool are installed\n"
+    assert proc.stdout == "tools: prometheus, promtool, alertmanager, amtool and VictoriaMetrics (vmalert, vmagent) are installed\n"
     assert not (tmp_path / "state.json").exists()
     assert (tools.POLICY_RC_D.read_bytes() if tools.POLICY_RC_D.exists() else None) == before
 
@@ -120,6 +120,6 @@ def test_make_tools_with_everything_installed_changes_nothing(tmp_path):
 def test_make_tools_without_apt_says_what_to_run(tmp_path):
     proc = _cli(tmp_path, str(tmp_path / "empty-path"))
     assert proc.returncode == 1
-    assert "missing (prometheus, prometheus-alertmanager); run: sudo apt-get install --no-install-recommends " \
-           "prometheus prometheus-alertmanager" in proc.stderr
+    assert "missing (prometheus, prometheus-alertmanager, victoria-metrics); run: sudo apt-get install " \
+           "--no-install-recommends prometheus prometheus-alertmanager victoria-metrics" in proc.stderr
     assert not (tmp_path / "state.json").exists()

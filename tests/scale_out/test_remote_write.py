@@ -1,0 +1,194 @@
+"""remote_write for the stack's Prometheus, agent-mode configs per host, Alertmanager HA: as rendered,
+and as the real promtool and vmalert judge them."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackgen import conventions as n
+from stackgen.model.stack import load_stack
+from stackgen.pipeline import render_spec
+from stackgen.render.remote_write import target_absent_expression
+from tests.conftest import ROOT, need_tools
+
+HOSTS = [{"name": "bot-a", "jobs": ["exporter"], "targets": {"exporter": ["127.0.0.1:9100"]}},
+         {"name": "bot-b", "jobs": ["topn-bot"]}]
+
+
+def fleet(auth: dict | None = None, version: int = 2, tenant: str | None = "trading"):
+    def edit(data):
+        data["scrape"]["jobs"][1]["enabled"] = True
+        rw = data["remote_write"]
+        rw.update(enabled=True, prometheus_version=version, hosts=HOSTS)
+        if auth is not None:
+            rw["auth"] = auth
+        if tenant is None:
+            rw.pop("tenant", None)
+    return edit
+
+
+def _yaml(files, path):
+    return yaml.safe_load(files[path])
+
+
+def test_stack_prometheus_writes_to_the_store_with_file_credentials_and_a_keep_filter(edited_spec):
+    stack, files = render_spec(edited_spec(fleet()))
+    rw = stack.remote_write
+    (entry,) = _yaml(files, n.PROMETHEUS_CONFIG)["remote_write"]
+    assert entry["url"] == rw.url and entry["headers"] == {"X-Scope-OrgID": "trading"}
+    assert entry["basic_auth"] == {"username": rw.auth.username, "password_file": rw.auth.file}
+    assert entry["queue_config"] == {"capacity": 10000, "max_shards": 10, "max_samples_per_send": 2000,
+                                     "batch_send_deadline": "5s"}
+    (relabel,) = entry["write_relabel_configs"]
+    assert relabel["action"] == "keep" and relabel["source_labels"] == ["__name__"]
+    keep = re.compile(f"^(?:{relabel['regex']})$")          # Prometheus anchors relabel regexes
+    recorded = [r["record"] for p, t in files.items() if p.startswith("rules/") and p.endswith(".rules.yml")
+                for g in yaml.safe_load(t)["groups"] for r in g["rules"] if "record" in r]
+    histogram = next(m for m in stack.catalog.metrics if m.type == "histogram")
+    for name in [*recorded, "up", "ALERTS", f"{histogram.name}_bucket", f"{histogram.name}_count",
+                 stack.catalog.metrics[0].name]:
+        assert keep.match(name), name
+    for name in ("go_gc_duration_seconds", "prometheus_tsdb_head_series", f"{histogram.name}_created", "upx"):
+        assert not keep.match(name), name
+
+
+@pytest.mark.parametrize("auth,expected", [
+    ({"bearer_token": {"file": "/run/secrets/token"}},
+     {"authorization": {"type": "Bearer", "credentials_file": "/run/secrets/token"}}),
+    ({"oauth2": {"client_id": "prom", "client_secret": {"file": "/run/secrets/oauth"},
+                 "token_url": "https://auth.example.com/token", "scopes": ["write"]}},
+     {"oauth2": {"client_id": "prom", "client_secret_file": "/run/secrets/oauth",
+                 "token_url": "https://auth.example.com/token", "scopes": ["write"]}}),
+    ({"sigv4": {"region": "eu-west-1", "role_arn": "arn:aws:iam::1:role/amp"}},
+     {"sigv4": {"region": "eu-west-1", "role_arn": "arn:aws:iam::1:role/amp"}}),
+])
+def test_each_credential_kind_is_a_file_or_an_identity(edited_spec, auth, expected):
+    _, files = render_spec(edited_spec(fleet(auth=auth, tenant=None)))
+    (entry,) = _yaml(files, n.PROMETHEUS_CONFIG)["remote_write"]
+    assert "headers" not in entry
+    assert {k: entry[k] for k in expected} == expected
+    assert not {"basic_auth", "authorization", "oauth2", "sigv4"} - set(expected) & set(entry)
+
+
+@pytest.mark.parametrize("version,flag", [(2, "--enable-feature=agent"), (3, "--agent")])
+def test_one_agent_config_per_host_with_its_own_label_and_no_rules(edited_spec, version, flag):
+    stack, files = render_spec(edited_spec(fleet(version=version)))
+    labels = set()
+    for host in HOSTS:
+        config = _yaml(files, f"{n.AGENTS_DIR}/{host['name']}/prometheus.yml")
+        assert "rule_files" not in config and "alerting" not in config
+        assert "evaluation_interval" not in config["global"]
+        external = config["global"]["external_labels"]
+        labels.add(external["host"])
+        assert external["cluster"] == stack.glob.cluster
+        assert [j["job_name"] for j in config["scrape_configs"]] == host["jobs"]
+        assert config["remote_write"] == _yaml(files, n.PROMETHEUS_CONFIG)["remote_write"]
+        args = files[f"{n.AGENTS_DIR}/{host['name']}/prometheus.args"].splitlines()[1:]
+        assert args[0] == flag and sum(a in ("--agent", "--enable-feature=agent") for a in args) == 1
+    assert labels == {"bot-a", "bot-b"}
+    a = _yaml(files, f"{n.AGENTS_DIR}/bot-a/prometheus.yml")
+    assert a["scrape_configs"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9100"]   # the host's override
+
+
+def test_disabled_sections_render_nothing_and_leave_prometheus_alone(edited_spec):
+    _, files = render_spec(edited_spec())
+    config = _yaml(files, n.PROMETHEUS_CONFIG)
+    assert "remote_write" not in config
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert not [p for p in files if p.startswith((n.AGENTS_DIR, n.ALERTMANAGER_HA_DIR))]
+
+
+def test_alertmanager_ha_lists_every_instance_and_peers_each_with_the_others(edited_spec):
+    def ha(data):
+        data["alertmanager_ha"].update(enabled=True, instances=[
+            {"web": f"am-{i}:9093", "cluster": f"am-{i}:9094"} for i in (1, 2, 3)])
+    _, files = render_spec(edited_spec(ha))
+    targets = _yaml(files, n.PROMETHEUS_CONFIG)["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == ["am-1:9093", "am-2:9093", "am-3:9093"]
+    for i in (1, 2, 3):
+        args = files[f"{n.ALERTMANAGER_HA_DIR}/alertmanager-{i}.args"].splitlines()[1:]
+        assert f"--cluster.listen-address=am-{i}:9094" in args and f"--web.listen-address=am-{i}:9093" in args
+        assert sorted(a for a in args if a.startswith("--cluster.peer=")) == [
+            f"--cluster.peer=am-{j}:9094" for j in (1, 2, 3) if j != i]
+
+
+@pytest.mark.tools
+def test_promtool_accepts_the_stack_config_and_every_agent_config(edited_spec, tmp_path):
+    need_tools("promtool")
+    secret = tmp_path / "password"
+    secret.write_text("not-a-real-password\n")
+    secret.chmod(0o600)
+
+    def with_real_file(data):
+        fleet()(data)
+        data["remote_write"]["auth"]["basic_auth"]["password"] = {"file": str(secret)}
+    _, files = render_spec(edited_spec(with_real_file))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path, text in files.items():
+        if path.startswith("rules/") and path.endswith(".rules.yml"):
+            (rules / Path(path).name).write_text(text)
+    config = _yaml(files, n.PROMETHEUS_CONFIG)
+    config["rule_files"] = [f"{rules}/*.rules.yml"]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for host in HOSTS:
+        path = tmp_path / f"{host['name']}.yml"
+        path.write_text(files[f"{n.AGENTS_DIR}/{host['name']}/prometheus.yml"])
+        proc = subprocess.run(["promtool", "check", "config", "--agent", str(path)], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Agent mode has no rules: the stack's config (with rule_files) is refused as an agent config.
+    proc = subprocess.run(["promtool", "check", "config", "--agent", str(tmp_path / "prometheus.yml")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+
+
+@pytest.mark.tools
+def test_vmalert_dry_run_accepts_the_generated_rules_and_rejects_a_broken_one(tmp_path):
+    """A second checker beside promtool: VictoriaMetrics' vmalert parses every group and template."""
+    need_tools("vmalert")
+    rules = sorted((ROOT / n.RULES_DIR).glob("*.rules.yml"))
+    proc = subprocess.run(["vmalert", "-dryRun", *[f"-rule={p}" for p in rules]], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = yaml.safe_load(rules[0].read_text())
+    broken["groups"][-1]["rules"][0]["expr"] += " >> 1"
+    (tmp_path / "broken.rules.yml").write_text(yaml.safe_dump(broken))
+    proc = subprocess.run(["vmalert", "-dryRun", f"-rule={tmp_path / 'broken.rules.yml'}"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0 and "bad prometheus expr" in proc.stdout + proc.stderr
+
+
+@pytest.mark.tools
+def test_sharded_target_absent_fires_only_for_the_host_that_runs_the_job(edited_spec, tmp_path):
+    """The TargetAbsent expression for a fleet, judged by promtool: bot-b never scrapes `exporter`, so its
+    missing exporter series is no alert; bot-a losing its exporter series is one."""
+    need_tools("promtool")
+    stack = load_stack(edited_spec(fleet()))
+    expr = target_absent_expression(stack)
+    assert 'absent(up{job="exporter", host="bot-a"})' in expr and 'host="bot-b", job="exporter"' not in expr
+    (tmp_path / "absent.rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "absent", "rules": [
+        {"alert": "TargetAbsent", "expr": expr, "for": "1m"}]}]}))
+    present = {"prometheus": "1x20", "alertmanager": "1x20"}
+    series = [{"series": f'up{{job="{job}", instance="{job}:1"}}', "values": v} for job, v in present.items()]
+    series += [{"series": 'up{job="exporter", host="bot-a", instance="a:9100"}', "values": "1x5 _x15"},
+               {"series": 'up{job="topn-bot", host="bot-b", instance="b:9101"}', "values": "1x20"}]
+    (tmp_path / "absent.test.yml").write_text(yaml.safe_dump({
+        "rule_files": ["absent.rules.yml"], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "TargetAbsent", "exp_alerts": []},
+            {"eval_time": "15m", "alertname": "TargetAbsent", "exp_alerts": [
+                {"exp_labels": {"job": "exporter", "host": "bot-a"}}]}]}]}))
+    proc = subprocess.run(["promtool", "test", "rules", "absent.test.yml"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Without agent hosts the expression stays today's unscoped form.
+    plain = target_absent_expression(load_stack(ROOT / "spec.yaml"))
+    assert 'absent(up{job="exporter"})' in plain and "host=" not in plain
