@@ -112,7 +112,8 @@ def test_make_tools_with_everything_installed_changes_nothing(tmp_path):
     before = tools.POLICY_RC_D.read_bytes() if tools.POLICY_RC_D.exists() else None
     proc = _cli(tmp_path, os.environ["PATH"])
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "tools: prometheus, promtool, alertmanager, amtool and VictoriaMetrics (vmalert, vmagent) are installed\n"
+    assert proc.stdout == ("tools: prometheus, promtool, alertmanager, amtool and VictoriaMetrics (vmalert, vmagent) "
+                           "are installed\n")
     assert not (tmp_path / "state.json").exists()
     assert (tools.POLICY_RC_D.read_bytes() if tools.POLICY_RC_D.exists() else None) == before
 
