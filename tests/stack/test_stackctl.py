@@ -249,7 +249,9 @@ def _cli_as_nobody(tmp_path, *args):
     if os.geteuid() != 0 or python is None:
         pytest.skip("needs root to run the CLI as another user")
     environ = {"PATH": "/usr/bin:/bin", "STACK_MODE": "native", "STACK_RUN_DIR": str(tmp_path / "run"),
-               "STACK_SPEC": str(ROOT / "spec.yaml"), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+               "STACK_SPEC": str(ROOT / "spec.yaml"), "HOME": str(tmp_path),
+               # The project, then this interpreter's packages (the venv's python may sit under /root).
+               "PYTHONPATH": os.pathsep.join([str(ROOT), *(p for p in sys.path if p.endswith("site-packages"))])}
     probe = subprocess.run([python, "-c", "import stackgen.model.stack, stackctl.cli"], env=environ, cwd=tmp_path,
                            user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, text=True)
     if probe.returncode != 0:
