@@ -45,21 +45,6 @@ RATE_LIMITED_RATE = "instance:api_rate_limiter_requests:limited_rate5m"
 FX_SOURCE_AGE = "source:fx_source_last_message_age_seconds"
 FX_SOURCE_DEVIATION = "source:fx_source_deviation_bps"
 
-# -- alert names ---------------------------------------------------------------
-ALERT_DRAWDOWN = "TradingDrawdownHigh"
-ALERT_WIN_RATE = "TradingWinRateLow"
-ALERT_DAILY_LOSS = "TradingDailyLossLimit"
-ALERT_LOOP_LATENCY = "TradingLoopLatencyHigh"
-ALERT_API_LATENCY = "ApiLatencyHigh"
-ALERT_API_ERRORS = "ApiErrorRateHigh"
-ALERT_RATE_LIMITING = "ApiRateLimiting"
-ALERT_FX_STALE = "FxSourceStale"
-ALERT_FX_SOURCES = "FxValidSourcesLow"
-ALERT_FX_DEVIATION = "FxSourceDeviation"
-ALERT_TARGET_DOWN = "TargetDown"
-ALERT_TARGET_ABSENT = "TargetAbsent"
-ALERT_WATCHDOG = "Watchdog"
-
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")
 SEVERITIES = ("critical", "warning", "info", "none")

@@ -33,12 +33,15 @@ class Stack:
     lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
     grafana: Grafana | None = None
     dashboards: tuple[Dashboard, ...] = ()
+    # Things the user should know that are not errors (e.g. a panel citing a family that is off).
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
 
 
 TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager", "grafana", "dashboards")
+OPTIONAL_TOP_LEVEL = ("recording_rules",)
 
 
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
@@ -56,18 +59,17 @@ def read_stack(root: Field) -> Stack:
     version = root.child("version", root.value["version"])
     if version.value != names.SPEC_VERSION:
         raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
-    f = root.mapping(required=TOP_LEVEL)
+    f = root.mapping(required=TOP_LEVEL, optional=OPTIONAL_TOP_LEVEL)
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
-    alerts = read_alerts(f["alerts"])
+    alerts = read_alerts(f["alerts"], catalog, f.get("recording_rules"))
     grafana = read_grafana(f["grafana"])
-    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts)
-    stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
-                  api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
-                  lines=root._lines, grafana=grafana, dashboards=dashboards)
-    _check_latency_threshold(f["alerts"], stack)
-    return stack
+    notes: list[str] = []
+    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, notes)
+    return Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
+                 api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
+                 lines=root._lines, grafana=grafana, dashboards=dashboards, notes=tuple(notes))
 
 
 def _read_api(field: Field, catalog: Catalog) -> Api:
@@ -80,21 +82,3 @@ def _read_api(field: Field, catalog: Catalog) -> Api:
                 f"label {label!r} is not a label of {metric_name} in the catalog "
                 f"(it has: {', '.join(metric.label_names) or 'none'})")
     return Api(label)
-
-
-def _check_latency_threshold(alerts_field: Field, stack: Stack) -> None:
-    """A p99 threshold outside the histogram's buckets can never be told apart from its neighbours."""
-    checks = []
-    if stack.alerts.loop_latency:
-        checks.append(("loop_latency", "p99_seconds", stack.alerts.loop_latency.p99_seconds, names.LOOP_LATENCY))
-    if stack.alerts.api_latency:
-        checks.append(("api_latency", "p99_seconds", stack.alerts.api_latency.p99_seconds, names.HTTP_DURATION))
-        checks.append(("api_latency", "p95_seconds", stack.alerts.api_latency.p95_seconds, names.HTTP_DURATION))
-    for key, sub, threshold, metric_name in checks:
-        metric = stack.catalog.get(metric_name)
-        if metric is None or metric.type != "histogram":
-            continue   # reported with the alert's expression, naming the missing metric
-        field = alerts_field.child(key, None).child(sub, threshold)
-        if not metric.buckets[0] <= threshold < metric.buckets[-1]:
-            raise field.error(f"must lie within the buckets of {metric_name} "
-                              f"({metric.buckets[0]:g}..{metric.buckets[-1]:g}), got {threshold:g}")
