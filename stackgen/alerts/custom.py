@@ -83,6 +83,8 @@ def _threshold_case(stack: Stack, a: CustomAlert, rule: Rule, index: promql.Seri
                      "the other side stays silent")
     bad = {**base, "job": "app", "instance": "breach:9100"}
     good = {**base, "job": "app", "instance": "calm:9100"}
+    for label in a.by:       # the two series in different groups, so the calm one is really apart
+        bad[label], good[label] = "breach", "calm"
     case.series.append((selector(a.metric, bad), td.constant(breach, samples)))
     case.series.append((selector(a.metric, good), td.constant(calm, samples)))
     carried = promql.output_labels(rule.expr, index) or frozenset()
