@@ -211,7 +211,8 @@ def test_cli_prints_one_line_exits_2_and_writes_nothing(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and re.match(r"error: \S*spec\.yaml:\d+: alerts\.drawdown\.warning: must be above 0", lines[0])
+    assert len(lines) == 1
+    assert re.match(r"error: \S*spec\.yaml:\d+: alerts\.drawdown\.warning: must be above 0", lines[0])
     assert not out.exists()
 
 

@@ -6,7 +6,6 @@ Regenerate the expected files after an intended change with
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
