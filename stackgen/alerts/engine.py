@@ -182,7 +182,8 @@ def family_case(stack: Stack, family: fam.Family, values: dict, rules: list[Rule
     else:
         times = [firing]
     ctx.update(samples=samples, firing=td.seconds(firing),
-               const=lambda v: f"{float(v)!r}x{samples}", grow=lambda v: f"0+{float(v)!r}x{samples}")
+               const=lambda v: f"{float(v)!r}x{samples}", grow=lambda v: f"0+{float(v)!r}x{samples}",
+               fall=lambda v: f"{float(v) * samples!r}-{float(v)!r}x{samples}")   # down to 0, never below
     common = _labels(recipe.get("labels"), ctx)
     case = AlertCase(" ".join(str(recipe["name"]).split()))
     by_id: dict[str, dict[str, str]] = {}
