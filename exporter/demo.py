@@ -67,6 +67,7 @@ class Thresholds:
     fx_warning_below: float = 2
     fx_critical_below: float = 1
     fx_max_bps: float = 10.0
+    websocket_drop: float = 10.0
     loop_buckets: tuple[float, ...] = ()
     api_buckets: tuple[float, ...] = ()
 
@@ -101,6 +102,7 @@ class Thresholds:
             fx_warning_below=get("fx_sources", "warning_below", d.fx_warning_below),
             fx_critical_below=get("fx_sources", "critical_below", d.fx_critical_below),
             fx_max_bps=get("fx_deviation", "max_bps", d.fx_max_bps),
+            websocket_drop=get("websocket_drop", "drop", d.websocket_drop),
             loop_buckets=buckets.get("trading_loop_latency_seconds", ()),
             api_buckets=buckets.get("http_request_duration_seconds", ()),
         )
@@ -130,7 +132,7 @@ class DemoBot:
         # Enough round trips that the win-rate guard is met twice over within its window.
         self._busy_rate = min(400.0, max(8.0, 2.0 * t.min_round_trips / max(t.win_window, 60.0)))
         self._drawdown_target = min(t.drawdown_critical * 2.5, t.drawdown_critical + (1 - t.drawdown_critical) / 2)
-        self._loss_target = t.daily_loss_limit * 2.5
+        self._loss_target = t.daily_loss_limit * 2.5 - 50.0   # beyond the noise of single trades
         self._loop_cap = calm_cap(t.loop_p99, t.loop_buckets, 0.08)
         self._api_cap = calm_cap(min(t.api_p99, t.api_p95), t.api_buckets, 0.45)
         self._error_share = min(0.004, t.error_ratio / 4)
@@ -142,6 +144,10 @@ class DemoBot:
         self._outlier_bps = max(50.0, self._fx_deviation_bps * 2)   # the aggregator's outlier cut
         self._fx_noise_bps = min(0.5, t.fx_max_bps / 16)
         self._fx_sources = FX_SOURCES + EXTRA_FX_SOURCES[:max(0, int(t.fx_warning_below) - len(FX_SOURCES))]
+        # WebSocket clients: calm wanders within a band narrower than half the alert's drop; the
+        # scenario loses three times the drop.
+        self._ws_level = max(24, math.ceil(t.websocket_drop * 3) + 5)
+        self._ws_band = int(t.websocket_drop // 4)
         # trading
         self._positions: list[str] = []
         self._realised = 0.0
@@ -164,7 +170,7 @@ class DemoBot:
         self._fx_connected: dict[str, bool] = {}
         self._fx_silent_until: dict[str, float] = {}
         # api
-        self._websockets = 24
+        self._websockets = self._ws_level
 
     # -- driver -------------------------------------------------------------------
 
@@ -399,7 +405,17 @@ class DemoBot:
             for _ in range(self._poisson(self._limited_busy * dt)):
                 method, path, *_ = rng.choice(ROUTES)
                 self._limited_request(method, path)
-        self._websockets = min(60, max(5, self._websockets + rng.choice((-2, -1, 0, 0, 1, 2))))
+        if "websocket_drop" in on:
+            low = max(1, self._ws_level - math.ceil(self.t.websocket_drop * 3))
+            self._websockets = max(low, self._websockets - math.ceil(self.t.websocket_drop))
+        else:
+            band = self._ws_band
+            step = rng.choice((-2, -1, 0, 0, 1, 2)) if band else 0
+            # back up towards the level after a scenario (a rise never alerts), else wander in the band
+            lowest = self._websockets if self._websockets < self._ws_level - band else self._ws_level - band
+            self._websockets = min(self._ws_level + band, max(lowest, self._websockets + step))
+            if self._websockets < self._ws_level - band:
+                self._websockets += 1
         m.set_websocket_connections(self._websockets)
 
     def _limited_request(self, method: str, path: str) -> None:

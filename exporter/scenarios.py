@@ -10,7 +10,7 @@ import threading
 SCENARIOS: dict[str, str] = {
     "drawdown": "equity falls well below its peak, past the critical drawdown (TradingDrawdownHigh)",
     "win_rate": "many round trips with few winners: the rolling win rate drops under the floor (TradingWinRateLow)",
-    "loss": "a losing streak takes today's PnL to 2.5 times the daily loss limit (TradingDailyLossLimit)",
+    "loss": "a losing streak takes today's PnL past 2.5 times the daily loss limit (TradingDailyLossLimit)",
     "loop_latency": "30 % of loop iterations take 3-6 times the p99 budget (TradingLoopLatencyHigh)",
     "api_latency": "every route answers in 2-4 times the slower latency bound (ApiLatencyHigh, p99 and p95)",
     "api_errors": "a 5xx share of at least 20 %, well over the spec's ratio (ApiErrorRateHigh)",
@@ -18,6 +18,7 @@ SCENARIOS: dict[str, str] = {
     "fx_stale": "okx stays connected but sends nothing; its timestamp stops (FxSourceStale)",
     "fx_sources_low": "all but critical_below sources disconnect; HTTP fallback on (FxValidSourcesLow warning)",
     "fx_sources_zero": "every FX source disconnects; 0 valid sources, HTTP fallback on (FxValidSourcesLow)",
+    "websocket_drop": "WebSocket clients drop by three times the allowed drop (WebSocketConnectionsDrop)",
     "fx_deviation": "okx quotes three times the allowed deviation (at least 30 bps) off the others (FxSourceDeviation)",
 }
 

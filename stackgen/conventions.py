@@ -35,6 +35,7 @@ FX_MEDIAN = "fx_median_rate"
 FX_SOURCE_RATE = "fx_source_rate"
 FX_SOURCE_CONNECTED = "fx_source_connected"
 FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
+WEBSOCKET_CONNECTIONS = "http_websocket_connections"
 
 # -- recorded series (level:metric:operations) ---------------------------------
 LOOP_LATENCY_QUANTILE = "instance:trading_loop_latency_seconds:quantile_rate5m"

@@ -14,6 +14,7 @@ from stackgen import conventions as n
 METRIC_KEYS = (
     "drawdown", "win_rate", "round_trips", "daily_pnl", "loop_latency", "http_requests", "http_duration",
     "rate_limiter", "fx_valid_sources", "fx_median", "fx_source_rate", "fx_source_connected", "fx_last_message",
+    "websocket_connections",
 )
 # Series the built-in recording rules write (level:metric:operations).
 RECORDED_KEYS = (

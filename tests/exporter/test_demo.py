@@ -1,6 +1,8 @@
 """The demo: every catalog metric gets data at once, and each scenario crosses its spec threshold."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from exporter.catalog import load_catalog
@@ -171,7 +173,13 @@ def _fx_deviation(r, a, now):
     return fx_deviation_bps(r, "okx") > a["fx_deviation"]["max_bps"]
 
 
-CHECKS = {"drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
+def _websocket_drop(r, a, now):
+    drop = a["websocket_drop"]["drop"]
+    level = max(24, math.ceil(drop * 3) + 5)      # where the demo keeps its clients when calm
+    return value(r, "http_websocket_connections") < level - drop
+
+
+CHECKS = {"websocket_drop": _websocket_drop, "drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
           "api_latency": _api_latency, "api_errors": _api_errors, "rate_limiting": _rate_limiting,
           "fx_stale": _fx_stale, "fx_sources_low": _fx_sources_low, "fx_sources_zero": _fx_sources_zero,
           "fx_deviation": _fx_deviation}

@@ -31,6 +31,7 @@ VARIANTS = {
         "fx_stale": {"max_age": "3s", "for": "1m"},
         "fx_sources": {"warning_below": 5, "critical_below": 3, "for": "1m"},
         "fx_deviation": {"max_bps": 0.5, "for": "1m"},
+        "websocket_drop": {"drop": 1, "window": "10m", "for": "1m"},
     },
     "loose": {
         "drawdown": {"warning": 0.6, "critical": 0.9, "for": "1m"},
@@ -43,6 +44,7 @@ VARIANTS = {
         "fx_stale": {"max_age": "20s", "for": "1m"},
         "fx_sources": {"warning_below": 2, "critical_below": 1, "for": "1m"},
         "fx_deviation": {"max_bps": 500, "for": "1m"},
+        "websocket_drop": {"drop": 40, "window": "1m", "for": "1m"},
     },
 }
 
@@ -84,8 +86,12 @@ def test_calm_stays_under_the_thresholds_it_is_given(variant):
     a = VARIANTS[variant]
     registry, bot = _bot(a)
     worst_deviation = 0.0
+    most_clients, worst_drop = 0.0, 0.0
     for i in range(400):
         bot.tick(DT, T0 + i * DT)
+        clients = value(registry, "http_websocket_connections")
+        most_clients = max(most_clients, clients)
+        worst_drop = max(worst_drop, most_clients - clients)
         assert value(registry, "trading_drawdown_ratio") < a["drawdown"]["warning"]
         median = value(registry, "fx_median_rate")
         for source in ("binance", "okx", "bybit"):
@@ -94,6 +100,7 @@ def test_calm_stays_under_the_thresholds_it_is_given(variant):
         assert value(registry, "fx_valid_sources") >= a["fx_sources"]["warning_below"]
     now = T0 + 399 * DT
     assert worst_deviation < a["fx_deviation"]["max_bps"]
+    assert worst_drop < a["websocket_drop"]["drop"]
     assert value(registry, "trading_win_rate_ratio") >= a["win_rate"]["below"]
     assert value(registry, "trading_daily_pnl_usd") > a["daily_loss"]["limit_usd"]
     loop = buckets_of(registry, "trading_loop_latency_seconds")
