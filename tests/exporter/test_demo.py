@@ -179,7 +179,8 @@ def _websocket_drop(r, a, now):
     return value(r, "http_websocket_connections") < level - drop
 
 
-CHECKS = {"websocket_drop": _websocket_drop, "drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
+CHECKS = {"websocket_drop": _websocket_drop,
+          "drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
           "api_latency": _api_latency, "api_errors": _api_errors, "rate_limiting": _rate_limiting,
           "fx_stale": _fx_stale, "fx_sources_low": _fx_sources_low, "fx_sources_zero": _fx_sources_zero,
           "fx_deviation": _fx_deviation}
