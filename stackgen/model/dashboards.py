@@ -460,6 +460,7 @@ def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
 
     `from` may name an alert threshold (`alerts.drawdown.warning`), so panel colours move with the alert."""
     steps: list[Step] = []
+    cited: list[bool] = []             # per step: does its value come from an alert threshold?
     for i, item in enumerate(field.items(min_items=1)):
         f = item.mapping(required=("color",), optional=("from",))
         color = _color(f["color"])
@@ -468,13 +469,28 @@ def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
                 raise f["from"].error("the first step is the base colour (below every other step): "
                                       "it takes no 'from'")
             steps.append(Step(color, None))
+            cited.append(False)
             continue
         if "from" not in f:
             raise item.error("missing required key 'from' (the value from which this colour applies)")
-        value = _alert_value(f["from"], ctx) if isinstance(f["from"].value, str) else f["from"].number()
-        if len(steps) > 1 and value <= steps[-1].value:
-            raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
-        steps.append(Step(color, value))
+        from_alert = isinstance(f["from"].value, str)
+        value = _alert_value(f["from"], ctx) if from_alert else f["from"].number()
+        while len(steps) > 1 and value <= steps[-1].value:
+            if not from_alert and not cited[-1]:
+                raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
+            # An alert threshold moved past a step: the threshold wins, the other step goes (and we say so).
+            where = f"{field._file}:{item.line}: {field.where}[{i}]"
+            if not from_alert:
+                ctx.notes.append(f"{where}: step from {value:g} dropped: not above the alert threshold "
+                                 f"{steps[-1].value:g} before it")
+                break
+            ctx.notes.append(f"{where}: the step before ({steps[-1].value:g}) dropped: not below the alert "
+                             f"threshold {value:g}")
+            steps.pop()
+            cited.pop()
+        else:
+            steps.append(Step(color, value))
+            cited.append(from_alert)
     return tuple(steps)
 
 

@@ -95,3 +95,22 @@ def test_the_shipped_spec_renders_exactly_the_committed_files():
     assert "up to date" in result.stdout
 
 
+
+
+def test_a_threshold_moved_past_a_fixed_panel_step_wins_and_the_step_goes_with_a_note():
+    def past(data):
+        data["alerts"]["drawdown"].update(warning=0.5, critical=0.6)
+        panel = data["dashboards"][0]["rows"][0]["panels"][0]
+        panel["thresholds"] = [{"color": "green"}, {"color": "yellow", "from": 0.3},
+                               {"color": "orange", "from": "alerts.drawdown.warning"}, {"color": "red", "from": 0.45}]
+    stack, _ = render(past)
+    steps = stack.dashboards[0].rows[0].panels[0].thresholds
+    assert [(s.color, s.value) for s in steps] == [("green", None), ("yellow", 0.3), ("orange", 0.5)]
+    assert any("step from 0.45 dropped: not above the alert threshold 0.5" in note for note in stack.notes)
+    stack, _ = render(lambda d: d["alerts"]["drawdown"].update(warning=0.01, critical=0.02) or
+                      d["dashboards"][0]["rows"][0]["panels"][0].update(
+                          thresholds=[{"color": "green"}, {"color": "blue", "from": 0.1},
+                                      {"color": "red", "from": "alerts.drawdown.critical"}]))
+    steps = stack.dashboards[0].rows[0].panels[0].thresholds
+    assert [(s.color, s.value) for s in steps] == [("green", None), ("red", 0.02)]
+    assert any("the step before (0.1) dropped" in note for note in stack.notes)
