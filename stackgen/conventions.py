@@ -1,4 +1,7 @@
-"""Every name the generator emits lives here: files, rule groups, alert names, recorded series.
+"""Every name the generator emits lives here: files, rule groups, metrics, recorded series.
+
+Alert names live with their family in stackgen/alerts/families.yaml; templates reach the
+metrics and recorded series below through signal keys (stackgen/signals.py).
 
 Sources differ by label values (source="okx"), never by metric or alert name.
 """

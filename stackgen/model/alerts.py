@@ -95,6 +95,10 @@ def read_alerts(field: Field, catalog=None, records_field: Field | None = None) 
             if config is not None:
                 configs.append(config)
         elif isinstance(key, str) and _ALERT_NAME.match(key):
+            owner = next((k for k, f in known.items() if key in f.alert_names), None)
+            if owner:
+                raise item.error(f"{key} is the alert of the built-in family {owner!r}; "
+                                 "name your own alert differently")
             custom.append(_read_custom(key, item))
         else:
             import difflib
@@ -172,6 +176,7 @@ def _read_custom(name: str, item: Field) -> CustomAlert:
         silent = firing = False
         for test in tests:
             t = test.mapping(required=("input_series", "alert_rule_test"), optional=("name", "interval"))
+            _input_series(t)
             for check in t["alert_rule_test"].items(min_items=1):
                 c = check.mapping(required=("eval_time", "exp_alerts"))
                 c["eval_time"].duration()
@@ -192,6 +197,16 @@ def _read_custom(name: str, item: Field) -> CustomAlert:
                            expr=f["expr"].string(), tests=tuple(t.value for t in tests), origin=item)
     raise item.error("an alert of your own needs `metric` with `above` or `below` (a threshold alert), "
                      "or `expr` with `tests` (a free-form alert)")
+
+
+def _input_series(t: dict[str, Field]) -> None:
+    if "interval" in t:
+        t["interval"].duration(minimum=1)
+    for series in t["input_series"].items():
+        s = series.mapping(required=("series", "values"))
+        s["series"].string()
+        if not isinstance(s["values"].value, (str, int, float)) or isinstance(s["values"].value, bool):
+            raise s["values"].error("expected promtool's expanding notation, such as 0+10x20 or 1x30")
 
 
 def _for(f: dict[str, Field]) -> str:
@@ -223,6 +238,12 @@ def _read_records(field: Field) -> tuple[CustomRecord, ...]:
         checked = False
         for test in tests:
             t = test.mapping(required=("input_series", "promql_expr_test"), optional=("name", "interval"))
+            _input_series(t)
+            for check in t["promql_expr_test"].items():
+                c = check.mapping(required=("expr", "eval_time"), optional=("exp_samples",))
+                c["eval_time"].duration()
+                for sample in (c["exp_samples"].items() if "exp_samples" in c else []):
+                    sample.mapping(required=("value",), optional=("labels",))["value"].number()
             checked |= bool(t["promql_expr_test"].items(min_items=1))
         if not checked:
             raise f["tests"].error(f"recording rule {record} needs a promql_expr_test")
