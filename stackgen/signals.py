@@ -24,6 +24,9 @@ RECORDED_KEYS = (
 
 
 def signal_names(stack) -> dict[str, str]:
-    """Every signal key of `stack` with the series name it resolves to."""
+    """Every signal key of `stack` with the series name it resolves to.
+
+    Called with the validated Stack wherever rules, tests and checks are built (engine.py);
+    `stack` may be None where no stack exists yet (tests of the declarations themselves)."""
     del stack  # today the names are fixed; a profile/registry may choose them per stack
     return {key: getattr(n, key.upper()) for key in METRIC_KEYS + RECORDED_KEYS}

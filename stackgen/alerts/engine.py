@@ -70,7 +70,23 @@ def used_records(texts) -> set[str]:
 
 
 # -- alerting rules -------------------------------------------------------------------------------
+def check_buckets(stack: Stack, family: fam.Family, values: dict) -> None:
+    """A quantile threshold outside the histogram's buckets can never be told apart from its neighbours."""
+    names = signal_names(stack)
+    for spec in family.fields:
+        if not spec.within_buckets:
+            continue
+        name, value = names[spec.within_buckets], values[spec.name]
+        metric = stack.catalog.get(name)
+        if metric is None or metric.type != "histogram":
+            continue   # reported with the alert's expression, naming the missing metric
+        if not metric.buckets[0] <= value < metric.buckets[-1]:
+            raise stack.error(("alerts", family.key, spec.name), f"must lie within the buckets of {name} "
+                              f"({metric.buckets[0]:g}..{metric.buckets[-1]:g}), got {value:g}")
+
+
 def family_rules(stack: Stack, family: fam.Family, values: dict) -> list[Rule]:
+    check_buckets(stack, family, values)
     ctx = family_context(stack, family, values)
     rules = []
     for spec in family.rules:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
 import jinja2.sandbox
 
-from stackgen.spec.fields import Field, parse_duration
+from stackgen.alerts.humanize import duration, humanize_duration
+from stackgen.spec.fields import Field, _type_name, parse_duration
 from stackgen.spec.loader import parse_yaml
 
 FAMILIES_FILE = "families.yaml"
@@ -69,7 +70,7 @@ class Family:
     summary: str = ""
     description: str = ""
     switch: bool = False           # `key: true` turns it on; it has no fields
-    scenario: dict = field(default_factory=dict, compare=False)
+    scenario: str = ""             # the demo scenario that drives it
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -111,12 +112,7 @@ def seconds(text) -> float:
     return value
 
 
-def _humanize_duration(value):
-    from stackgen.alerts.humanize import humanize_duration
-    return humanize_duration(value)
-
-
-ENV.filters.update(percent=percent, g=g, humanize_duration=_humanize_duration, seconds=seconds)
+ENV.filters.update(percent=percent, g=g, humanize_duration=humanize_duration, seconds=seconds)
 ENV.globals.update(seconds=seconds, min=min, max=max, abs=abs, round=round, ceil=math.ceil)
 
 
@@ -199,7 +195,7 @@ def _family(key: str, item: Field) -> Family:
                     fields=tuple(fields), rules=rules, runbook=f["runbook"].value, test=f["test"].value,
                     summary=f["summary"].string() if "summary" in f else "",
                     description=f["description"].string() if "description" in f else "",
-                    switch=switch, scenario=f["scenario"].value if "scenario" in f else {})
+                    switch=switch, scenario=f["scenario"].string() if "scenario" in f else "")
     for alert in family.alert_names:
         if alert not in family.runbook:
             raise f["runbook"].error(f"alert {alert} has no runbook text (meaning, steps)")
@@ -240,7 +236,7 @@ def read_value(spec: FieldSpec, item: Field):
     if spec.type == "duration":
         text = item.duration(minimum=spec.minimum)
         if parse_duration(text) > spec.maximum:
-            raise item.error(f"must be at most {_duration_text(spec.maximum)} (got {text})")
+            raise item.error(f"must be at most {duration(spec.maximum)} (got {text})")
         return text
     low = spec.low
     high = spec.high if spec.high is not None else DEFAULT_MAX_NUMBER
@@ -258,19 +254,8 @@ def read_value(spec: FieldSpec, item: Field):
     return int(value) if spec.integer else float(value)
 
 
-def _duration_text(seconds_: float) -> str:
-    from stackgen.alerts.humanize import duration
-    return duration(seconds_)
-
-
-def _type_name(value) -> str:
-    from stackgen.spec.fields import _type_name as name
-    return name(value)
-
-
 def cite(spec: FieldSpec | None, value) -> str:
     """A field's value as text cites it (0.05 -> 5%, 0.5 s -> 500ms, 30s stays 30s)."""
-    from stackgen.alerts.humanize import humanize_duration
     unit = spec.unit if spec else ""
     if isinstance(value, str):
         return value

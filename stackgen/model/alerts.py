@@ -83,7 +83,7 @@ class Alerts:
         return self.family(key)
 
 
-def read_alerts(field: Field, catalog=None, records_field: Field | None = None) -> Alerts:
+def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
     known = fam.families()
     if not isinstance(field.value, dict):
         field.mapping()     # raises: expected a mapping
@@ -91,7 +91,7 @@ def read_alerts(field: Field, catalog=None, records_field: Field | None = None) 
     for key, value in field.value.items():
         item = field.child(key, value)
         if key in known:
-            config = _read_family(known[key], item, catalog)
+            config = _read_family(known[key], item)
             if config is not None:
                 configs.append(config)
         elif isinstance(key, str) and _ALERT_NAME.match(key):
@@ -112,7 +112,7 @@ def read_alerts(field: Field, catalog=None, records_field: Field | None = None) 
     return Alerts(tuple(configs), tuple(custom), records)
 
 
-def _read_family(family: fam.Family, item: Field, catalog) -> FamilyConfig | None:
+def _read_family(family: fam.Family, item: Field) -> FamilyConfig | None:
     if family.switch:
         return FamilyConfig(family.key) if item.boolean() else None
     required = tuple(s.name for s in family.fields if s.required)
@@ -130,21 +130,7 @@ def _read_family(family: fam.Family, item: Field, catalog) -> FamilyConfig | Non
             raise where.error(f"must be above {spec.above} ({values[spec.above]:g}), got {value:g}")
         if spec.below and not value < values[spec.below]:
             raise where.error(f"must be below {spec.below} ({values[spec.below]:g}), got {value:g}")
-        if spec.within_buckets and catalog is not None:
-            _within_buckets(where, spec, value, catalog)
     return FamilyConfig(family.key, tuple(values.items()))
-
-
-def _within_buckets(where: Field, spec: fam.FieldSpec, value: float, catalog) -> None:
-    """A quantile threshold outside the histogram's buckets can never be told apart from its neighbours."""
-    from stackgen.signals import signal_names
-    name = signal_names(None)[spec.within_buckets]
-    metric = catalog.get(name)
-    if metric is None or metric.type != "histogram":
-        return   # reported with the alert's expression, naming the missing metric
-    if not metric.buckets[0] <= value < metric.buckets[-1]:
-        raise where.error(f"must lie within the buckets of {name} "
-                          f"({metric.buckets[0]:g}..{metric.buckets[-1]:g}), got {value:g}")
 
 
 # -- alerts of the user's own ---------------------------------------------------------------

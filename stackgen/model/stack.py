@@ -63,7 +63,7 @@ def read_stack(root: Field) -> Stack:
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
-    alerts = read_alerts(f["alerts"], catalog, f.get("recording_rules"))
+    alerts = read_alerts(f["alerts"], f.get("recording_rules"))
     grafana = read_grafana(f["grafana"])
     notes: list[str] = []
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, notes)

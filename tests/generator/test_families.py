@@ -12,7 +12,7 @@ def test_every_family_names_a_demo_scenario_that_exists():
     for key, family in fam.families().items():
         if family.switch or family.key == "target_down":
             continue
-        assert family.scenario.get("name") in SCENARIOS, key
+        assert family.scenario in SCENARIOS, key
 
 
 def test_every_signal_key_a_template_names_resolves():
