@@ -74,10 +74,17 @@ def rule_file(stack: Stack, records: list[Rule], alerts: list[Rule], built: list
 
 def _threshold_case(stack: Stack, a: CustomAlert, rule: Rule, index: promql.SeriesIndex) -> AlertCase:
     metric = stack.catalog.get(a.metric)
-    base = {label.name: (label.values[0] if label.values else "a") for label in metric.labels}
-    step = max(abs(a.threshold), 1.0)
-    breach, calm = (a.threshold + step, a.threshold - step) if a.op == ">" else (a.threshold - step,
-                                                                                  a.threshold + step)
+    if metric is not None:
+        base = {label.name: (label.values[0] if label.values else "a") for label in metric.labels}
+    else:
+        # A recorded series: fed directly (the rule that records it finds no input here, so it writes nothing).
+        base = {label: "a" for label in sorted(index.series[a.metric] - index.implicit)}
+    t = a.threshold
+    if t > 0:      # stay on the threshold's side of zero (a ratio stays a ratio)
+        high, low = t * 2, t / 2
+    else:
+        high, low = t + max(abs(t), 1.0), t - max(abs(t), 1.0)
+    breach, calm = (high, low) if a.op == ">" else (low, high)
     silent, pending, firing, samples = td.timing(a.for_)
     case = AlertCase(f"{a.name}: {'above' if a.op == '>' else 'below'} {a.threshold:g} fires; "
                      "the other side stays silent")

@@ -15,6 +15,7 @@ from stackgen.spec.fields import Field, parse_duration
 
 SEVERITY_CHOICES = fam.SEVERITY_CHOICES
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_SERIES_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _RECORD_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+$")
 _CUSTOM_COMMON = ("for", "severity", "summary", "description", "runbook")
 
@@ -45,7 +46,7 @@ class CustomAlert:
     summary: str
     description: str
     runbook: str
-    metric: str = ""
+    metric: str = ""               # a gauge of the catalog or a recorded series
     op: str = ""                   # ">" or "<"
     threshold: float = 0.0
     by: tuple[str, ...] = ()
@@ -153,7 +154,8 @@ def _read_custom(name: str, item: Field) -> CustomAlert:
         by = tuple(x.name("label name") for x in f["by"].items(min_items=1)) if "by" in f else ()
         return CustomAlert(name=name, severity=_severity(f), for_=_for(f), summary=f["summary"].string(),
                            description=f["description"].string(), runbook=_runbook_text(f),
-                           metric=f["metric"].name("metric name"), op=">" if side == "above" else "<",
+                           metric=f["metric"].string(pattern=_SERIES_NAME, what="metric or recorded series name"),
+                           op=">" if side == "above" else "<",
                            threshold=threshold, by=by, origin=item)
     if "expr" in item.value:
         f = item.mapping(required=("expr", "for", "summary", "description", "tests"),
