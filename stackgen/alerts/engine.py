@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 from stackgen import promql
 from stackgen.alerts import families as fam
@@ -129,20 +130,27 @@ def value_text(func: str | None, arg: str | None, value: float) -> str:
 
 
 def _go_float(value: float) -> str:
-    """Go's strconv.FormatFloat(v, 'g', -1, 64) for the plain {{ $value }} of an alert."""
+    """A plain {{ $value }}: Go's fmt %v of a float64 (shortest digits; exponent form below 1e-4 and
+    from 1e+06 on, as strconv's 'g' with shortest precision decides)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    text = repr(float(value))
-    if text.endswith(".0"):
-        text = text[:-2]
-    mantissa, _, exponent = text.partition("e")
-    if exponent:
-        sign = "-" if exponent.startswith("-") else "+"
-        digits = exponent.lstrip("+-").rjust(2, "0")
-        return f"{mantissa}e{sign}{digits}"
-    return text
+    if value == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(abs(float(value)))).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    point = len(text) + exponent            # where the decimal point goes
+    minus = "-" if value < 0 else ""
+    if point - 1 < -4 or point - 1 >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        power = point - 1
+        return f"{minus}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return f"{minus}{text}{'0' * (point - len(text))}"
+    return f"{minus}{text[:point]}.{text[point:]}"
 
 
 def expected(rule: Rule, labels: dict[str, str], value: float | None) -> Expected:

@@ -169,3 +169,23 @@ def test_amtool_rejects_a_route_to_the_wrong_receiver(tmp_path):
 def test_spec_text_and_load_agree():
     assert load(spec_text()).alerts.family("drawdown")["warning"] == base_data()["alerts"]["drawdown"]["warning"]
     assert parse_duration("1m") == 60
+
+
+GO_FLOATS = (1e6, 123456.0, 1234567.0, 0.0001, 0.00001, 0.3, 2.0, -1.5, 0.1 + 0.2, 1e21, 999999.0, 12.5)
+
+
+def test_plain_value_text_is_exactly_what_prometheus_prints(tmp_path):
+    """{{ $value }} as the real promtool renders it, for the values where Go and Python differ."""
+    from stackgen.alerts.engine import _go_float
+    rules = {"groups": [{"name": "g", "rules": [
+        {"alert": f"V{i}", "expr": f"vector({v!r})", "annotations": {"text": "{{ $value }}"}}
+        for i, v in enumerate(GO_FLOATS)]}]}
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": [],
+        "alert_rule_test": [{"eval_time": "1m", "alertname": f"V{i}",
+                             "exp_alerts": [{"exp_labels": {}, "exp_annotations": {"text": _go_float(v)}}]}
+                            for i, v in enumerate(GO_FLOATS)]}]}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests))
+    proc = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests.yml")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
