@@ -29,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
     try:
-        _, files = render_spec(args.spec, display)
+        stack, files = render_spec(args.spec, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in stack.notes:
+        print(f"note: {note}")
     if args.check:
         changes = writer.compare(files, args.out, names.OWNED_DIRS)
         if changes.empty:

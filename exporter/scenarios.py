@@ -1,24 +1,25 @@
 """Demo scenarios: switches that push one alert family clearly over its threshold in spec.yaml.
 
-Each is off by default; several can be on at once. Values overshoot the
-spec's thresholds by a wide margin so an alert test never sits on the edge.
+Each is off by default; several can be on at once. The demo reads the thresholds from the
+generated catalog.json and overshoots them by a wide margin, so an alert never sits on the edge.
 """
 from __future__ import annotations
 
 import threading
 
 SCENARIOS: dict[str, str] = {
-    "drawdown": "equity falls ~25 % below its peak (TradingDrawdownHigh: > 10 %)",
-    "win_rate": "8 round trips/s with ~15 % winners; rolling win rate drops to ~0.15 (TradingWinRateLow: < 40 %)",
-    "loss": "a losing streak takes today's PnL to about -2500 USD (TradingDailyLossLimit: < -1000 USD)",
-    "loop_latency": "30 % of loop iterations take 0.15-1 s; p99 ~0.6 s (TradingLoopLatencyHigh: p99 > 0.1 s)",
-    "api_latency": "every route answers in ~2 s (p95 ~3.3 s, p99 ~4 s) (ApiLatencyHigh: p99 > 0.5 s, p95 > 1 s)",
-    "api_errors": "20 % of requests end in 5xx (ApiErrorRateHigh: > 5 %)",
-    "rate_limiting": "about 30 limited requests/s (ApiRateLimiting: > 10/s)",
-    "fx_stale": "okx stays connected but sends nothing; its timestamp stops (FxSourceStale: > 30 s)",
-    "fx_sources_low": "okx and bybit disconnect; 1 valid source, HTTP fallback on (FxValidSourcesLow: < 2)",
-    "fx_sources_zero": "every FX source disconnects; 0 valid sources, HTTP fallback on (FxValidSourcesLow: 0)",
-    "fx_deviation": "okx quotes 30 bps above the others (FxSourceDeviation: > 10 bps)",
+    "drawdown": "equity falls well below its peak, past the critical drawdown (TradingDrawdownHigh)",
+    "win_rate": "many round trips with few winners: the rolling win rate drops under the floor (TradingWinRateLow)",
+    "loss": "a losing streak takes today's PnL past 2.5 times the daily loss limit (TradingDailyLossLimit)",
+    "loop_latency": "30 % of loop iterations take 3-6 times the p99 budget (TradingLoopLatencyHigh)",
+    "api_latency": "every route answers in 2-4 times the slower latency bound (ApiLatencyHigh, p99 and p95)",
+    "api_errors": "a 5xx share of at least 20 %, well over the spec's ratio (ApiErrorRateHigh)",
+    "rate_limiting": "at least 30 limited requests/s, three times the spec's bound (ApiRateLimiting)",
+    "fx_stale": "okx stays connected but sends nothing; its timestamp stops (FxSourceStale)",
+    "fx_sources_low": "all but critical_below sources disconnect; HTTP fallback on (FxValidSourcesLow warning)",
+    "fx_sources_zero": "every FX source disconnects; 0 valid sources, HTTP fallback on (FxValidSourcesLow)",
+    "websocket_drop": "WebSocket clients drop by three times the allowed drop (WebSocketConnectionsDrop)",
+    "fx_deviation": "okx quotes three times the allowed deviation (at least 30 bps) off the others (FxSourceDeviation)",
 }
 
 

@@ -1,4 +1,7 @@
-"""Every name the generator emits lives here: files, rule groups, alert names, recorded series.
+"""Every name the generator emits lives here: files, rule groups, metrics, recorded series.
+
+Alert names live with their family in stackgen/alerts/families.yaml; templates reach the
+metrics and recorded series below through signal keys (stackgen/signals.py).
 
 Sources differ by label values (source="okx"), never by metric or alert name.
 """
@@ -35,6 +38,7 @@ FX_MEDIAN = "fx_median_rate"
 FX_SOURCE_RATE = "fx_source_rate"
 FX_SOURCE_CONNECTED = "fx_source_connected"
 FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
+WEBSOCKET_CONNECTIONS = "http_websocket_connections"
 
 # -- recorded series (level:metric:operations) ---------------------------------
 LOOP_LATENCY_QUANTILE = "instance:trading_loop_latency_seconds:quantile_rate5m"
@@ -44,21 +48,6 @@ HTTP_ERROR_RATIO = "instance:http_requests:error_ratio_rate5m"
 RATE_LIMITED_RATE = "instance:api_rate_limiter_requests:limited_rate5m"
 FX_SOURCE_AGE = "source:fx_source_last_message_age_seconds"
 FX_SOURCE_DEVIATION = "source:fx_source_deviation_bps"
-
-# -- alert names ---------------------------------------------------------------
-ALERT_DRAWDOWN = "TradingDrawdownHigh"
-ALERT_WIN_RATE = "TradingWinRateLow"
-ALERT_DAILY_LOSS = "TradingDailyLossLimit"
-ALERT_LOOP_LATENCY = "TradingLoopLatencyHigh"
-ALERT_API_LATENCY = "ApiLatencyHigh"
-ALERT_API_ERRORS = "ApiErrorRateHigh"
-ALERT_RATE_LIMITING = "ApiRateLimiting"
-ALERT_FX_STALE = "FxSourceStale"
-ALERT_FX_SOURCES = "FxValidSourcesLow"
-ALERT_FX_DEVIATION = "FxSourceDeviation"
-ALERT_TARGET_DOWN = "TargetDown"
-ALERT_TARGET_ABSENT = "TargetAbsent"
-ALERT_WATCHDOG = "Watchdog"
 
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")

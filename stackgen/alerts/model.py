@@ -34,6 +34,7 @@ class AlertCase:
     """One promtool test: input series, then checks at chosen times."""
     name: str
     series: list[tuple[str, str]] = field(default_factory=list)        # (series selector, values)
+    interval: str = ""                                                  # "" : the test step (1m)
     alert_checks: list[tuple[str, str, list[Expected]]] = field(default_factory=list)  # (time, alert, firing)
     expr_checks: list[tuple[str, str, list[tuple[str, float]]]] = field(default_factory=list)  # (time, expr, samples)
 
@@ -60,6 +61,8 @@ class RuleFile:
     domain: str
     groups: tuple[Group, ...]
     cases: tuple[AlertCase, ...]
+    # Other rule files the tests load too (for the series they record), with their group names.
+    test_also: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def alerts(self) -> tuple[Rule, ...]:

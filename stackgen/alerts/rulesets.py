@@ -1,14 +1,19 @@
-"""All rule files of the stack, built once per Stack and checked against the catalog."""
+"""All rule files of the stack, built once per Stack and checked against the catalog.
+
+Built-in families (families.yaml) become one rule file per domain (topn, fx, api,
+platform); the user's own alerts and recording rules become rules/custom.rules.yml.
+"""
 from __future__ import annotations
 
 import re
 
 from stackgen import promql
-from stackgen.alerts import api, fx, platform, topn
-from stackgen.alerts.model import Rule, RuleFile
+from stackgen.alerts import custom, engine
+from stackgen.alerts import families as fam
+from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
 from stackgen.model.stack import Stack
 
-DOMAINS = (topn, fx, api, platform)
+DOMAINS = ("topn", "fx", "api", "platform")
 # Three renderers read the rule files of the same Stack: build them once per Stack, keep only the last.
 _last: tuple[Stack, tuple[RuleFile, ...]] | None = None
 
@@ -18,18 +23,53 @@ def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
     global _last
     if _last is not None and _last[0] is stack:
         return _last[1]
-    files = tuple(domain.build(stack) for domain in DOMAINS)
-    index = promql.catalog_index(stack).with_recorded(recorded_series(files))
-    for rule_file in files:
-        for group in rule_file.groups:
-            for rule in group.rules:
-                found = promql.problems(rule.expr, index) or _promises_broken(rule, index)
-                if found:
-                    what = f"alert {rule.alert}" if rule.alert else f"recording rule {rule.record}"
-                    path = rule.spec_path or ("metrics",)
-                    raise stack.error(path, f"{what}: {found[0]} (expression: {rule.expr})")
+    files = _build(stack)
     _last = (stack, files)
     return files
+
+
+def _build(stack: Stack) -> tuple[RuleFile, ...]:
+    catalog = fam.catalog()
+    enabled = [(catalog.families[c.key], dict(c.values)) for c in stack.alerts.families]
+    texts = [rule["expr"] for family, _ in enabled for rule in family.rules]
+    used = engine.used_records(texts)
+    custom_text = " ".join(a.expr for a in stack.alerts.custom) + " ".join(r.expr for r in stack.alerts.records)
+    records: dict[str, list[Rule]] = {}
+    for key, spec in catalog.records.items():
+        rules = engine.record_rules(stack, spec)
+        if key in used or any(r.record in custom_text for r in rules):
+            records.setdefault(spec.domain, []).extend(rules)
+    alerts: dict[str, list[tuple[fam.Family, dict, list[Rule]]]] = {}
+    for family, values in enabled:
+        alerts.setdefault(family.domain, []).append((family, values, engine.family_rules(stack, family, values)))
+    user_records, user_alerts = custom.rules(stack)
+    recorded = [r for rules in records.values() for r in rules] + user_records
+    index = promql.catalog_index(stack).with_recorded(recorded_series(recorded))
+    check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
+          + user_alerts, index)
+    files = []
+    for domain in DOMAINS + tuple(d for d in list(records) + list(alerts) if d not in DOMAINS):
+        groups, cases = [], []
+        if records.get(domain):
+            groups.append(Group(f"{domain}.recording", tuple(records[domain])))
+        built = alerts.get(domain, [])
+        if built:
+            groups.append(Group(f"{domain}.alerts", tuple(r for _, _, rules in built for r in rules)))
+            cases = [engine.family_case(stack, family, values, rules, index) for family, values, rules in built]
+        if groups:
+            files.append(RuleFile(domain, tuple(groups), tuple(cases)))
+    if user_records or user_alerts:
+        files.append(custom.rule_file(stack, user_records, user_alerts, files, index))
+    return tuple(files)
+
+
+def check(stack: Stack, rules: list[Rule], index: promql.SeriesIndex) -> None:
+    for rule in rules:
+        found = promql.problems(rule.expr, index) or _promises_broken(rule, index)
+        if found:
+            what = f"alert {rule.alert}" if rule.alert else f"recording rule {rule.record}"
+            path = rule.spec_path or ("metrics",)
+            raise stack.error(path, f"{what}: {found[0]} (expression: {rule.expr})")
 
 
 _PRINTED_LABEL = re.compile(r"\$labels\.(\w+)")
@@ -48,9 +88,11 @@ def _promises_broken(rule: Rule, index: promql.SeriesIndex) -> list[str]:
     return [f"its result does not carry label {missing[0]!r} (it carries: {', '.join(sorted(carried)) or 'none'})"]
 
 
-def recorded_series(files: tuple[RuleFile, ...]) -> dict[str, tuple[str, ...]]:
+def recorded_series(rules: list[Rule]) -> dict[str, tuple[str, ...]]:
     recorded: dict[str, set[str]] = {}
-    for rule_file in files:
-        for rule in rule_file.records:
-            recorded.setdefault(rule.record, set()).update(rule.output_labels)
+    for rule in rules:
+        recorded.setdefault(rule.record, set()).update(rule.output_labels)
     return {name: tuple(sorted(labels)) for name, labels in recorded.items()}
+
+
+__all__ = ["rule_files", "recorded_series", "AlertCase"]

@@ -27,11 +27,15 @@ def timing(for_: str, earliest: int = 0, latest: int | None = None) -> tuple[str
     the condition surely holds by then (else ""); the firing check falls after `for` surely elapsed.
     """
     latest = earliest if latest is None else latest
+    # promtool evaluates every STEP: keep every check on an evaluation, whatever `for` says (90s).
+    earliest = earliest // STEP * STEP
+    latest = -(-latest // STEP) * STEP
     hold = seconds(for_) if for_ else 0
-    silent = earliest + hold - STEP
+    steps = -(-hold // STEP) * STEP       # `for` rounded up to whole steps
+    silent = earliest + steps - STEP
     silent_at = at(silent) if hold >= STEP and silent >= 0 else ""
     pending_at = silent_at if silent_at and silent >= latest else ""
-    firing = latest + hold + STEP
+    firing = latest + steps + STEP
     return silent_at, pending_at, at(firing), firing // STEP + 5
 
 

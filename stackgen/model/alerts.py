@@ -1,198 +1,284 @@
-"""Alert thresholds, `for` durations and severities. Omit an alert's key to turn it off."""
+"""The spec's `alerts:` section: built-in families (declared in stackgen/alerts/families.yaml)
+and the user's own alerts, plus the user's recording rules (`recording_rules:`).
+
+Omit a family's key to turn it off. A key in CamelCase is an alert of the user's own: a
+threshold alert (`metric` with `above` or `below`: its tests are generated) or a free-form
+alert (`expr` with the promtool test cases the user writes).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
+from stackgen.alerts import families as fam
 from stackgen.spec.fields import Field, parse_duration
 
-SEVERITY_CHOICES = ("critical", "warning", "info")
+SEVERITY_CHOICES = fam.SEVERITY_CHOICES
+_ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_SERIES_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_RECORD_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+$")
+_CUSTOM_COMMON = ("for", "severity", "summary", "description", "runbook")
 
 
 @dataclass(frozen=True)
-class Drawdown:
-    warning: float
-    critical: float
-    for_: str
+class FamilyConfig:
+    """One enabled built-in family with its field values, named as the spec spells them."""
+    key: str
+    values: tuple[tuple[str, object], ...] = ()
 
+    def __getitem__(self, name: str):
+        return dict(self.values)[name]
 
-@dataclass(frozen=True)
-class WinRate:
-    below: float
-    min_round_trips: int
-    window: str
-    for_: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class DailyLoss:
-    limit_usd: float
-    for_: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class LoopLatency:
-    p99_seconds: float
-    for_: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class ApiLatency:
-    p99_seconds: float     # critical
-    p95_seconds: float     # warning
-    for_: str
-
-
-@dataclass(frozen=True)
-class ApiErrors:
-    ratio: float
-    for_: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class RateLimiting:
-    limited_per_second: float
-    for_: str
-    severity: str
-
-
-@dataclass(frozen=True)
-class FxStale:
-    max_age: str
-    for_: str
-    severity: str
+    def get(self, name: str, default=None):
+        return dict(self.values).get(name, default)
 
     @property
-    def max_age_seconds(self) -> float:
-        return parse_duration(self.max_age)
+    def for_(self) -> str:
+        return self.get("for", "")
 
 
 @dataclass(frozen=True)
-class FxSources:
-    warning_below: int
-    critical_below: int
-    for_: str
-
-
-@dataclass(frozen=True)
-class FxDeviation:
-    max_bps: float
-    for_: str
+class CustomAlert:
+    """An alert of the user's own: `metric` + `above`/`below` (generated tests) or `expr` + `tests`."""
+    name: str
     severity: str
+    for_: str
+    summary: str
+    description: str
+    runbook: str
+    metric: str = ""               # a gauge of the catalog or a recorded series
+    op: str = ""                   # ">" or "<"
+    threshold: float = 0.0
+    by: tuple[str, ...] = ()
+    expr: str = ""
+    tests: tuple = field(default=(), compare=False)     # promtool test cases, as the user wrote them
+    origin: Field | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def threshold_alert(self) -> bool:
+        return bool(self.metric)
 
 
 @dataclass(frozen=True)
-class TargetDown:
-    for_: str
-    severity: str
+class CustomRecord:
+    record: str
+    expr: str
+    labels: tuple[tuple[str, str], ...] = ()
+    tests: tuple = field(default=(), compare=False)
+    origin: Field | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Alerts:
-    drawdown: Drawdown | None = None
-    win_rate: WinRate | None = None
-    daily_loss: DailyLoss | None = None
-    loop_latency: LoopLatency | None = None
-    api_latency: ApiLatency | None = None
-    api_errors: ApiErrors | None = None
-    rate_limiting: RateLimiting | None = None
-    fx_stale: FxStale | None = None
-    fx_sources: FxSources | None = None
-    fx_deviation: FxDeviation | None = None
-    target_down: TargetDown | None = None
-    watchdog: bool = False
+    families: tuple[FamilyConfig, ...] = ()
+    custom: tuple[CustomAlert, ...] = ()
+    records: tuple[CustomRecord, ...] = ()
+
+    def family(self, key: str) -> FamilyConfig | None:
+        return next((f for f in self.families if f.key == key), None)
+
+    def __getattr__(self, key: str):
+        # stack.alerts.drawdown reads as before: the family's config, or None when it is off.
+        if key.startswith("_") or key not in fam.families():
+            raise AttributeError(key)
+        return self.family(key)
+
+
+def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
+    known = fam.families()
+    if not isinstance(field.value, dict):
+        field.mapping()     # raises: expected a mapping
+    configs, custom = [], []
+    for key, value in field.value.items():
+        item = field.child(key, value)
+        if key in known:
+            config = _read_family(known[key], item)
+            if config is not None:
+                configs.append(config)
+        elif isinstance(key, str) and _ALERT_NAME.match(key):
+            owner = next((k for k, f in known.items() if key in f.alert_names), None)
+            if owner:
+                raise item.error(f"{key} is the alert of the built-in family {owner!r}; "
+                                 "name your own alert differently")
+            custom.append(_read_custom(key, item))
+        else:
+            import difflib
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise item.error(f"unknown alert family (expected one of: {', '.join(known)}; or an alert "
+                             f"name in CamelCase for an alert of your own){hint}")
+    order = list(known)
+    configs.sort(key=lambda c: order.index(c.key))
+    records = _read_records(records_field) if records_field is not None else ()
+    return Alerts(tuple(configs), tuple(custom), records)
+
+
+def _read_family(family: fam.Family, item: Field) -> FamilyConfig | None:
+    if family.switch:
+        return FamilyConfig(family.key) if item.boolean() else None
+    required = tuple(s.name for s in family.fields if s.required)
+    optional = tuple(s.name for s in family.fields if not s.required)
+    f = item.mapping(required=required, optional=optional)
+    values: dict[str, object] = {}
+    for spec in family.fields:
+        values[spec.name] = fam.read_value(spec, f[spec.name]) if spec.name in f else spec.default
+        if spec.type == "number" and spec.name not in f:
+            values[spec.name] = int(spec.default) if spec.integer else float(spec.default)
+    for spec in family.fields:
+        where = f.get(spec.name) or item.child(spec.name, None)
+        value = values[spec.name]
+        if spec.above and not value > values[spec.above]:
+            raise where.error(f"must be above {spec.above} ({values[spec.above]:g}), got {value:g}")
+        if spec.below and not value < values[spec.below]:
+            raise where.error(f"must be below {spec.below} ({values[spec.below]:g}), got {value:g}")
+    return FamilyConfig(family.key, tuple(values.items()))
+
+
+# -- alerts of the user's own ---------------------------------------------------------------
+def _runbook_text(f: dict[str, Field]) -> str:
+    return f["runbook"].string() if "runbook" in f else ""
+
+
+def _read_custom(name: str, item: Field) -> CustomAlert:
+    if not isinstance(item.value, dict):
+        item.mapping()
+    if "metric" in item.value:
+        f = item.mapping(required=("metric", "for", "summary", "description"),
+                         optional=("above", "below", "by", "severity", "runbook"))
+        sides = [k for k in ("above", "below") if k in f]
+        if len(sides) != 1:
+            raise item.error("a threshold alert needs exactly one of above or below"
+                             + (f" (got {', '.join(sides)})" if sides else ""))
+        side = sides[0]
+        threshold = f[side].number(low=-fam.DEFAULT_MAX_NUMBER, high=fam.DEFAULT_MAX_NUMBER)
+        by = tuple(x.name("label name") for x in f["by"].items(min_items=1)) if "by" in f else ()
+        return CustomAlert(name=name, severity=_severity(f), for_=_for(f), summary=f["summary"].string(),
+                           description=f["description"].string(), runbook=_runbook_text(f),
+                           metric=f["metric"].string(pattern=_SERIES_NAME, what="metric or recorded series name"),
+                           op=">" if side == "above" else "<",
+                           threshold=threshold, by=by, origin=item)
+    if "expr" in item.value:
+        f = item.mapping(required=("expr", "for", "summary", "description", "tests"),
+                         optional=("severity", "runbook"))
+        tests = f["tests"].items(min_items=1)
+        silent = firing = False
+        for test in tests:
+            t = test.mapping(required=("input_series", "alert_rule_test"), optional=("name", "interval"))
+            _input_series(t)
+            for check in t["alert_rule_test"].items(min_items=1):
+                c = check.mapping(required=("eval_time", "exp_alerts"))
+                c["eval_time"].duration()
+                expected = c["exp_alerts"].items()
+                silent |= not expected
+                firing |= bool(expected)
+                for exp in expected:
+                    e = exp.mapping(optional=("exp_labels", "exp_annotations", "value"))
+                    if "value" in e:
+                        e["value"].number()
+        if not (silent and firing):
+            missing = " and ".join(x for x, have in (("a silent case (exp_alerts: [])", silent),
+                                                    ("a firing case", firing)) if not have)
+            raise f["tests"].error(f"free-form alert {name} needs {missing}: write the promtool test cases "
+                                   "that prove it stays quiet and that it fires")
+        return CustomAlert(name=name, severity=_severity(f), for_=_for(f), summary=f["summary"].string(),
+                           description=f["description"].string(), runbook=_runbook_text(f),
+                           expr=f["expr"].string(), tests=tuple(t.value for t in tests), origin=item)
+    raise item.error("an alert of your own needs `metric` with `above` or `below` (a threshold alert), "
+                     "or `expr` with `tests` (a free-form alert)")
+
+
+def _input_series(t: dict[str, Field]) -> None:
+    if "interval" in t:
+        t["interval"].duration(minimum=1)
+    for series in t["input_series"].items():
+        s = series.mapping(required=("series", "values"))
+        s["series"].string()
+        if not isinstance(s["values"].value, (str, int, float)) or isinstance(s["values"].value, bool):
+            raise s["values"].error("expected promtool's expanding notation, such as 0+10x20 or 1x30")
 
 
 def _for(f: dict[str, Field]) -> str:
-    return f["for"].duration()
+    text = f["for"].duration()
+    if parse_duration(text) > fam.MAX_DURATION:
+        raise f["for"].error(f"must be at most 7d (got {text})")
+    return text
 
 
-def _severity(f: dict[str, Field], default: str) -> str:
-    return f["severity"].one_of(SEVERITY_CHOICES) if "severity" in f else default
+def _severity(f: dict[str, Field]) -> str:
+    return f["severity"].one_of(SEVERITY_CHOICES) if "severity" in f else "warning"
 
 
-def _drawdown(field: Field) -> Drawdown:
-    f = field.mapping(required=("warning", "critical", "for"))
-    warning = f["warning"].number(low=0, high=1, low_open=True)
-    critical = f["critical"].number(low=0, high=1, low_open=True)
-    if critical <= warning:
-        raise f["critical"].error(f"must be above warning ({warning:g}), got {critical:g}")
-    return Drawdown(warning, critical, _for(f))
+def _read_records(field: Field) -> tuple[CustomRecord, ...]:
+    out = []
+    for item in field.items():
+        f = item.mapping(required=("record", "expr", "tests"), optional=("labels",))
+        record = f["record"].string()
+        if not _RECORD_NAME.match(record):
+            raise f["record"].error(f"{record!r} is not a level:metric:operations name "
+                                    "(e.g. job:api_orders:rejected_ratio_rate5m)")
+        if record in [r.record for r in out]:
+            raise f["record"].error(f"recording rule {record!r} is declared twice")
+        labels = ()
+        if "labels" in f:
+            labels = tuple(sorted((k, v.string()) for k, v in f["labels"].mapping(
+                optional=tuple(f["labels"].value)).items()))
+        tests = f["tests"].items(min_items=1)
+        checked = False
+        for test in tests:
+            t = test.mapping(required=("input_series", "promql_expr_test"), optional=("name", "interval"))
+            _input_series(t)
+            for check in t["promql_expr_test"].items():
+                c = check.mapping(required=("expr", "eval_time"), optional=("exp_samples",))
+                c["eval_time"].duration()
+                for sample in (c["exp_samples"].items() if "exp_samples" in c else []):
+                    sample.mapping(required=("value",), optional=("labels",))["value"].number()
+            checked |= bool(t["promql_expr_test"].items(min_items=1))
+        if not checked:
+            raise f["tests"].error(f"recording rule {record} needs a promql_expr_test")
+        out.append(CustomRecord(record, f["expr"].string(), labels, tuple(t.value for t in tests), origin=item))
+    return tuple(out)
 
 
-def _win_rate(field: Field) -> WinRate:
-    f = field.mapping(required=("below", "min_round_trips", "window", "for"), optional=("severity",))
-    return WinRate(f["below"].number(low=0, high=1, low_open=True),
-                   f["min_round_trips"].number(low=1, integer=True),
-                   f["window"].duration(minimum=60), _for(f), _severity(f, "warning"))
+# -- citing a threshold (panel colours, panel descriptions) -----------------------------------
+@dataclass(frozen=True)
+class Cited:
+    value: float | str             # the number (durations in seconds), or a duration/severity as written
+    text: str                      # as text cites it: 5%, 500ms, 30s, -1000 USD
+    note: str = ""                 # set when the family is off and its default stands in
 
 
-def _daily_loss(field: Field) -> DailyLoss:
-    f = field.mapping(required=("limit_usd", "for"), optional=("severity",))
-    limit = f["limit_usd"].number()
-    if limit >= 0:
-        raise f["limit_usd"].error(f"is a loss, so it must be below 0 (got {limit:g})")
-    return DailyLoss(limit, _for(f), _severity(f, "critical"))
-
-
-def _loop_latency(field: Field) -> LoopLatency:
-    f = field.mapping(required=("p99_seconds", "for"), optional=("severity",))
-    return LoopLatency(f["p99_seconds"].number(low=0, low_open=True), _for(f), _severity(f, "warning"))
-
-
-def _api_latency(field: Field) -> ApiLatency:
-    f = field.mapping(required=("p99_seconds", "p95_seconds", "for"))
-    return ApiLatency(f["p99_seconds"].number(low=0, low_open=True),
-                      f["p95_seconds"].number(low=0, low_open=True), _for(f))
-
-
-def _api_errors(field: Field) -> ApiErrors:
-    f = field.mapping(required=("ratio", "for"), optional=("severity",))
-    return ApiErrors(f["ratio"].number(low=0, high=1, low_open=True), _for(f), _severity(f, "warning"))
-
-
-def _rate_limiting(field: Field) -> RateLimiting:
-    f = field.mapping(required=("limited_per_second", "for"), optional=("severity",))
-    return RateLimiting(f["limited_per_second"].number(low=0, low_open=True), _for(f), _severity(f, "warning"))
-
-
-def _fx_stale(field: Field) -> FxStale:
-    f = field.mapping(required=("max_age", "for"), optional=("severity",))
-    return FxStale(f["max_age"].duration(minimum=1), _for(f), _severity(f, "warning"))
-
-
-def _fx_sources(field: Field) -> FxSources:
-    f = field.mapping(required=("warning_below", "critical_below", "for"))
-    warning = f["warning_below"].number(low=1, integer=True)
-    critical = f["critical_below"].number(low=1, integer=True)
-    if critical >= warning:
-        raise f["critical_below"].error(f"must be below warning_below ({warning}), got {critical}")
-    return FxSources(warning, critical, _for(f))
-
-
-def _fx_deviation(field: Field) -> FxDeviation:
-    f = field.mapping(required=("max_bps", "for"), optional=("severity",))
-    return FxDeviation(f["max_bps"].number(low=0, high=10000, low_open=True), _for(f), _severity(f, "warning"))
-
-
-def _target_down(field: Field) -> TargetDown:
-    f = field.mapping(required=("for",), optional=("severity",))
-    return TargetDown(_for(f), _severity(f, "critical"))
-
-
-_READERS = {
-    "drawdown": _drawdown, "win_rate": _win_rate, "daily_loss": _daily_loss,
-    "loop_latency": _loop_latency, "api_latency": _api_latency, "api_errors": _api_errors,
-    "rate_limiting": _rate_limiting, "fx_stale": _fx_stale, "fx_sources": _fx_sources,
-    "fx_deviation": _fx_deviation, "target_down": _target_down,
-}
-
-
-def read_alerts(field: Field) -> Alerts:
-    f = field.mapping(optional=tuple(_READERS) + ("watchdog",))
-    values = {key: _READERS[key](value) for key, value in f.items() if key in _READERS}
-    watchdog = f["watchdog"].boolean() if "watchdog" in f else False
-    return Alerts(**values, watchdog=watchdog)
+def cite(ref: Field, text: str, alerts: Alerts | None) -> Cited:
+    """`alerts.<family>.<field>` (fields as the spec spells them, `for` included), or
+    `alerts.<YourAlert>.above|below|for`. A family that is off cites its default, with a note."""
+    parts = text.split(".")
+    known = fam.families()
+    if len(parts) != 3 or parts[0] != "alerts":
+        raise ref.error(f"expected a number or an alert threshold such as alerts.drawdown.warning, got {text!r}")
+    _, key, name = parts
+    if key in known:
+        family = known[key]
+        spec = family.field_spec(name)
+        if spec is None:
+            have = ", ".join(s.name for s in family.fields) or "none"
+            raise ref.error(f"alerts.{key} has no field {name!r} (it has: {have})")
+        config = alerts.family(key) if alerts is not None else None
+        note = ""
+        if config is None:
+            value = spec.default if spec.type != "number" else float(spec.default)
+            note = (f"{ref._file}:{ref.line}: {ref.where}: alert family {key!r} is off; "
+                    f"citing its default {name} {fam.cite(spec, value)}")
+        else:
+            value = config[name]
+        shown = fam.cite(spec, value)
+        if spec.type == "duration":
+            value = parse_duration(value)
+        return Cited(value, shown, note)
+    for alert in (alerts.custom if alerts is not None else ()):
+        if alert.name == key:
+            if name in ("above", "below") and alert.threshold_alert and \
+                    (name == "above") == (alert.op == ">"):
+                return Cited(alert.threshold, f"{alert.threshold:g}")
+            if name == "for":
+                return Cited(parse_duration(alert.for_), alert.for_)
+            raise ref.error(f"alerts.{key} has no numeric field {name!r}")
+    raise ref.error(f"alert family {key!r} is not known (families: {', '.join(known)})")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from stackgen import conventions as names
-from stackgen.model.alerts import Alerts
+from stackgen.model.alerts import Alerts, cite
 from stackgen.model.catalog import Catalog
 from stackgen.spec.fields import Field, parse_duration
 
@@ -236,13 +236,15 @@ class _Context:
     alerts: Alerts | None
     catalog: Catalog | None = None
     links: list[tuple[Field, str]] = field(default_factory=list)   # (where, target uid), checked at the end
+    notes: list[str] = field(default_factory=list)                 # printed by generate.py
 
 
 def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None,
-                    alerts: Alerts | None = None, catalog: Catalog | None = None) -> tuple[Dashboard, ...]:
+                    alerts: Alerts | None = None, catalog: Catalog | None = None,
+                    notes: list[str] | None = None) -> tuple[Dashboard, ...]:
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []
-    ctx = _Context(path_label, alerts, catalog)
+    ctx = _Context(path_label, alerts, catalog, notes=notes if notes is not None else [])
     for item in field.items(min_items=1):
         dashboard = _dashboard(item, grafana, ctx)
         for other in dashboards:
@@ -375,7 +377,7 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
     if "min" in kw and "max" in kw and kw["max"] <= kw["min"]:
         raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
     if "thresholds" in f:
-        kw["thresholds"] = _thresholds(f["thresholds"], ctx.alerts)
+        kw["thresholds"] = _thresholds(f["thresholds"], ctx)
         refs = [tuple(str(s.value.get("from")).split(".")[1:]) for s in f["thresholds"].items()
                 if isinstance(s.value, dict) and isinstance(s.value.get("from"), str)]
         kw["alert_refs"] = tuple(dict.fromkeys(refs))
@@ -409,7 +411,7 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
         kw["style"] = f["style"].one_of(LINE_STYLES)
     if "fill" in f:
         kw["fill"] = f["fill"].number(low=0, high=100, integer=True)
-    return Panel(title=title, type=kind, description=f["description"].string(), width=width,
+    return Panel(title=title, type=kind, description=_cite_text(f["description"], ctx), width=width,
                  queries=queries, origin=item, **kw)
 
 
@@ -526,11 +528,12 @@ def _color(field: Field) -> str:
                       "orange, red, blue, dark-red, or #rrggbb)")
 
 
-def _thresholds(field: Field, alerts: Alerts | None) -> tuple[Step, ...]:
+def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
     """[{color: red}, {color: green, from: 0}]: the base colour first, then each colour from its value up.
 
     `from` may name an alert threshold (`alerts.drawdown.warning`), so panel colours move with the alert."""
     steps: list[Step] = []
+    cited: list[bool] = []             # per step: does its value come from an alert threshold?
     for i, item in enumerate(field.items(min_items=1)):
         f = item.mapping(required=("color",), optional=("from",))
         color = _color(f["color"])
@@ -539,30 +542,52 @@ def _thresholds(field: Field, alerts: Alerts | None) -> tuple[Step, ...]:
                 raise f["from"].error("the first step is the base colour (below every other step): "
                                       "it takes no 'from'")
             steps.append(Step(color, None))
+            cited.append(False)
             continue
         if "from" not in f:
             raise item.error("missing required key 'from' (the value from which this colour applies)")
-        value = _alert_value(f["from"], alerts) if isinstance(f["from"].value, str) else f["from"].number()
-        if len(steps) > 1 and value <= steps[-1].value:
-            raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
-        steps.append(Step(color, value))
+        from_alert = isinstance(f["from"].value, str)
+        value = _alert_value(f["from"], ctx) if from_alert else f["from"].number()
+        while len(steps) > 1 and value <= steps[-1].value:
+            if not from_alert and not cited[-1]:
+                raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
+            # An alert threshold moved past a step: the threshold wins, the other step goes (and we say so).
+            where = f"{field._file}:{item.line}: {field.where}[{i}]"
+            if not from_alert:
+                ctx.notes.append(f"{where}: step from {value:g} dropped: not above the alert threshold "
+                                 f"{steps[-1].value:g} before it")
+                break
+            ctx.notes.append(f"{where}: the step before ({steps[-1].value:g}) dropped: not below the alert "
+                             f"threshold {value:g}")
+            steps.pop()
+            cited.pop()
+        else:
+            steps.append(Step(color, value))
+            cited.append(from_alert)
     return tuple(steps)
 
 
-def _alert_value(ref: Field, alerts: Alerts | None) -> float:
+def _alert_value(ref: Field, ctx: _Context) -> float:
     """The number an `alerts.<family>.<field>` reference names; durations in seconds."""
-    parts = ref.value.split(".")
-    if len(parts) != 3 or parts[0] != "alerts":
-        raise ref.error(f"expected a number or an alert threshold such as alerts.drawdown.warning, got {ref.value!r}")
-    family = getattr(alerts, parts[1], None) if alerts is not None else None
-    if family is None or isinstance(family, bool):
-        raise ref.error(f"alert family {parts[1]!r} is not configured under alerts")
-    value = getattr(family, parts[2], None) if not parts[2].startswith("_") else None
-    if isinstance(value, str):
-        value = parse_duration(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ref.error(f"alerts.{parts[1]} has no numeric field {parts[2]!r}")
-    return float(value)
+    cited = cite(ref, ref.value, ctx.alerts)
+    if cited.note:
+        ctx.notes.append(cited.note)
+    if isinstance(cited.value, bool) or not isinstance(cited.value, (int, float)):
+        raise ref.error(f"{ref.value} is not a number")
+    return float(cited.value)
+
+
+_CITATION = re.compile(r"<(alerts\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+)>")
+
+
+def _cite_text(item: Field, ctx: _Context) -> str:
+    """A description may cite thresholds as <alerts.drawdown.warning>: rendered as 5%, 500ms, 30s..."""
+    def one(match: re.Match) -> str:
+        cited = cite(item, match.group(1), ctx.alerts)
+        if cited.note:
+            ctx.notes.append(cited.note)
+        return cited.text
+    return _CITATION.sub(one, item.string())
 
 
 def _mapping(item: Field) -> ValueText:

@@ -39,6 +39,8 @@ class Stack:
     kubernetes: Kubernetes | None = None
     remote_write: RemoteWrite | None = None
     alertmanager_ha: AlertmanagerHA | None = None
+    # Things the user should know that are not errors (e.g. a panel citing a family that is off).
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
@@ -46,6 +48,7 @@ class Stack:
 
 TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager", "grafana", "dashboards")
 SCALE_OUT = ("kubernetes", "remote_write", "alertmanager_ha")
+OPTIONAL_TOP_LEVEL = ("recording_rules",)
 
 
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
@@ -63,25 +66,24 @@ def read_stack(root: Field) -> Stack:
     version = root.child("version", root.value["version"])
     if version.value != names.SPEC_VERSION:
         raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
-    f = root.mapping(required=TOP_LEVEL, optional=SCALE_OUT)
+    f = root.mapping(required=TOP_LEVEL, optional=OPTIONAL_TOP_LEVEL + SCALE_OUT)
     glob = read_global(f["global"])
     catalog = read_catalog(f["metrics"])
     api = _read_api(f["api"], catalog)
-    alerts = read_alerts(f["alerts"])
+    alerts = read_alerts(f["alerts"], f.get("recording_rules"))
     grafana = read_grafana(f["grafana"])
-    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog)
+    notes: list[str] = []
+    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
     scrape = read_scrape(f["scrape"], glob)
     job_names = tuple(job.name for job in scrape.jobs)
     reserved = ("project", "cluster", "environment", *names.TARGET_LABELS, *scrape.target_label_names)
-    stack = Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
-                  api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
-                  lines=root._lines, grafana=grafana, dashboards=dashboards,
-                  kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
-                  remote_write=read_remote_write(f["remote_write"], job_names, reserved)
-                  if "remote_write" in f else None,
-                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
-    _check_latency_threshold(f["alerts"], stack)
-    return stack
+    return Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
+                 api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
+                 lines=root._lines, grafana=grafana, dashboards=dashboards, notes=tuple(notes),
+                 kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
+                 remote_write=read_remote_write(f["remote_write"], job_names, reserved)
+                 if "remote_write" in f else None,
+                 alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
 
 
 def _read_api(field: Field, catalog: Catalog) -> Api:
@@ -94,21 +96,3 @@ def _read_api(field: Field, catalog: Catalog) -> Api:
                 f"label {label!r} is not a label of {metric_name} in the catalog "
                 f"(it has: {', '.join(metric.label_names) or 'none'})")
     return Api(label)
-
-
-def _check_latency_threshold(alerts_field: Field, stack: Stack) -> None:
-    """A p99 threshold outside the histogram's buckets can never be told apart from its neighbours."""
-    checks = []
-    if stack.alerts.loop_latency:
-        checks.append(("loop_latency", "p99_seconds", stack.alerts.loop_latency.p99_seconds, names.LOOP_LATENCY))
-    if stack.alerts.api_latency:
-        checks.append(("api_latency", "p99_seconds", stack.alerts.api_latency.p99_seconds, names.HTTP_DURATION))
-        checks.append(("api_latency", "p95_seconds", stack.alerts.api_latency.p95_seconds, names.HTTP_DURATION))
-    for key, sub, threshold, metric_name in checks:
-        metric = stack.catalog.get(metric_name)
-        if metric is None or metric.type != "histogram":
-            continue   # reported with the alert's expression, naming the missing metric
-        field = alerts_field.child(key, None).child(sub, threshold)
-        if not metric.buckets[0] <= threshold < metric.buckets[-1]:
-            raise field.error(f"must lie within the buckets of {metric_name} "
-                              f"({metric.buckets[0]:g}..{metric.buckets[-1]:g}), got {threshold:g}")

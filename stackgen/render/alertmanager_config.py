@@ -6,10 +6,15 @@ Secrets from the environment appear as ${NAME} placeholders; the stack's deploy 
 from __future__ import annotations
 
 from stackgen import conventions as n
+from stackgen.alerts.families import families
 from stackgen.model.routing import Receiver, Route, Routing, Secret
 from stackgen.model.stack import Stack
 from stackgen.render import hosts
 from stackgen.render.output import to_yaml
+
+# The alert names come from their family declarations (stackgen/alerts/families.yaml).
+_TARGET_DOWN = families()["target_down"].alert
+_WATCHDOG = families()["watchdog"].alert
 
 
 def _secret(config: dict, key: str, secret: Secret, file_key: str | None = None) -> None:
@@ -92,8 +97,8 @@ def inhibit_rules() -> list[dict]:
         {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
          "equal": list(n.IDENTITY_LABELS)},
         # A target that is down explains every other alert from it.
-        {"source_matchers": [f'alertname="{n.ALERT_TARGET_DOWN}"'],
-         "target_matchers": [f'alertname!~"{n.ALERT_TARGET_DOWN}|{n.ALERT_WATCHDOG}"'],
+        {"source_matchers": [f'alertname="{_TARGET_DOWN}"'],
+         "target_matchers": [f'alertname!~"{_TARGET_DOWN}|{_WATCHDOG}"'],
          "equal": ["job", "instance"]},
     ]
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from stackgen import conventions as names
+from stackgen.alerts.families import families
+from stackgen.spec.fields import parse_duration
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
 
@@ -26,5 +28,24 @@ def render(stack: Stack) -> dict[str, str]:
         "label_sets": {name: list(labels) for name, labels in stack.catalog.label_sets},
         "path_label": stack.api.path_label,
         "metrics": metrics,
+        # The demo reads these, so its calm baseline stays under every threshold and each scenario
+        # crosses one, whatever the spec says. A family that is off shows its defaults.
+        "alerts": _thresholds(stack),
     }
     return {names.EXPORTER_CATALOG: to_json(document)}
+
+
+def _thresholds(stack: Stack) -> dict:
+    out = {}
+    for key, family in families().items():
+        config = stack.alerts.family(key)
+        values: dict = {"enabled": config is not None}
+        for spec in family.fields:
+            value = config[spec.name] if config is not None else spec.default
+            if spec.type == "duration":
+                value = parse_duration(value)       # seconds
+            elif spec.type == "number":
+                value = float(value)
+            values[spec.name] = value
+        out[key] = values
+    return out

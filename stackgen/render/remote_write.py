@@ -14,7 +14,7 @@ def kept_series(stack: Stack) -> list[str]:
     """What is written to the store: the catalog's series, the recorded series, and the well-known
     ones the rules and dashboards read (up, ALERTS, process_*). Anything else stays local."""
     names = {s for m in stack.catalog.metrics for s in m.series_names}
-    names |= set(recorded_series(rule_files(stack)))
+    names |= set(recorded_series([rule for file in rule_files(stack) for rule in file.records]))
     names |= set(n.WELL_KNOWN_SERIES)
     return sorted(names)
 

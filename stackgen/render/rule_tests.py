@@ -17,7 +17,7 @@ def render(stack: Stack) -> dict[str, str]:
         for case in rule_file.cases:
             test: dict = {
                 "name": case.name,
-                "interval": td.STEP_TEXT,
+                "interval": case.interval or td.STEP_TEXT,
                 "input_series": [{"series": s, "values": v} for s, v in case.series],
             }
             if case.alert_checks:
@@ -31,12 +31,15 @@ def render(stack: Stack) -> dict[str, str]:
                      "exp_samples": [{"labels": labels, "value": value} for labels, value in samples]}
                     for when, expr, samples in case.expr_checks]
             tests.append(test)
+        also = rule_file.test_also
+        groups = [name for _, names in also for name in names] + [group.name for group in rule_file.groups]
         document = {
-            "rule_files": [f"../{rule_file.domain}.rules.yml"],
+            "rule_files": [f"../{domain}.rules.yml" for domain, _ in also] + [f"../{rule_file.domain}.rules.yml"],
             "evaluation_interval": td.STEP_TEXT,
             # Without it promtool evaluates groups in no fixed order, and an alert could read a
             # recorded series one evaluation late (a flaky test): recording groups first.
-            "group_eval_order": [group.name for group in rule_file.groups],
+            "group_eval_order": ([g for g in groups if g.endswith(".recording")]
+                                 + [g for g in groups if not g.endswith(".recording")]),
             "tests": tests,
         }
         files[f"{n.RULE_TESTS_DIR}/{rule_file.domain}.test.yml"] = to_yaml(document, stack.source)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from stackgen import conventions as names
+from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
 from stackgen.pipeline import render_spec
 from stackgen.render.dashboards import alert_dashboard_link, alert_infos, expr_metrics, panel_ids, panel_metrics
@@ -29,6 +30,11 @@ def rendered_fixture(edited_spec):
     return stack, json.loads(files[names.dashboard_file("fixtures", FIXTURE_UID)])
 
 
+def _alert(family: str) -> str:
+    """The alert name a built-in family declares (stackgen/alerts/families.yaml)."""
+    return families()[family].alert
+
+
 def _panel(board: dict, title: str) -> dict:
     return next(p for p in board["panels"] if p["title"] == title)
 
@@ -36,8 +42,8 @@ def _panel(board: dict, title: str) -> dict:
 def test_a_panel_mirroring_an_alert_links_to_its_runbook_section(rendered_fixture):
     stack, board = rendered_fixture
     (link,) = _panel(board, "Error ratio")["links"]
-    assert link["title"] == f"Runbook: {names.ALERT_API_ERRORS}"
-    assert link["url"] == f"{stack.glob.runbook_url}#{names.ALERT_API_ERRORS.lower()}"
+    assert link["title"] == f"Runbook: {_alert('api_errors')}"
+    assert link["url"] == f"{stack.glob.runbook_url}#{_alert('api_errors').lower()}"
     assert link["targetBlank"] is True and link["type"] == "link"
     assert "links" not in _panel(board, "Requests")   # no alert threshold, no runbook link
 
@@ -48,9 +54,14 @@ def test_firing_alerts_of_the_dashboard_annotate_its_time_series_panels(rendered
     assert built_in["builtIn"] == 1
     assert firing["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
     # The alerts reading what this dashboard shows (HTTP requests and durations, the rate limiter).
-    alerts = sorted([names.ALERT_API_ERRORS, names.ALERT_API_LATENCY, names.ALERT_RATE_LIMITING])
-    assert firing["expr"] == (f'ALERTS{{alertstate="firing", alertname=~"{"|".join(alerts)}", '
-                              'cluster=~"$cluster", job=~"$job", instance=~"$instance"}')
+    # (The spec's own alerts on those series join them; the built-in ones must be there.)
+    expr = firing["expr"]
+    assert expr.startswith('ALERTS{alertstate="firing", alertname=~"') and expr.endswith(
+        '", cluster=~"$cluster", job=~"$job", instance=~"$instance"}')
+    listed = expr.split('alertname=~"')[1].split('"')[0].split("|")
+    assert listed == sorted(listed)
+    assert {_alert('api_errors'), _alert('api_latency'), _alert('rate_limiting')} <= set(listed)
+    assert _alert('drawdown') not in listed and _alert('fx_stale') not in listed
     time_series = [p["id"] for p in board["panels"] if p["type"] == "timeseries"]
     assert firing["filter"] == {"exclude": False, "ids": time_series} and len(time_series) == 2
     assert firing["titleFormat"] == "{{alertname}}" and firing["enable"] is True
@@ -68,21 +79,21 @@ def test_a_dashboard_no_alert_concerns_gets_no_alert_annotation(edited_spec):
 def test_alert_dashboard_link_opens_the_time_series_panel_with_the_alerts_labels(rendered_fixture):
     stack, board = rendered_fixture
     requests = _panel(board, "Requests")["id"]
-    assert alert_dashboard_link(stack, names.ALERT_API_ERRORS, ["http_requests_total"]) == \
+    assert alert_dashboard_link(stack, _alert('api_errors'), ["http_requests_total"]) == \
         f"{BASE}&viewPanel={requests}{FLEET_VARS}"
     # A histogram's series count as the histogram; the panel reading the fewest other metrics wins.
     heatmap = _panel(board, "Request duration")["id"]
-    assert alert_dashboard_link(stack, names.ALERT_API_LATENCY, ["http_request_duration_seconds_bucket"]) == \
+    assert alert_dashboard_link(stack, _alert('api_latency'), ["http_request_duration_seconds_bucket"]) == \
         f"{BASE}&viewPanel={heatmap}{FLEET_VARS}"
     limited = _panel(board, "Rate limited")["id"]
-    assert f"viewPanel={limited}" in alert_dashboard_link(stack, names.ALERT_RATE_LIMITING,
+    assert f"viewPanel={limited}" in alert_dashboard_link(stack, _alert('rate_limiting'),
                                                           ["api_rate_limiter_requests_total"])
 
 
 def test_alert_dashboard_link_is_none_when_no_panel_shows_the_metric(rendered_fixture):
     stack, _ = rendered_fixture
-    assert alert_dashboard_link(stack, names.ALERT_FX_STALE, ["fx_source_last_message_timestamp_seconds"]) is None
-    assert alert_dashboard_link(stack, names.ALERT_WATCHDOG, []) is None
+    assert alert_dashboard_link(stack, _alert('fx_stale'), ["fx_source_last_message_timestamp_seconds"]) is None
+    assert alert_dashboard_link(stack, _alert('watchdog'), []) is None
 
 
 def test_external_url_defaults_to_localhost(edited_spec):
@@ -122,7 +133,7 @@ def test_prometheus_renders_the_link_with_the_alerts_label_values(rendered_fixtu
     """The link is a Prometheus template: promtool renders it with the firing alert's labels."""
     need_tools("promtool")
     stack, board = rendered_fixture
-    link = alert_dashboard_link(stack, names.ALERT_API_ERRORS, ["http_requests_total"])
+    link = alert_dashboard_link(stack, _alert('api_errors'), ["http_requests_total"])
     rule = {"alert": "LinkCheck", "expr": "sum by (job, instance) (http_requests_total) > 0",
             "annotations": {"dashboard": link}}
     (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule]}]}))

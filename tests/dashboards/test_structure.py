@@ -6,6 +6,7 @@ import re
 import pytest
 
 from stackgen import conventions as names
+from stackgen.spec.fields import parse_duration
 from tests.dashboards.conftest import panels_of
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -164,7 +165,9 @@ def _steps(panel: dict) -> list[tuple]:
     return [(s["color"], s["value"]) for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
 
 
-def test_thresholds_operators_asked_for(dashboards):
+def test_thresholds_operators_asked_for(dashboards, stack):
+    """Panel colours follow the spec's alert thresholds (read from the model, never pinned here)."""
+    a = stack.alerts
     topn = _by_uid(dashboards, "topn-kpis")
     pnl = _panel(topn, "Total PnL")
     assert pnl["type"] == "stat" and pnl["fieldConfig"]["defaults"]["unit"] == "currencyUSD"
@@ -172,18 +175,21 @@ def test_thresholds_operators_asked_for(dashboards):
     win = _panel(topn, "Win rate")
     assert win["type"] == "gauge" and win["fieldConfig"]["defaults"]["unit"] == "percentunit"
     assert (win["fieldConfig"]["defaults"]["min"], win["fieldConfig"]["defaults"]["max"]) == (0, 1)
-    assert _steps(win) == [("red", None), ("yellow", 0.4), ("green", 0.5)]
-    assert _steps(_panel(topn, "Drawdown")) == [("green", None), ("yellow", 0.05), ("red", 0.1)]
+    assert _steps(win)[:2] == [("red", None), ("yellow", a.win_rate["below"])]
+    assert _steps(_panel(topn, "Drawdown")) == [("green", None), ("yellow", a.drawdown["warning"]),
+                                                ("red", a.drawdown["critical"])]
     fx = _by_uid(dashboards, "fx-multi-source")
     valid = _panel(fx, "Valid sources")
     assert valid["type"] == "gauge"
-    assert _steps(valid) == [("red", None), ("orange", 1), ("yellow", 2), ("green", 3)]
-    assert _steps(_panel(fx, "Last message age per source")) == [("green", None), ("yellow", 10), ("red", 30)]
+    assert _steps(valid)[:3] == [("red", None), ("orange", a.fx_sources["critical_below"]),
+                                 ("yellow", a.fx_sources["warning_below"])]
+    age = _steps(_panel(fx, "Last message age per source"))
+    assert age[0] == ("green", None) and age[-1] == ("red", parse_duration(a.fx_stale["max_age"]))
     assert _panel(fx, "Median rate over time")["options"]["legend"]["calcs"] == ["mean", "lastNotNull"]
     api = _by_uid(dashboards, "api-performance")
     errors = _panel(api, "Error rate")
     assert errors["type"] == "gauge" and errors["fieldConfig"]["defaults"]["unit"] == "percentunit"
-    assert _steps(errors) == [("green", None), ("yellow", 0.01), ("red", 0.05)]
+    assert _steps(errors)[0] == ("green", None) and _steps(errors)[-1] == ("red", a.api_errors["ratio"])
     status = _panel(api, "API status")
     assert status["targets"][0]["expr"].startswith("up{")
     texts = {o["text"] for o in status["fieldConfig"]["defaults"]["mappings"][0]["options"].values()}

@@ -20,14 +20,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
+from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
 from stackctl import health, processes
 from stackctl.native import ALERTMANAGER_BINARIES, NativeStack
 from stackctl.settings import SERVICES, Settings
 from tests.conftest import ROOT
 
-# The alert families the test drives, and the exporter's demo scenarios that drive them.
-DRIVEN = {"drawdown": "TradingDrawdownHigh", "fx_deviation": "FxSourceDeviation"}
+# The alert families the test drives (their demo scenario has the family's name), and their alerts.
+DRIVEN = {key: families()[key].alert for key in ("drawdown", "fx_deviation")}
 FAST = "1s"
 
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
+from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
 from stackgen.render.remote_write import kept_series
 from tests.conftest import run_generate
@@ -26,6 +27,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 HOSTS = ("host-a", "host-b")
 FAST = "1s"
 DATA_TIMEOUT = 60.0
+
+WATCHDOG = families()["watchdog"].alert
 
 
 def fleet_spec(spec: dict, vm_port: int, exporter_ports: dict[str, int], token_file: str) -> dict:
@@ -155,7 +158,7 @@ def test_the_central_prometheus_evaluates_the_generated_rules_on_remote_written_
     assert poll(healthy, DATA_TIMEOUT), get(f"{base}/api/v1/rules")
     recorded = poll(lambda: query(base, f'{n.LOOP_LATENCY_QUANTILE}{{quantile="0.99"}}'), DATA_TIMEOUT)
     assert len({r["metric"]["instance"] for r in recorded}) == len(HOSTS), recorded
-    assert poll(lambda: query(base, f'ALERTS{{alertname="{n.ALERT_WATCHDOG}", alertstate="firing"}}'), DATA_TIMEOUT)
+    assert poll(lambda: query(base, f'ALERTS{{alertname="{WATCHDOG}", alertstate="firing"}}'), DATA_TIMEOUT)
 
 
 def test_vmalert_evaluates_the_generated_rules_against_the_store(fleet):
@@ -167,16 +170,16 @@ def test_vmalert_evaluates_the_generated_rules_against_the_store(fleet):
 
     def watchdog():
         alerts = get(f"{vmalert}/api/v1/alerts")["data"]["alerts"]
-        return [a for a in alerts if a["name"] == n.ALERT_WATCHDOG and a["state"] == "firing"]
+        return [a for a in alerts if a["name"] == WATCHDOG and a["state"] == "firing"]
     assert poll(watchdog, DATA_TIMEOUT), fleet["servers"].log("vmalert")
     # vmalert notified the (test's) Alertmanager endpoint with the Watchdog.
     posted = poll(lambda: [body for path, body in fleet["receiver"].notifications
-                           if n.ALERT_WATCHDOG in str(body)], DATA_TIMEOUT)
+                           if WATCHDOG in str(body)], DATA_TIMEOUT)
     assert posted
     # Recording rules ran on both hosts' data and their results were written back to VictoriaMetrics.
     recorded = poll(lambda: query(fleet["vm"], f'{n.LOOP_LATENCY_QUANTILE}{{quantile="0.99"}}'), DATA_TIMEOUT)
     assert len({r["metric"]["instance"] for r in recorded}) == len(HOSTS), recorded
-    assert poll(lambda: query(fleet["vm"], f'ALERTS{{alertname="{n.ALERT_WATCHDOG}", alertstate="firing"}}'),
+    assert poll(lambda: query(fleet["vm"], f'ALERTS{{alertname="{WATCHDOG}", alertstate="firing"}}'),
                 DATA_TIMEOUT)
     # Every rule evaluates cleanly against VictoriaMetrics (MetricsQL runs the generated PromQL).
     errors = [(g["name"], r["name"], r.get("lastError")) for g in get(f"{vmalert}/api/v1/rules")["data"]["groups"]

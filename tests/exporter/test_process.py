@@ -82,12 +82,16 @@ def test_scenarios_from_the_command_line_and_over_http(start_exporter):
     status, body = http(exporter.url + "/scenario?name=drawdown&on=1", method="POST")
     assert status == 200 and "drawdown" in json.loads(body)["active"]
 
+    # The thresholds the running demo reads (catalog.json), never numbers pinned here.
+    from exporter.demo import Thresholds
+    limits = Thresholds.from_catalog()
+
     def drawdown():
         text = exporter.get("/metrics")[1].decode()
-        return metric_value(text, "trading_drawdown_ratio{") > 0.10
-    wait_for(drawdown, timeout=20, what="drawdown over 10 % after POST /scenario")
-    wait_for(lambda: metric_value(exporter.get("/metrics")[1].decode(), "trading_daily_pnl_usd{") < -1000,
-             timeout=20, what="daily PnL below -1000 USD (--scenario loss)")
+        return metric_value(text, "trading_drawdown_ratio{") > limits.drawdown_critical
+    wait_for(drawdown, timeout=20, what="drawdown over the critical level after POST /scenario")
+    wait_for(lambda: metric_value(exporter.get("/metrics")[1].decode(), "trading_daily_pnl_usd{")
+             < limits.daily_loss_limit, timeout=20, what="daily PnL below the loss limit (--scenario loss)")
 
 
 def test_stdin_source(start_exporter):

@@ -7,10 +7,9 @@ import yaml
 from stackgen import secrets
 from stackgen.alerts import humanize as h
 from stackgen.alerts import testdata as td
-from stackgen.model.stack import load_stack
+from tests.generator.fixture import stack_of
 from stackgen.render import alertmanager_config, hosts, prometheus_config
 from stackgen.spec.fields import parse_duration
-from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -59,11 +58,11 @@ def test_secrets_are_filled_from_env_or_file(tmp_path):
 
 
 def test_committed_alertmanager_config_holds_no_secret_value():
-    stack = load_stack(ROOT / "spec.yaml")
+    stack = stack_of()
     config = yaml.safe_load(alertmanager_config.render(stack)["stack/alertmanager/alertmanager.yml"])
     for receiver in config["receivers"]:
         for telegram in receiver.get("telegram_configs", []):
-            assert telegram["bot_token"] == "${TELEGRAM_BOT_TOKEN}"
+            assert telegram["bot_token"] == "${TG_TOKEN}"
         for slack in receiver.get("slack_configs", []):
             assert "api_url" not in slack and slack["api_url_file"].startswith("/")
         for email in receiver.get("email_configs", []):
@@ -71,7 +70,7 @@ def test_committed_alertmanager_config_holds_no_secret_value():
 
 
 def test_native_configs_point_at_localhost():
-    stack = load_stack(ROOT / "spec.yaml")
+    stack = stack_of()
     prom = yaml.safe_load(prometheus_config.render_native(stack, "/tmp/rules", ports={"exporter": 19100}))
     targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
     assert "127.0.0.1:19100" in targets and "127.0.0.1:9090" in targets

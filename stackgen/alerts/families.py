@@ -1,0 +1,272 @@
+"""The built-in alert families, loaded once from families.yaml (shipped in the package).
+
+This module knows the shape of a family and how to read its spec fields; the rules and
+tests are built in engine.py. Nothing here imports the model, so the model's reader can
+use it.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+import jinja2
+import jinja2.sandbox
+
+from stackgen.alerts.humanize import duration, humanize_duration
+from stackgen.spec.fields import Field, _type_name, parse_duration
+from stackgen.spec.loader import parse_yaml
+
+FAMILIES_FILE = "families.yaml"
+SEVERITY_CHOICES = ("critical", "warning", "info")
+FIELD_TYPES = ("number", "duration", "severity")
+UNITS = ("ratio", "seconds", "usd", "bps", "count", "per_second", "duration")
+# Durations Prometheus and promtool handle comfortably; a `for: 300y` is refused, not rendered.
+MAX_DURATION = 7 * 86400
+DEFAULT_MAX_NUMBER = 1e12
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    default: object = None
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    minimum: float = 0.0           # durations, seconds
+    maximum: float = MAX_DURATION
+    above: str = ""                # must be above this other field
+    below: str = ""                # must be below this other field
+    within_buckets: str = ""       # signal key of a histogram the value must lie within
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    key: str
+    domain: str
+    expr: str
+    labels: tuple[str, ...] = ()
+    each: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    domain: str
+    alert: str
+    fields: tuple[FieldSpec, ...]
+    rules: tuple[dict, ...]
+    runbook: dict
+    test: dict
+    summary: str = ""
+    description: str = ""
+    switch: bool = False           # `key: true` turns it on; it has no fields
+    scenario: str = ""             # the demo scenario that drives it
+
+    def field_spec(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def alert_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.get("alert", self.alert) for rule in self.rules))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    families: dict[str, Family]
+    records: dict[str, RecordSpec]
+
+
+# -- templates ----------------------------------------------------------------------
+# << expr >> and <% block %>: PromQL's [..] and {..} and Prometheus' {{ $labels.x }} stay literal.
+ENV = jinja2.sandbox.SandboxedEnvironment(
+    variable_start_string="<<", variable_end_string=">>", block_start_string="<%", block_end_string="%>",
+    comment_start_string="<#", comment_end_string="#>", undefined=jinja2.StrictUndefined,
+    autoescape=False, keep_trailing_newline=False)
+
+
+def percent(value: float) -> str:
+    """A ratio as operators read it (0.05 -> 5%)."""
+    return f"{value * 100:g}%"
+
+
+def g(value: float) -> str:
+    return f"{value:g}"
+
+
+def seconds(text) -> float:
+    if isinstance(text, (int, float)):
+        return float(text)
+    value = parse_duration(text)
+    if value is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return value
+
+
+ENV.filters.update(percent=percent, g=g, humanize_duration=humanize_duration, seconds=seconds)
+ENV.globals.update(seconds=seconds, min=min, max=max, abs=abs, round=round, ceil=math.ceil)
+
+
+@functools.lru_cache(maxsize=None)
+def template(text: str) -> jinja2.Template:
+    return ENV.from_string(text)
+
+
+@functools.lru_cache(maxsize=None)
+def expression(text: str):
+    return ENV.compile_expression(str(text), undefined_to_none=False)
+
+
+def render(text: str, context: dict) -> str:
+    return template(text).render(context)
+
+
+def evaluate(text, context: dict):
+    """A value of a recipe: numbers stay numbers, strings are expressions."""
+    if isinstance(text, bool) or isinstance(text, (int, float)):
+        return text
+    return expression(text)(**context)
+
+
+# -- the file -------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    text = resources.files("stackgen.alerts").joinpath(FAMILIES_FILE).read_text(encoding="utf-8")
+    value, lines = parse_yaml(text, f"stackgen/alerts/{FAMILIES_FILE}")
+    return read_catalog(Field(value, (), lines, f"stackgen/alerts/{FAMILIES_FILE}"))
+
+
+def families() -> dict[str, Family]:
+    return catalog().families
+
+
+def read_catalog(root: Field) -> Catalog:
+    f = root.mapping(required=("families",), optional=("records",))
+    records = {}
+    for key, item in (f["records"].mapping(optional=tuple(f["records"].value)).items() if "records" in f else ()):
+        r = item.mapping(required=("domain", "expr"), optional=("labels", "each"))
+        each = ()
+        if "each" in r:
+            each = tuple((name, tuple(str(v.value) for v in values.items(min_items=1)))
+                         for name, values in r["each"].mapping(optional=tuple(r["each"].value)).items())
+        records[key] = RecordSpec(key, r["domain"].slug("domain"), r["expr"].string(),
+                                  tuple(x.string() for x in r["labels"].items()) if "labels" in r else (), each)
+    found = {}
+    fams = f["families"]
+    for key, item in fams.mapping(optional=tuple(fams.value)).items():
+        found[key] = _family(key, item)
+    return Catalog(found, records)
+
+
+_FAMILY_KEYS = ("domain", "alert", "fields", "rules", "runbook", "test", "summary", "description", "switch",
+                "scenario")
+_FIELD_KEYS = ("type", "default", "unit", "range", "open", "integer", "min", "max", "above", "below",
+               "within_buckets")
+
+
+def _family(key: str, item: Field) -> Family:
+    f = item.mapping(required=("domain", "alert", "rules", "runbook", "test"),
+                     optional=tuple(k for k in _FAMILY_KEYS if k not in ("domain", "alert", "rules", "runbook",
+                                                                          "test")))
+    fields = []
+    if "fields" in f:
+        for name, spec in f["fields"].mapping(optional=tuple(f["fields"].value)).items():
+            fields.append(_field_spec(name, spec))
+    names = {x.name for x in fields}
+    for spec in fields:
+        for other in (spec.above, spec.below):
+            if other and other not in names:
+                raise f["fields"].child(spec.name, None).error(f"names unknown field {other!r}")
+    rules = tuple(r.value for r in f["rules"].items(min_items=1))
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict) or "expr" not in rule or "severity" not in rule:
+            raise f["rules"].child(i, rule).error("a rule needs expr and severity")
+    switch = f["switch"].boolean() if "switch" in f else False
+    family = Family(key=key, domain=f["domain"].slug("domain"), alert=f["alert"].name("alert name"),
+                    fields=tuple(fields), rules=rules, runbook=f["runbook"].value, test=f["test"].value,
+                    summary=f["summary"].string() if "summary" in f else "",
+                    description=f["description"].string() if "description" in f else "",
+                    switch=switch, scenario=f["scenario"].string() if "scenario" in f else "")
+    for alert in family.alert_names:
+        if alert not in family.runbook:
+            raise f["runbook"].error(f"alert {alert} has no runbook text (meaning, steps)")
+    return family
+
+
+def _field_spec(name: str, item: Field) -> FieldSpec:
+    f = item.mapping(required=("type",), optional=tuple(k for k in _FIELD_KEYS if k != "type"))
+    kind = f["type"].one_of(FIELD_TYPES)
+    kw: dict = {"name": name, "type": kind}
+    if "default" in f:
+        kw["default"] = f["default"].value
+    if "unit" in f:
+        kw["unit"] = f["unit"].one_of(UNITS)
+    if "range" in f:
+        low, high = (x.number() for x in f["range"].items(min_items=2))
+        kw.update(low=low, high=high)
+    if "open" in f:
+        which = f["open"].one_of(("low", "high", "both"))
+        kw.update(low_open=which in ("low", "both"), high_open=which in ("high", "both"))
+    if "integer" in f:
+        kw["integer"] = f["integer"].boolean()
+    if "min" in f:
+        kw["minimum"] = parse_duration(f["min"].duration())
+    if "max" in f:
+        kw["maximum"] = parse_duration(f["max"].duration())
+    for key in ("above", "below", "within_buckets"):
+        if key in f:
+            kw[key] = f[key].string()
+    return FieldSpec(**kw)
+
+
+# -- reading a family's spec fields ----------------------------------------------------------
+def read_value(spec: FieldSpec, item: Field):
+    """One field of a family in the spec, checked against its declaration."""
+    if spec.type == "severity":
+        return item.one_of(SEVERITY_CHOICES)
+    if spec.type == "duration":
+        text = item.duration(minimum=spec.minimum)
+        if parse_duration(text) > spec.maximum:
+            raise item.error(f"must be at most {duration(spec.maximum)} (got {text})")
+        return text
+    low = spec.low
+    high = spec.high if spec.high is not None else DEFAULT_MAX_NUMBER
+    value = item.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise item.error(f"expected a {'whole ' if spec.integer else ''}number, got {_type_name(value)}")
+    if spec.integer and value != int(value):
+        raise item.error(f"expected a whole number, got {value!r}")
+    too_low = low is not None and (value <= low if spec.low_open else value < low)
+    too_high = value >= high if spec.high_open else value > high
+    if too_low or too_high:
+        lower = "" if low is None else f"{'above' if spec.low_open else 'at least'} {low:g}"
+        upper = f"{'below' if spec.high_open else 'at most'} {high:g}"
+        raise item.error(f"must be {lower + ' and ' if lower else ''}{upper} (got {value!r})")
+    return int(value) if spec.integer else float(value)
+
+
+def cite(spec: FieldSpec | None, value) -> str:
+    """A field's value as text cites it (0.05 -> 5%, 0.5 s -> 500ms, 30s stays 30s)."""
+    unit = spec.unit if spec else ""
+    if isinstance(value, str):
+        return value
+    if unit == "ratio":
+        return percent(value)
+    if unit == "seconds":
+        return humanize_duration(value)
+    if unit == "usd":
+        return f"{value:g} USD"
+    if unit == "bps":
+        return f"{value:g} bps"
+    if unit == "per_second":
+        return f"{value:g}/s"
+    return f"{value:g}"
