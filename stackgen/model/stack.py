@@ -7,7 +7,7 @@ from pathlib import Path
 from stackgen import conventions as names
 from stackgen.errors import SpecError
 from stackgen.model.alerts import Alerts, read_alerts
-from stackgen.model.catalog import Catalog, read_catalog
+from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana
 from stackgen.model.routing import Routing, read_routing
 from stackgen.model.scrape import Global, Scrape, read_global, read_scrape
@@ -38,7 +38,9 @@ class Stack:
         return Field(None, path, self.lines, self.source).error(message)
 
 
-TOP_LEVEL = ("version", "global", "scrape", "metrics", "api", "alerts", "alertmanager", "grafana", "dashboards")
+TOP_LEVEL = ("version", "global", "scrape", "api", "alerts", "alertmanager", "grafana", "dashboards")
+# `metrics:` adds to (or refines) the signals of stackgen/data/signals.yaml; without it the catalog is the signals.
+OPTIONAL = ("metrics", "bots", "profiles")
 
 
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
@@ -56,9 +58,10 @@ def read_stack(root: Field) -> Stack:
     version = root.child("version", root.value["version"])
     if version.value != names.SPEC_VERSION:
         raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
-    f = root.mapping(required=TOP_LEVEL)
+    f = root.mapping(required=TOP_LEVEL, optional=OPTIONAL)
     glob = read_global(f["global"])
-    catalog = read_catalog(f["metrics"])
+    path_label = f["api"].mapping(required=("path_label",))["path_label"].name("label name")
+    catalog = with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)
     api = _read_api(f["api"], catalog)
     alerts = read_alerts(f["alerts"])
     grafana = read_grafana(f["grafana"])
