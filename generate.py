@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from stackgen import conventions as names  # noqa: E402
-from stackgen import writer  # noqa: E402
+from stackgen import coverage, writer  # noqa: E402
 from stackgen.errors import SpecError  # noqa: E402
 from stackgen.pipeline import render_spec  # noqa: E402
 
@@ -29,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
     try:
-        _, files = render_spec(args.spec, display)
+        stack, files = render_spec(args.spec, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for bot in coverage.report(stack):   # which alerts and panels each bot's profile can feed
+        print("\n".join(bot.lines()))
     if args.check:
         changes = writer.compare(files, args.out, names.OWNED_DIRS)
         if changes.empty:

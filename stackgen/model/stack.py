@@ -1,7 +1,7 @@
 """The whole validated spec, and the one function that loads it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stackgen import conventions as names
@@ -10,7 +10,8 @@ from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana
 from stackgen.model.routing import Routing, read_routing
-from stackgen.model.scrape import Global, Scrape, read_global, read_scrape
+from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles
+from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import load_yaml
 
@@ -33,6 +34,11 @@ class Stack:
     lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
     grafana: Grafana | None = None
     dashboards: tuple[Dashboard, ...] = ()
+    bots: tuple[Bot, ...] = ()
+    profiles: tuple[Profile, ...] = ()      # every profile a bot uses, in order of first use
+
+    def bot(self, job: str) -> Bot | None:
+        return next((b for b in self.bots if b.name == job), None)
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
@@ -66,11 +72,40 @@ def read_stack(root: Field) -> Stack:
     alerts = read_alerts(f["alerts"])
     grafana = read_grafana(f["grafana"])
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts)
-    stack = Stack(source=root._file, glob=glob, scrape=read_scrape(f["scrape"], glob), catalog=catalog,
+    scrape = read_scrape(f["scrape"], glob)
+    profiles = read_profiles(f["profiles"] if "profiles" in f else root.child("profiles", None))
+    scrape, bots = _read_bots(f.get("bots"), glob, scrape, profiles)
+    if not scrape.jobs:
+        raise f["scrape"].error("nothing to scrape: declare a job under scrape.jobs or a bot under bots")
+    used = tuple(dict.fromkeys(bot.profile for bot in bots))
+    stack = Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
                   api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
-                  lines=root._lines, grafana=grafana, dashboards=dashboards)
+                  lines=root._lines, grafana=grafana, dashboards=dashboards, bots=bots, profiles=used)
     _check_latency_threshold(f["alerts"], stack)
     return stack
+
+
+def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
+               profiles: dict[str, Profile]) -> tuple[Scrape, tuple[Bot, ...]]:
+    """`bots:` entries: scrape jobs whose metrics a profile maps onto the signals."""
+    if field is None:
+        return scrape, ()
+    taken = {"prometheus", "alertmanager"} | {job.name for job in scrape.jobs}
+    jobs, bots = list(scrape.jobs), []
+    for item in field.items(min_items=1):
+        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat"))
+        entries = item.value
+        if "profile" not in entries:
+            raise item.error("missing required key 'profile' (a built-in profile or one of `profiles:`)")
+        pf = item.child("profile", entries["profile"])
+        name = pf.string()
+        if name not in profiles:
+            raise pf.error(f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})")
+        heartbeat = read_bot_heartbeat(item.child("heartbeat", entries.get("heartbeat") or {}))
+        if enabled:
+            jobs.append(replace(job, profile=name))
+            bots.append(Bot(job.name, profiles[name], heartbeat))
+    return Scrape(scrape.self_monitoring, tuple(jobs)), tuple(bots)
 
 
 def _read_api(field: Field, catalog: Catalog) -> Api:

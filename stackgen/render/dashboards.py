@@ -45,7 +45,10 @@ def render(stack: Stack) -> dict[str, str]:
 # -- checks ------------------------------------------------------------------------
 def check_queries(stack: Stack) -> None:
     """Every panel query and variable query reads only catalog metrics and labels, and known variables."""
-    index = promql.catalog_index(stack)
+    # Recorded series too (the alert families' and the bot profiles'): a Summary's quantiles exist only there.
+    from stackgen.alerts.rulesets import recorded_series, rule_files
+    from stackgen.render.profile_rules import recorded_series as profile_series
+    index = promql.catalog_index(stack).with_recorded({**recorded_series(rule_files(stack)), **profile_series(stack)})
     for dashboard in stack.dashboards:
         where = f"dashboard {dashboard.uid!r} ({dashboard.title})"
         for variable in dashboard.variables:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
-from stackgen.render import hosts
+from stackgen.render import hosts, profile_rules
 from stackgen.render.output import to_yaml
 
 
@@ -28,6 +28,10 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
             entry["scrape_interval"] = job.interval
         if job.timeout:
             entry["scrape_timeout"] = job.timeout
+        bot = stack.bot(job.name) if job.profile else None
+        if bot is not None and profile_rules.relabel_configs(bot.profile):
+            # The bot's own names, labels and per-exchange names mapped onto the signals (its profile).
+            entry["metric_relabel_configs"] = profile_rules.relabel_configs(bot.profile)
         scrape_configs.append(entry)
     return {
         "global": {
