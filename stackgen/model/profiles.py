@@ -116,6 +116,8 @@ class Profile:
                 out |= {f"{signal.name}_sum", f"{signal.name}_count", names.QUANTILE_SERIES[m.signal]}
             else:
                 out |= set(signal.series_names)
+        if self.heartbeat is not None:
+            out.add(self.stored_name(self.heartbeat.metric))
         return frozenset(out)
 
 

@@ -176,13 +176,14 @@ def _mapping_test(m: Mapping, rule: Rule, bot: Bot) -> dict:
     }
 
 
-def _deadman_test(stack: Stack, bot: Bot) -> dict:
+def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
     hb = bot.profile.heartbeat
     seconds = heartbeat_seconds(bot)
     steps = int((seconds + _for_seconds(bot)) // _STEP) + 6
     stopped, live = {"job": bot.name, "instance": _INSTANCE}, {"job": bot.name, "instance": "bot-2:9100"}
     series = [{"series": _selector("up", stopped), "values": f"1x{steps}"},
               {"series": _selector("up", live), "values": f"1x{steps}"}]
+    moving = ""
     if hb is None:
         series[0]["values"] = f"0x{steps}"
         what = "a target that is down fires; a live one stays silent"
@@ -197,6 +198,13 @@ def _deadman_test(stack: Stack, bot: Bot) -> dict:
         series += [{"series": _selector(name, stopped), "values": stuck},
                    {"series": _selector(name, live), "values": moving}]
         what = f"a heartbeat ({hb.metric}) that stopped fires; one that advances stays silent"
+    # The profile's other bots are alive throughout (else their absent() branch fires too).
+    for other in others:
+        series.append({"series": _selector("up", {"job": other.name, "instance": _INSTANCE}), "values": f"1x{steps}"})
+        if hb is not None:
+            name = other.profile.stored_name(hb.metric)
+            series.append({"series": _selector(name, {"job": other.name, "instance": _INSTANCE}),
+                           "values": moving})
     rule = deadman_rule(stack, bot)
     annotations = {k: v.replace("{{ $labels.job }}", bot.name) for k, v in rule.annotations}
     at = int(((seconds + _for_seconds(bot)) // _STEP + 4) * _STEP)
@@ -223,7 +231,7 @@ def render(stack: Stack) -> dict[str, str]:
             {"groups": [{"name": name, "rules": [rule_document(r) for r in rules]} for name, rules in rule_groups]},
             stack.source)
         tests = [_mapping_test(m, rule, bots[0]) for m, rule in mapping_rules(profile, bots)]
-        tests += [_deadman_test(stack, bot) for bot in bots]
+        tests += [_deadman_test(stack, bot, [b for b in bots if b is not bot]) for bot in bots]
         files[tests_file(profile)] = to_yaml({
             "rule_files": [f"../profile-{profile.name}.rules.yml"],
             "evaluation_interval": f"{_STEP}s",
