@@ -21,6 +21,14 @@ from stackgen.render.output import to_yaml
 from stackgen.signals import registry
 
 ALERT_BOT_STOPPED = "BotStopped"
+# What BotStopped means and the first steps (docs/runbook.md), like the alert families' guide.
+GUIDE = {ALERT_BOT_STOPPED: (
+    "A bot's dead man's switch: its heartbeat (a last-loop timestamp, or a counter that advances every "
+    "loop, as its profile names it) stopped advancing, or its target is down or gone. The bot may still "
+    "answer /metrics while its trading loop hangs.",
+    ("Check the bot's process and logs: a hung loop, a deadlock or an exception the loop swallowed.",
+     "If the target is down, see TargetDown; if it is gone, check the bot entry in the spec.",
+     "Restart the bot only after saving its logs; check open positions by hand meanwhile."))}
 _STEP = 15                         # seconds between test samples
 _INSTANCE = "bot-1:9100"
 

@@ -9,6 +9,7 @@ from stackgen import conventions as n
 from stackgen.alerts.model import Rule
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
+from stackgen.render import profile_rules
 
 # What each alert means and the operator's first steps. Kept beside the alert names, not in the
 # spec: this is the same for every deployment, while thresholds live in the spec.
@@ -97,9 +98,11 @@ def render(stack: Stack) -> dict[str, str]:
     for rule_file in rule_files(stack):
         for rule in rule_file.alerts:
             by_alert.setdefault(rule.alert, []).append(rule)
+    for bot in stack.bots:      # each bot's dead man's switch, from its profile
+        by_alert.setdefault(profile_rules.ALERT_BOT_STOPPED, []).append(profile_rules.deadman_rule(stack, bot))
     entries = []
     for name, rules in by_alert.items():
-        meaning, steps = GUIDE[name]
+        meaning, steps = GUIDE[name] if name in GUIDE else profile_rules.GUIDE[name]
         entries.append(Entry(name, name.lower(), meaning, steps, tuple(
             {"severity": dict(r.labels)["severity"], "for_": r.for_, "expr": r.expr} for r in rules)))
     env = jinja2.Environment(loader=jinja2.PackageLoader("stackgen", "templates"),
