@@ -49,8 +49,10 @@ def _suffixes(m: Mapping) -> str:
     return ""
 
 
-def relabel_configs(profile: Profile) -> list[dict]:
-    """Scrape-time rewrites, in order: folds, label renames, metric renames."""
+def relabel_configs(profile: Profile, path_label: str = "path") -> list[dict]:
+    """Scrape-time rewrites, in order: folds, label renames, metric renames.
+
+    A rename onto `path` means the signal's route label: the spec's api.path_label."""
     out: list[dict] = []
     for fold in profile.folds:
         out.append({"source_labels": ["__name__"], "regex": fold.pattern, "target_label": fold.label,
@@ -62,6 +64,10 @@ def relabel_configs(profile: Profile) -> list[dict]:
             continue
         name = re.escape(m.source) + _suffixes(m)
         for old, new in m.labels:
+            if new == "path" and "{path}" in {label.name for label in registry()[m.signal].labels}:
+                new = path_label
+            if new == old:
+                continue
             out.append({"source_labels": ["__name__", old], "regex": f"{name};(.+)", "target_label": new,
                         "replacement": "${2}" if _suffixes(m) else "${1}"})
             out.append({"source_labels": ["__name__"], "regex": name, "target_label": old, "replacement": ""})

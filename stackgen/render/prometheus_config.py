@@ -29,9 +29,10 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
         if job.timeout:
             entry["scrape_timeout"] = job.timeout
         bot = stack.bot(job.name) if job.profile else None
-        if bot is not None and profile_rules.relabel_configs(bot.profile):
+        relabel = profile_rules.relabel_configs(bot.profile, stack.api.path_label) if bot is not None else []
+        if relabel:
             # The bot's own names, labels and per-exchange names mapped onto the signals (its profile).
-            entry["metric_relabel_configs"] = profile_rules.relabel_configs(bot.profile)
+            entry["metric_relabel_configs"] = relabel
         scrape_configs.append(entry)
     return {
         "global": {

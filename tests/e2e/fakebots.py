@@ -27,9 +27,11 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)\s*$")
 
 
 class FakeBot:
-    def __init__(self, fixture: str, metrics_path: str = "/metrics"):
+    def __init__(self, fixture: str = "", metrics_path: str = "/metrics", lines: list[str] | None = None):
+        """Serve tests/fixtures/expositions/<fixture>.prom, or these exposition lines."""
         self.fixture = fixture
-        self.lines = (FIXTURES / f"{fixture}.prom").read_text(encoding="utf-8").splitlines()
+        self.lines = lines if lines is not None else \
+            (FIXTURES / f"{fixture}.prom").read_text(encoding="utf-8").splitlines()
         self.metrics_path = metrics_path
         self._overrides: dict[str, tuple[float, float, float]] = {}   # series -> (value, per_second, since)
         self._lock = threading.Lock()

@@ -157,3 +157,18 @@ def test_bad_bots_and_profiles_fail_with_file_line_and_field(tmp_path, edit, pat
     with pytest.raises(SpecError) as exc:
         load(tmp_path, edit)
     assert re.search(pattern, str(exc.value)), str(exc.value)
+
+
+def test_a_route_label_rename_follows_api_path_label(tmp_path):
+    def edit(d, label):
+        d["api"]["path_label"] = label
+        d["bots"].append({"name": "fa", "profile": "fastapi-instrumentator", "targets": ["fa:8000"]})
+
+    def relabel(label):
+        stack = load(tmp_path, lambda d: edit(d, label))
+        config = yaml.safe_load(render_all(stack)["stack/prometheus/prometheus.yml"])
+        return next(c for c in config["scrape_configs"] if c["job_name"] == "fa").get("metric_relabel_configs", [])
+    assert {"source_labels": ["__name__", "handler"], "regex": "http_requests_total;(.+)", "target_label": "path",
+            "replacement": "${1}"} in relabel("path")
+    # The spec already names the route label `handler`: the instrumentator's label stays as it is.
+    assert not any(r["target_label"] in ("path", "handler") for r in relabel("handler"))
