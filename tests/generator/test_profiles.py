@@ -172,3 +172,15 @@ def test_a_route_label_rename_follows_api_path_label(tmp_path):
             "replacement": "${1}"} in relabel("path")
     # The spec already names the route label `handler`: the instrumentator's label stays as it is.
     assert not any(r["target_label"] in ("path", "handler") for r in relabel("handler"))
+
+
+def test_the_readme_profile_example_loads_and_renders(tmp_path):
+    from tests.conftest import ROOT
+    text = (ROOT / "README.md").read_text()
+    block = text.split("Your own bot's profile, in the spec")[1].split("```yaml\n")[1].split("```")[0]
+    stack = load(tmp_path, lambda d: d.update(yaml.safe_load(block)))
+    files = render_all(stack)
+    relabel = next(c for c in yaml.safe_load(files["stack/prometheus/prometheus.yml"])["scrape_configs"]
+                   if c["job_name"] == "my-bot-1")["metric_relabel_configs"]
+    assert relabel[0]["regex"] == "mybot_([a-z0-9]+)_quote" and relabel[0]["target_label"] == "source"
+    assert "rules/profile-my-bot.rules.yml" in files
