@@ -37,6 +37,8 @@ PROFILES_DIR = ("data", "profiles")
 HEARTBEAT_KINDS = ("timestamp", "age", "counter")
 _TRANSFORMS = ("scale", "age", "summary")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_GROUP_REF = re.compile(r"\$\{?\d+\}?")
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,11 @@ def read_profile(field: Field, builtin: bool) -> Profile:
                 re.compile(pattern)
             except re.error as exc:
                 raise g["pattern"].error(f"not a regular expression: {exc}") from None
-            folds.append(Fold(pattern, g["name"].string(), g["label"].name("label name"), g["value"].string()))
+            name_template = g["name"].string()
+            if not _METRIC.match(_GROUP_REF.sub("x", name_template)):
+                raise g["name"].error(f"{name_template!r} does not give a metric name ($1, ${{2}} refer to the "
+                                      "pattern's groups; the rest: letters, digits, '_', ':')")
+            folds.append(Fold(pattern, name_template, g["label"].name("label name"), g["value"].string()))
     maps: list[Mapping] = []
     seen: dict[str, int] = {}
     if identity:

@@ -146,6 +146,10 @@ BAD = [
      r"profiles\[0\]\.name: profile 'd80-fx' is already defined \(built in; give yours another name\)"),
     ("bot named like another", lambda d: d["bots"][1].update(name="fx"),
      r"bots\[1\]\.name: job name 'fx' is used twice"),
+    ("fold into a bad name", lambda d: d.update(profiles=[{"name": "x", "fold": [
+        {"pattern": "a_(.+)_b", "name": "a-$1", "label": "source", "value": "$1"}], "map": [
+        {"signal": "pnl", "from": "a"}]}]),
+     r"profiles\[0\]\.fold\[0\]\.name: 'a-\$1' does not give a metric name"),
     ("signal mapped twice", lambda d: d.update(profiles=[{"name": "x", "map": [
         {"signal": "pnl", "from": "a"}, {"signal": "pnl", "from": "b"}]}]),
      r"profiles\[0\]\.map\[1\]\.signal: signal 'pnl' is mapped twice \(also map\[0\]\)"),
