@@ -14,6 +14,7 @@ import yaml
 
 SIGNALS_FILE = "signals.yaml"
 PATH_PLACEHOLDER = "{path}"     # stands for the spec's api.path_label
+_KEYS = {"key", "name", "type", "help", "domain", "labels", "unit", "buckets", "exporter"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ def parse_registry(document: dict) -> Registry:
     label_sets = {k: tuple(v) for k, v in document.get("label_sets", {}).items()}
     signals, keys, names = [], set(), set()
     for raw in document["signals"]:
+        unknown = set(raw) - _KEYS
+        if unknown:
+            raise ValueError(f"{SIGNALS_FILE}: signal {raw.get('key')}: unknown key(s) {', '.join(sorted(unknown))} "
+                             "(a comma in a flow mapping needs quotes)")
         signal = Signal(key=raw["key"], name=raw["name"], type=raw["type"], help=raw["help"], domain=raw["domain"],
                         labels=_labels(raw.get("labels", []), label_sets), unit=raw.get("unit", ""),
                         buckets=tuple(float(b) for b in raw.get("buckets", ())),

@@ -53,3 +53,29 @@ def test_every_signal_name_follows_the_naming_rules():
         stem = s.name.removesuffix("_total")
         assert not s.unit or stem.endswith(suffix[s.unit]), s.name
         assert (s.type == "histogram") == bool(s.buckets), s.name
+
+
+def test_a_signal_with_an_unknown_key_is_rejected():
+    import pytest
+
+    from stackgen.signals import parse_registry
+    with pytest.raises(ValueError, match=r"signal x: unknown key\(s\) by source\. \(a comma in a flow mapping"):
+        parse_registry({"signals": [{"key": "x", "name": "x_total", "type": "counter", "domain": "d",
+                                     "help": "Quotes", "by source.": None}]})
+
+
+def test_the_spec_catalog_is_only_a_refinement_of_the_signals(tmp_path, spec_data):
+    """spec.yaml without `metrics:` renders the same catalog: the signals are the catalog."""
+    import copy
+
+    import yaml
+
+    from stackgen.model.stack import load_stack
+    data = copy.deepcopy(spec_data)
+    data.pop("metrics")
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with_spec = load_stack(ROOT / "spec.yaml").catalog
+    without = load_stack(path).catalog
+    assert [(m.name, m.type, m.help, m.labels, m.buckets) for m in with_spec.metrics if m.exported] == \
+        [(m.name, m.type, m.help, m.labels, m.buckets) for m in without.metrics if m.exported]
