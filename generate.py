@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from stackgen import conventions as names  # noqa: E402
-from stackgen import writer  # noqa: E402
+from stackgen import coverage, writer  # noqa: E402
 from stackgen.errors import SpecError  # noqa: E402
 from stackgen.pipeline import render_spec  # noqa: E402
 
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for note in stack.notes:
         print(f"note: {note}")
+    for bot in coverage.report(stack):   # which alerts and panels each bot's profile can feed
+        print("\n".join(bot.lines()))
     if args.check:
         changes = writer.compare(files, args.out, names.OWNED_DIRS)
         if changes.empty:

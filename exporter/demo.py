@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import resources
 
+from exporter import names
 from exporter.scenarios import ScenarioSet
 
 log = logging.getLogger("exporter.demo")
@@ -103,8 +104,8 @@ class Thresholds:
             fx_critical_below=get("fx_sources", "critical_below", d.fx_critical_below),
             fx_max_bps=get("fx_deviation", "max_bps", d.fx_max_bps),
             websocket_drop=get("websocket_drop", "drop", d.websocket_drop),
-            loop_buckets=buckets.get("trading_loop_latency_seconds", ()),
-            api_buckets=buckets.get("http_request_duration_seconds", ()),
+            loop_buckets=buckets.get(names.LOOP_LATENCY, ()),
+            api_buckets=buckets.get(names.HTTP_DURATION, ()),
         )
 
 

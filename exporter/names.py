@@ -1,56 +1,63 @@
 """The catalog metrics each exporter call feeds, with the type and labels the code expects.
 
-Names come from the generated catalog; this table only says which call feeds
+Names come from exporter/signals.json, generated from stackgen/data/signals.yaml; this table only says which call feeds
 which metric, so a catalog that drifted from the code fails at start-up with a
 message naming the metric (see BotMetrics), not with a KeyError in a trading loop.
 """
 from __future__ import annotations
 
+import json
+from importlib import resources
+
+# Signal key -> metric name, generated from stackgen/data/signals.yaml (the one place names live).
+_SIGNALS: dict[str, str] = json.loads(
+    resources.files(__package__).joinpath("signals.json").read_text(encoding="utf-8"))["signals"]
+
 BOT = "{bot}"    # stands for the catalog's `bot` label set (env, universe, strategy)
 PATH = "{path}"  # stands for the catalog's path_label (path, or handler)
 
 # -- TopN ----------------------------------------------------------------------
-PNL = "trading_pnl_usd"
-DAILY_PNL = "trading_daily_pnl_usd"
-EQUITY = "trading_equity_usd"
-EQUITY_PEAK = "trading_equity_peak_usd"
-DRAWDOWN = "trading_drawdown_ratio"
-MAX_DRAWDOWN = "trading_max_drawdown_ratio"
-WIN_RATE = "trading_win_rate_ratio"
-ROUND_TRIPS = "trading_round_trips_total"
-TRADES = "trading_trades_total"
-LOOP_LATENCY = "trading_loop_latency_seconds"
-GUARD_TRIGGERS = "trading_guard_triggers_total"
-BOT_ALERTS = "trading_bot_alerts_total"
-EXITS = "trading_exits_total"
-ACTIVE_POSITIONS = "trading_active_positions"
-SHARPE = "trading_sharpe"
-CALMAR = "trading_calmar"
-VAR95 = "trading_var95_usd"
-CVAR95 = "trading_cvar95_usd"
+PNL = _SIGNALS["pnl"]
+DAILY_PNL = _SIGNALS["daily_pnl"]
+EQUITY = _SIGNALS["equity"]
+EQUITY_PEAK = _SIGNALS["equity_peak"]
+DRAWDOWN = _SIGNALS["drawdown"]
+MAX_DRAWDOWN = _SIGNALS["max_drawdown"]
+WIN_RATE = _SIGNALS["win_rate"]
+ROUND_TRIPS = _SIGNALS["round_trips"]
+TRADES = _SIGNALS["trades"]
+LOOP_LATENCY = _SIGNALS["loop_latency"]
+GUARD_TRIGGERS = _SIGNALS["guard_triggers"]
+BOT_ALERTS = _SIGNALS["bot_alerts"]
+EXITS = _SIGNALS["exits"]
+ACTIVE_POSITIONS = _SIGNALS["active_positions"]
+SHARPE = _SIGNALS["sharpe"]
+CALMAR = _SIGNALS["calmar"]
+VAR95 = _SIGNALS["var95"]
+CVAR95 = _SIGNALS["cvar95"]
 
 # -- FX --------------------------------------------------------------------------
-FX_VALID_SOURCES = "fx_valid_sources"
-FX_MEDIAN = "fx_median_rate"
-FX_OUTLIERS = "fx_outliers_removed_total"
-FX_CONNECTED = "fx_source_connected"
-FX_RATE = "fx_source_rate"
-FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
-FX_FALLBACK = "fx_http_fallback_active"
+FX_VALID_SOURCES = _SIGNALS["fx_valid_sources"]
+FX_MEDIAN = _SIGNALS["fx_median"]
+FX_OUTLIERS = _SIGNALS["fx_outliers"]
+FX_CONNECTED = _SIGNALS["fx_source_connected"]
+FX_RATE = _SIGNALS["fx_source_rate"]
+FX_LAST_MESSAGE = _SIGNALS["fx_last_message"]
+FX_FALLBACK = _SIGNALS["fx_fallback"]
 
 # -- HTTP API ----------------------------------------------------------------------
-HTTP_REQUESTS = "http_requests_total"
-HTTP_DURATION = "http_request_duration_seconds"
-WEBSOCKETS = "http_websocket_connections"
-RATE_LIMITER = "api_rate_limiter_requests_total"
-ORDERS = "api_orders_total"
-OPEN_POSITIONS = "api_open_positions"
-REALIZED_PNL = "api_realized_pnl_usd"
+HTTP_REQUESTS = _SIGNALS["http_requests"]
+HTTP_DURATION = _SIGNALS["http_duration"]
+WEBSOCKETS = _SIGNALS["websocket_connections"]
+RATE_LIMITER = _SIGNALS["rate_limiter"]
+ORDERS = _SIGNALS["orders"]
+OPEN_POSITIONS = _SIGNALS["open_positions"]
+REALIZED_PNL = _SIGNALS["realized_pnl"]
 
 # -- the exporter itself -------------------------------------------------------------
-DROPPED = "exporter_dropped_updates_total"
-EVENTS = "exporter_events_total"
-LAST_EVENT = "exporter_last_event_timestamp_seconds"
+DROPPED = _SIGNALS["dropped"]
+EVENTS = _SIGNALS["events"]
+LAST_EVENT = _SIGNALS["last_event"]
 
 # Why an update was dropped: the closed value set of DROPPED's `reason` label.
 NEGATIVE_DELTA = "negative_delta"

@@ -5,6 +5,7 @@ metrics and recorded series below through signal keys (stackgen/signals.py).
 
 Sources differ by label values (source="okx"), never by metric or alert name.
 """
+from stackgen.signals import name as _signal
 
 SPEC_VERSION = "tradingmon/v1"
 SPEC_FILE = "spec.yaml"
@@ -18,36 +19,40 @@ RULES_DIR = "rules"
 RULE_TESTS_DIR = "rules/tests"
 RUNBOOK = "docs/runbook.md"
 EXPORTER_CATALOG = "exporter/catalog.json"
+EXPORTER_SIGNALS = "exporter/signals.json"
 # Folders the generator owns entirely: files in them that it no longer renders are removed.
 OWNED_DIRS = (RULES_DIR, "dashboards", "stack/grafana/provisioning", "k8s", "stack/agents", "stack/alertmanager/ha")
 
 # Where the compose stack mounts things (prometheus.yml refers to rule files by these paths).
 PROMETHEUS_RULES_MOUNT = "/etc/prometheus/rules"
 
-# -- the metrics the generated rules read (must be in the spec's catalog) ------
-DRAWDOWN = "trading_drawdown_ratio"
-WIN_RATE = "trading_win_rate_ratio"
-ROUND_TRIPS = "trading_round_trips_total"
-DAILY_PNL = "trading_daily_pnl_usd"
-LOOP_LATENCY = "trading_loop_latency_seconds"
-HTTP_REQUESTS = "http_requests_total"
-HTTP_DURATION = "http_request_duration_seconds"
-RATE_LIMITER = "api_rate_limiter_requests_total"
-FX_VALID_SOURCES = "fx_valid_sources"
-FX_MEDIAN = "fx_median_rate"
-FX_SOURCE_RATE = "fx_source_rate"
-FX_SOURCE_CONNECTED = "fx_source_connected"
-FX_LAST_MESSAGE = "fx_source_last_message_timestamp_seconds"
-WEBSOCKET_CONNECTIONS = "http_websocket_connections"
+# -- the metrics the generated rules read: signal names, from stackgen/data/signals.yaml ----
+DRAWDOWN = _signal("drawdown")
+WIN_RATE = _signal("win_rate")
+ROUND_TRIPS = _signal("round_trips")
+DAILY_PNL = _signal("daily_pnl")
+LOOP_LATENCY = _signal("loop_latency")
+HTTP_REQUESTS = _signal("http_requests")
+HTTP_DURATION = _signal("http_duration")
+RATE_LIMITER = _signal("rate_limiter")
+FX_VALID_SOURCES = _signal("fx_valid_sources")
+FX_MEDIAN = _signal("fx_median")
+FX_SOURCE_RATE = _signal("fx_source_rate")
+FX_SOURCE_CONNECTED = _signal("fx_source_connected")
+FX_LAST_MESSAGE = _signal("fx_last_message")
+WEBSOCKET_CONNECTIONS = _signal("websocket_connections")
 
 # -- recorded series (level:metric:operations) ---------------------------------
-LOOP_LATENCY_QUANTILE = "instance:trading_loop_latency_seconds:quantile_rate5m"
-HTTP_LATENCY_QUANTILE = "instance_path:http_request_duration_seconds:quantile_rate5m"
-HTTP_REQUEST_RATE = "instance_path:http_requests:rate5m"
-HTTP_ERROR_RATIO = "instance:http_requests:error_ratio_rate5m"
-RATE_LIMITED_RATE = "instance:api_rate_limiter_requests:limited_rate5m"
-FX_SOURCE_AGE = "source:fx_source_last_message_age_seconds"
-FX_SOURCE_DEVIATION = "source:fx_source_deviation_bps"
+LOOP_LATENCY_QUANTILE = f"instance:{LOOP_LATENCY}:quantile_rate5m"
+HTTP_LATENCY_QUANTILE = f"instance_path:{HTTP_DURATION}:quantile_rate5m"
+HTTP_REQUEST_RATE = f"instance_path:{HTTP_REQUESTS.removesuffix('_total')}:rate5m"
+HTTP_ERROR_RATIO = f"instance:{HTTP_REQUESTS.removesuffix('_total')}:error_ratio_rate5m"
+RATE_LIMITED_RATE = f"instance:{RATE_LIMITER.removesuffix('_total')}:limited_rate5m"
+FX_SOURCE_AGE = f"source:{FX_LAST_MESSAGE.removesuffix('_timestamp_seconds')}_age_seconds"
+FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_bps"
+# A Summary (quantiles computed by the bot) feeds the same recorded quantile series a histogram
+# does: signal key -> the recorded quantile series of that histogram signal.
+QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE}
 
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")

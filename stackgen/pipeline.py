@@ -6,7 +6,7 @@ from pathlib import Path
 from stackgen.model.stack import Stack, load_stack
 from stackgen.render import (alert_rules, alertmanager_config, exporter_catalog, prometheus_config, routing_tests,
                              rule_tests, runbook)
-from stackgen.render import dashboards, grafana_provisioning, kubernetes, scale_out
+from stackgen.render import dashboards, grafana_provisioning, kubernetes, profile_rules, scale_out
 
 # One renderer per artifact; each returns {relative path: text}.
 RENDERERS = (
@@ -19,6 +19,7 @@ RENDERERS = (
     runbook,
     dashboards,
     grafana_provisioning,
+    profile_rules,
     kubernetes, scale_out,  # k8s/, agent-mode hosts and Alertmanager HA (docs/scale-out.md)
 )
 

@@ -34,6 +34,8 @@ class Metric:
     labels: tuple[Label, ...] = ()
     unit: str = ""
     buckets: tuple[float, ...] = ()
+    exported: bool = True      # exposed by this project's exporter (exporter/catalog.json)
+    signal: str = ""           # the signal key, when this metric is a signal
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -69,6 +71,36 @@ class Catalog:
         return dict(self.label_sets)[name]
 
 
+def with_signals(spec_catalog: Catalog | None, path_label: str) -> Catalog:
+    """The spec's catalog plus every signal of stackgen/data/signals.yaml it does not declare itself.
+
+    A spec metric named like a signal must keep the signal's type (it may refine help, labels, buckets).
+    """
+    from stackgen.signals import registry
+    reg = registry()
+    declared = {m.name: m for m in spec_catalog.metrics} if spec_catalog else {}
+    metrics = []
+    for metric in declared.values():
+        signal = reg.by_name(metric.name)
+        metrics.append(_replace(metric, signal=signal.key) if signal else metric)
+    for signal in reg.signals:
+        if signal.name in declared:
+            continue
+        labels = tuple(Label(path_label if lab.name == "{path}" else lab.name, lab.values) for lab in signal.labels)
+        metrics.append(Metric(name=signal.name, type=signal.type, help=signal.help, domain=signal.domain,
+                              labels=labels, unit=signal.unit, buckets=signal.buckets,
+                              exported=signal.exporter, signal=signal.key))
+    label_sets = dict(reg.label_sets)
+    if spec_catalog:
+        label_sets.update(dict(spec_catalog.label_sets))
+    return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+
+
+def _replace(metric: Metric, **changes) -> Metric:
+    from dataclasses import replace
+    return replace(metric, **changes)
+
+
 def read_catalog(field: Field) -> Catalog:
     if not isinstance(field.value, dict):
         raise field.error("expected a mapping of label_sets and domains of metrics")
@@ -96,10 +128,20 @@ def read_catalog(field: Field) -> Catalog:
                 raise item.child("name", metric.name).error(
                     f"metric {metric.name!r} is declared twice (also in metrics.{seen[metric.name]})")
             seen[metric.name] = domain
+            _check_signal_type(item, metric)
             metrics.append(metric)
     if not metrics:
         raise field.error("the catalog declares no metric")
     return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+
+
+def _check_signal_type(item: Field, metric: Metric) -> None:
+    from stackgen.signals import registry
+    signal = registry().by_name(metric.name)
+    if signal is not None and signal.type != metric.type:
+        raise item.child("type", metric.type).error(
+            f"{metric.name!r} is the signal {signal.key!r}, a {signal.type} (stackgen/data/signals.yaml); "
+            f"got {metric.type}")
 
 
 def _read_metric(item: Field, domain: str, label_sets: dict[str, tuple[str, ...]]) -> Metric:

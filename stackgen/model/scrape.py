@@ -30,6 +30,7 @@ class ScrapeJob:
     timeout: str = ""           # empty: the global scrape_timeout
     metrics_path: str = "/metrics"
     scheme: str = "http"
+    profile: str = ""           # a bot's job: the profile that maps its metrics onto the signals
 
 
 @dataclass(frozen=True)
@@ -59,42 +60,48 @@ def read_global(field: Field) -> Global:
 
 
 def read_scrape(field: Field, glob: Global) -> Scrape:
-    f = field.mapping(required=("jobs",), optional=("self_monitoring",))
+    f = field.mapping(optional=("jobs", "self_monitoring"))
     jobs: list[ScrapeJob] = []
     names: set[str] = {"prometheus", "alertmanager"}
-    for item in f["jobs"].items(min_items=1):
-        j = item.mapping(required=("name", "targets"),
-                         optional=("enabled", "interval", "timeout", "labels", "metrics_path", "scheme"))
-        name = j["name"].slug("job name")
-        if name in names:
-            raise j["name"].error(f"job name {name!r} is used twice (prometheus and alertmanager "
-                                  "are reserved for self-monitoring)")
-        names.add(name)
-        targets = tuple(t.string(pattern=_TARGET, what="target (host:port)")
-                        for t in j["targets"].items(min_items=1))
-        interval = j["interval"].duration(minimum=1) if "interval" in j else ""
-        timeout = j["timeout"].duration(minimum=1) if "timeout" in j else ""
-        if parse_duration(timeout or glob.scrape_timeout) > parse_duration(interval or glob.scrape_interval):
-            where = j["timeout"] if timeout else j["interval"]
-            raise where.error(f"the scrape timeout ({timeout or glob.scrape_timeout}) must not be longer "
-                              f"than the interval ({interval or glob.scrape_interval}); set a shorter "
-                              "timeout for this job")
-        labels = ()
-        if "labels" in j:
-            lf = j["labels"]
-            label_fields = lf.mapping(optional=tuple(lf.value or {}))
-            for key, value in label_fields.items():
-                lf.child(key, key).name("label name")
-                if key in ("job", "instance") or key.startswith("__"):
-                    raise value.error(f"label {key!r} is set by Prometheus itself")
-                value.string()
-            labels = tuple(sorted((k, v.value) for k, v in label_fields.items()))
-        path = j["metrics_path"].string() if "metrics_path" in j else "/metrics"
-        if not path.startswith("/"):
-            raise j["metrics_path"].error(f"must start with '/', got {path!r}")
-        scheme = j["scheme"].one_of(("http", "https")) if "scheme" in j else "http"
-        enabled = j["enabled"].boolean() if "enabled" in j else True
+    for item in f["jobs"].items() if "jobs" in f else ():
+        job, enabled = read_job(item, glob, names)
         if enabled:
-            jobs.append(ScrapeJob(name, targets, labels, interval, timeout, path, scheme))
+            jobs.append(job)
     self_monitoring = f["self_monitoring"].boolean() if "self_monitoring" in f else True
     return Scrape(self_monitoring, tuple(jobs))
+
+
+def read_job(item: Field, glob: Global, names: set[str], extra: tuple[str, ...] = ()) -> tuple[ScrapeJob, bool]:
+    """One scrape job (also a bot entry, whose `extra` keys the caller reads); names collects job names."""
+    j = item.mapping(required=("name", "targets"),
+                     optional=("enabled", "interval", "timeout", "labels", "metrics_path", "scheme") + extra)
+    name = j["name"].slug("job name")
+    if name in names:
+        raise j["name"].error(f"job name {name!r} is used twice (prometheus and alertmanager "
+                              "are reserved for self-monitoring)")
+    names.add(name)
+    targets = tuple(t.string(pattern=_TARGET, what="target (host:port)")
+                    for t in j["targets"].items(min_items=1))
+    interval = j["interval"].duration(minimum=1) if "interval" in j else ""
+    timeout = j["timeout"].duration(minimum=1) if "timeout" in j else ""
+    if parse_duration(timeout or glob.scrape_timeout) > parse_duration(interval or glob.scrape_interval):
+        where = j["timeout"] if timeout else j["interval"]
+        raise where.error(f"the scrape timeout ({timeout or glob.scrape_timeout}) must not be longer "
+                          f"than the interval ({interval or glob.scrape_interval}); set a shorter "
+                          "timeout for this job")
+    labels = ()
+    if "labels" in j:
+        lf = j["labels"]
+        label_fields = lf.mapping(optional=tuple(lf.value or {}))
+        for key, value in label_fields.items():
+            lf.child(key, key).name("label name")
+            if key in ("job", "instance") or key.startswith("__"):
+                raise value.error(f"label {key!r} is set by Prometheus itself")
+            value.string()
+        labels = tuple(sorted((k, v.value) for k, v in label_fields.items()))
+    path = j["metrics_path"].string() if "metrics_path" in j else "/metrics"
+    if not path.startswith("/"):
+        raise j["metrics_path"].error(f"must start with '/', got {path!r}")
+    scheme = j["scheme"].one_of(("http", "https")) if "scheme" in j else "http"
+    enabled = j["enabled"].boolean() if "enabled" in j else True
+    return ScrapeJob(name, targets, labels, interval, timeout, path, scheme), enabled

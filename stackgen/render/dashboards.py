@@ -55,8 +55,12 @@ def render(stack: Stack) -> dict[str, str]:
 
 # -- checks ------------------------------------------------------------------------
 def query_index(stack: Stack) -> promql.SeriesIndex:
-    """The catalog's series; external labels (cluster, ...) count as present, for shared-store filters."""
-    index = promql.catalog_index(stack)
+    """The catalog's and the recorded series; external labels (cluster, ...) count as present (shared stores)."""
+    # Recorded series too (the alert families' and the bot profiles'): a Summary's quantiles exist only there.
+    from stackgen.alerts.rulesets import recorded_series, rule_files
+    from stackgen.render.profile_rules import recorded_series as profile_series
+    recorded = recorded_series([rule for file in rule_files(stack) for rule in file.records])
+    index = promql.catalog_index(stack).with_recorded({**recorded, **profile_series(stack)})
     return promql.SeriesIndex(index.series, index.implicit | frozenset(names.EXTERNAL_LABELS))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from stackgen import conventions as n
 from stackgen.model.scrape import ScrapeJob
 from stackgen.model.stack import Stack
-from stackgen.render import hosts
+from stackgen.render import hosts, profile_rules
 from stackgen.render.remote_write import alertmanager_targets, remote_write_section
 from stackgen.render.output import to_yaml
 
@@ -22,7 +22,13 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
             scrape_configs.append({"job_name": service, "static_configs": [
                 {"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
     for job in stack.scrape.jobs:
-        scrape_configs.append(job_entry(job, [at(t) for t in job.targets]))
+        entry = job_entry(job, [at(t) for t in job.targets])
+        bot = stack.bot(job.name) if job.profile else None
+        relabel = profile_rules.relabel_configs(bot.profile, stack.api.path_label) if bot is not None else []
+        if relabel:
+            # The bot's own names, labels and per-exchange names mapped onto the signals (its profile).
+            entry["metric_relabel_configs"] = relabel
+        scrape_configs.append(entry)
     return {
         "global": {
             "scrape_interval": g.scrape_interval,

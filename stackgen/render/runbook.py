@@ -11,6 +11,7 @@ from stackgen.alerts import families as fam
 from stackgen.alerts.model import Rule
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
+from stackgen.render import profile_rules
 
 @dataclass(frozen=True)
 class Entry:
@@ -43,10 +44,12 @@ def render(stack: Stack) -> dict[str, str]:
     for rule_file in rule_files(stack):
         for rule in rule_file.alerts:
             by_alert.setdefault(rule.alert, []).append(rule)
+    for bot in stack.bots:      # each bot's dead man's switch, from its profile
+        by_alert.setdefault(profile_rules.ALERT_BOT_STOPPED, []).append(profile_rules.deadman_rule(stack, bot))
     guide = _guide(stack)
     entries = []
     for name, rules in by_alert.items():
-        meaning, steps = guide[name]
+        meaning, steps = guide[name] if name in guide else profile_rules.GUIDE[name]
         entries.append(Entry(name, name.lower(), meaning, steps, tuple(
             {"severity": dict(r.labels)["severity"], "for_": r.for_, "expr": r.expr} for r in rules)))
     env = jinja2.Environment(loader=jinja2.PackageLoader("stackgen", "templates"),

@@ -1,0 +1,116 @@
+"""Which alerts and panels each bot can feed, computed from the rendered expressions.
+
+Every alert rule and panel query is parsed (PromQL) and the metrics it reads are followed
+through the recording rules that produce them, down to scraped series. A bot feeds an alert or
+panel when its profile provides every one of those series; otherwise the report names the
+series it lacks. Nothing here knows how the alert families or dashboards are built.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stackgen import promql
+from stackgen.alerts.rulesets import rule_files
+from stackgen.model.profiles import Bot
+from stackgen.model.stack import Stack
+from stackgen.render import profile_rules
+
+# Series every scraped target has, whatever it exposes.
+ALWAYS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS"})
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str                   # "alert" or "panel"
+    name: str                   # alert name, or "<dashboard title> / <panel title>"
+    missing: tuple[str, ...]    # series the bot does not provide (empty: fed)
+
+    @property
+    def fed(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True)
+class BotCoverage:
+    bot: Bot
+    alerts: tuple[Item, ...]
+    panels: tuple[Item, ...]
+
+    def fed(self, kind: str) -> tuple[Item, ...]:
+        return tuple(i for i in getattr(self, kind) if i.fed)
+
+    def lines(self) -> list[str]:
+        p = self.bot.profile
+        out = [f"bot {self.bot.name} (profile {p.name}): alerts {len(self.fed('alerts'))}/{len(self.alerts)}, "
+               f"panels {len(self.fed('panels'))}/{len(self.panels)}"]
+        out.append("  alerts it gets: " + (", ".join(i.name for i in self.alerts if i.fed) or "none"))
+        for item in self.alerts:
+            if not item.fed:
+                out.append(f"  alert {item.name}: not fed, needs {', '.join(item.missing)}")
+        for item in self.panels:
+            if not item.fed:
+                out.append(f"  panel {item.name}: no data, needs {', '.join(item.missing)}")
+        out.extend(f"  note: {note}" for note in p.notes)
+        return out
+
+
+def metrics_read(expr: str) -> set[str]:
+    """Names of the series an expression selects."""
+    selectors: list = []
+    promql._walk(promql.parse(expr), selectors, [], set(), [])
+    return {name for name, _ in selectors}
+
+
+def _recorded(stack: Stack, bot: Bot) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for rule_file in rule_files(stack):
+        for rule in rule_file.records:
+            out.setdefault(rule.record, []).append(rule.expr)
+    bots = [b for b in stack.bots if b.profile.name == bot.profile.name]
+    for _, rule in profile_rules.mapping_rules(bot.profile, bots):
+        out.setdefault(rule.record, []).append(rule.expr)
+    return out
+
+
+class _Resolver:
+    def __init__(self, provided: frozenset[str], recorded: dict[str, list[str]]):
+        self.provided, self.recorded, self._memo = provided, recorded, {}
+
+    def missing(self, name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        """Scraped series this series needs and the bot lacks (empty: the bot feeds it)."""
+        if name in self.provided or name in ALWAYS:
+            return set()
+        if name in self._memo:
+            return self._memo[name]
+        if name not in self.recorded or name in seen:
+            return {name}
+        best: set[str] | None = None
+        for expr in self.recorded[name]:
+            lack = set().union(*(self.missing(m, seen | {name}) for m in metrics_read(expr)))
+            if best is None or len(lack) < len(best):
+                best = lack
+        self._memo[name] = best or set()
+        return self._memo[name]
+
+    def expr_missing(self, expr: str) -> tuple[str, ...]:
+        return tuple(sorted(set().union(*(self.missing(m) for m in metrics_read(expr)))))
+
+
+def bot_coverage(stack: Stack, bot: Bot) -> BotCoverage:
+    resolver = _Resolver(bot.profile.provided_series(), _recorded(stack, bot))
+    alerts: dict[str, set[str]] = {}
+    for rule_file in rule_files(stack):
+        for rule in rule_file.alerts:
+            alerts.setdefault(rule.alert, set()).update(resolver.expr_missing(rule.expr))
+    alerts[profile_rules.ALERT_BOT_STOPPED] = set(resolver.expr_missing(profile_rules.deadman_rule(stack, bot).expr))
+    panels = []
+    for dashboard in stack.dashboards:
+        for panel in dashboard.panels:
+            lack = set().union(*(resolver.expr_missing(q.expr) for q in panel.queries))
+            panels.append(Item("panel", f"{dashboard.title} / {panel.title}", tuple(sorted(lack))))
+    return BotCoverage(bot, tuple(Item("alert", name, tuple(sorted(lack))) for name, lack in alerts.items()),
+                       tuple(panels))
+
+
+def report(stack: Stack) -> list[BotCoverage]:
+    return [bot_coverage(stack, bot) for bot in stack.bots]
