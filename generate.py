@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from stackgen import annotations  # noqa: E402
 from stackgen import conventions as names  # noqa: E402
 from stackgen import writer  # noqa: E402
 from stackgen.errors import SpecError  # noqa: E402
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         _, files = render_spec(args.spec, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        annotations.emit_spec_error(exc)
         return 2
     if args.check:
         changes = writer.compare(files, args.out, names.OWNED_DIRS)
