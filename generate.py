@@ -4,11 +4,13 @@
     python generate.py [--spec PATH] [--out DIR] [--check]
 
 --check writes nothing and exits 1 listing every file that would change.
-A bad spec prints one line (file:line: field: what) and exits 2, writing nothing.
+A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
+spec whose rendered files promtool or amtool (when installed) reject.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,15 +24,31 @@ from stackgen.errors import SpecError  # noqa: E402
 from stackgen.pipeline import render_spec  # noqa: E402
 
 
+# Skips the promtool/amtool judgement of the rendered files (for in-process test runs).
+SKIP_TOOLS_ENV = "STACKGEN_SKIP_TOOL_CHECK"
+
+
+def _judge_with_tools(files: dict[str, str], display: str) -> None:
+    """Before anything is written: a spec the real tools would reject is a spec error."""
+    from stackgen.checks import check_rendered
+    problems = check_rendered(files)
+    if problems:
+        raise SpecError(f"{problems[0]} (the spec renders a file the real tool refuses)", file=display)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    parser.add_argument("--no-tool-check", action="store_true",
+                        help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
     try:
         _, files = render_spec(args.spec, display)
+        if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
+            _judge_with_tools(files, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         annotations.emit_spec_error(exc)

@@ -53,6 +53,57 @@ def _run(name: str, command: list[str], files: tuple[str, ...] = ()) -> Result:
     return Result(name, proc.returncode == 0, (proc.stdout + proc.stderr).strip(), files)
 
 
+def check_rendered(files: dict[str, str], timeout: float = 60) -> list[str]:
+    """Judge rendered (not yet written) files with promtool check config (which loads every rule
+    file) and amtool check-config, in a temp dir, both at once. One line per rejection; empty
+    when both accept, or when the tools are not installed."""
+    if missing_tools():
+        return []
+    with tempfile.TemporaryDirectory(prefix="stackgen-check-") as tmp:
+        base = Path(tmp)
+        for rel, text in files.items():
+            if rel == n.PROMETHEUS_CONFIG or rel == n.ALERTMANAGER_CONFIG or (
+                    rel.startswith(n.RULES_DIR + "/") and rel.endswith(".rules.yml")):
+                path = base / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+        commands = []
+        if n.PROMETHEUS_CONFIG in files:
+            config = yaml.safe_load(files[n.PROMETHEUS_CONFIG])
+            config["rule_files"] = [str(base / n.RULES_DIR / "*.rules.yml")]
+            local = base / "prometheus-check.yml"
+            local.write_text(yaml.safe_dump(config), encoding="utf-8")
+            commands.append(("promtool check config", n.PROMETHEUS_CONFIG,
+                             ["promtool", "check", "config", str(local)]))
+        if n.ALERTMANAGER_CONFIG in files:
+            commands.append(("amtool check-config", n.ALERTMANAGER_CONFIG,
+                             ["amtool", "check-config", str(base / n.ALERTMANAGER_CONFIG)]))
+        running = [(name, rel, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                text=True, cwd=tmp))
+                   for name, rel, command in commands]
+        problems = []
+        for name, rel, proc in running:
+            try:
+                output, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                problems.append(f"{name} did not finish within {timeout:g}s on the rendered {rel}")
+                continue
+            if proc.returncode != 0:
+                problems.append(f"{name} rejects the rendered {rel}: {_first_problem(output, tmp)}")
+        return problems
+
+
+def _first_problem(output: str, tmp: str) -> str:
+    """The tool's own words, on one line, with temp paths made relative."""
+    lines = [" ".join(line.replace(tmp + "/", "").split()) for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    wanted = [line for line in lines if "FAILED" in line or "error" in line.lower()]
+    text = "; ".join(dict.fromkeys(wanted or lines)) or "rejected"
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
 def missing_tools() -> list[str]:
     return [tool for tool in ("promtool", "amtool") if shutil.which(tool) is None]
 

@@ -192,6 +192,16 @@ def _location(field: Field) -> str:
     return name
 
 
+def _group_by(field: Field) -> tuple[str, ...]:
+    labels: list[str] = []
+    for item in field.items(min_items=1):
+        label = item.name("label name")
+        if label in labels:
+            raise item.error(f"label {label!r} is listed twice (Alertmanager refuses duplicates in group_by)")
+        labels.append(label)
+    return tuple(labels)
+
+
 def _timing(f: dict[str, Field], key: str, default: str = "") -> str:
     return f[key].duration(minimum=1) if key in f else default
 
@@ -234,7 +244,7 @@ def read_routing(field: Field) -> Routing:
         r = item.mapping(required=("match", "receivers"),
                          optional=("group_by", "group_wait", "group_interval", "repeat_interval"))
         names = tuple(known(x) for x in r["receivers"].items(min_items=1))
-        group_by = tuple(x.name("label name") for x in r["group_by"].items(min_items=1)) if "group_by" in r else ()
+        group_by = _group_by(r["group_by"]) if "group_by" in r else ()
         routes.append(Route(_label_map(r["match"]), names, group_by, _timing(r, "group_wait"),
                             _timing(r, "group_interval"), _timing(r, "repeat_interval")))
     windows = []
@@ -257,7 +267,7 @@ def read_routing(field: Field) -> Routing:
             tuple(a.name("alert name") for a in w["mute_alerts"].items(min_items=1))))
     return Routing(
         resolve_timeout=_timing(f, "resolve_timeout", "5m"),
-        group_by=tuple(x.name("label name") for x in f["group_by"].items(min_items=1)),
+        group_by=_group_by(f["group_by"]),
         group_wait=_timing(f, "group_wait"), group_interval=_timing(f, "group_interval"),
         repeat_interval=_timing(f, "repeat_interval"), default_receiver=known(f["default_receiver"]),
         receivers=tuple(receivers), routes=tuple(routes), maintenance_windows=tuple(windows))
