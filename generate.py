@@ -17,11 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from stackgen import annotations  # noqa: E402
+# Only what parsing the arguments needs is imported here; the pipeline (and, through it, each
+# renderer) is imported when used, so --help and a spec error start fast.
 from stackgen import conventions as names  # noqa: E402
-from stackgen import writer  # noqa: E402
 from stackgen.errors import SpecError  # noqa: E402
-from stackgen.pipeline import render_spec  # noqa: E402
 
 
 # Skips the promtool/amtool judgement of the rendered files (for in-process test runs).
@@ -45,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
+    from stackgen import writer
+    from stackgen.pipeline import render_spec
     try:
         _, files = render_spec(args.spec, display)
         if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
             _judge_with_tools(files, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        from stackgen import annotations
         annotations.emit_spec_error(exc)
         return 2
     if args.check:
