@@ -35,6 +35,17 @@ def _judge_with_tools(files: dict[str, str], display: str) -> None:
         raise SpecError(f"{problems[0]} (the spec renders a file the real tool refuses)", file=display)
 
 
+def _annotate_drift(changes, out: Path, display: str) -> None:
+    """Under GitHub Actions, each stale generated file (at most 10) as an annotation; elsewhere nothing."""
+    from stackgen import annotations
+    stale = ([(rel, "would be added") for rel in changes.added] + [(rel, "differs") for rel in changes.changed]
+             + [(rel, "would be removed") for rel in changes.removed])
+    for rel, what in stale[:10]:
+        annotations.emit_error(f"{rel} {what}: regenerate with `make generate` and commit it with {display}",
+                               file=str(out / rel) if what != "would be added" else None,
+                               title="generated file out of date")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
@@ -62,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"out of date: regenerate with `make generate` ({display} and the generated files differ):")
         print("\n".join(changes.lines()))
+        _annotate_drift(changes, args.out, display)
         return 1
     changes = writer.write(files, args.out, names.OWNED_DIRS)
     print(f"generated {len(files)} files from {display} into {args.out}: "

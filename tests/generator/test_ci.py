@@ -188,3 +188,20 @@ def test_failing_check_is_annotated_on_the_generated_file(tmp_path):
     assert "::" not in plain.stdout
     assert [line for line in annotated.stdout.splitlines() if not line.startswith("::error")] \
         == plain.stdout.splitlines()
+
+
+def test_drift_under_github_actions_is_annotated_on_the_stale_file(tmp_path):
+    out = tmp_path / "out"
+    assert run_generate("--out", str(out), "--no-tool-check").returncode == 0
+    stale = out / n.RULES_DIR / "topn.rules.yml"
+    stale.write_text(stale.read_text() + "# edited by hand\n")
+    command = [sys.executable, str(ROOT / "generate.py"), "--check", "--no-tool-check", "--out", str(out)]
+    annotated = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                               env=_generate_env(tmp_path, GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(out)))
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120, env=_generate_env(tmp_path))
+    assert annotated.returncode == plain.returncode == 1
+    errors = [line for line in annotated.stdout.splitlines() if line.startswith("::error")]
+    assert errors == ["::error file=rules/topn.rules.yml,title=generated file out of date::rules/topn.rules.yml "
+                      "differs: regenerate with `make generate` and commit it with spec.yaml"]
+    assert "::" not in plain.stdout
+    assert [line for line in annotated.stdout.splitlines() if not line.startswith("::")] == plain.stdout.splitlines()

@@ -251,3 +251,27 @@ def test_fuzzed_specs_end_in_one_line_or_render(workspace, spec_text):
         assert _run(SEED, base / "spec.yaml", out)[0] == 0
     if os.environ.get("STACKGEN_FUZZ_REPORT"):
         Path(os.environ["STACKGEN_FUZZ_REPORT"]).write_text(repr(FUZZ_FIGURES))
+
+
+def test_plain_anchors_and_aliases_still_work(workspace, tmp_path):
+    """The defensive reader keeps YAML's ordinary reuse: an alias renders what the written-out value renders."""
+    base, out = workspace
+    aliased = _sub("  group_by: [alertname, job]", "  group_by: &grouping [alertname, job]")
+    route_end = "      repeat_interval: 1h\n"
+    aliased = aliased.replace(route_end, route_end + "      group_by: *grouping\n", 1)
+    written = SEED.replace(route_end, route_end + "      group_by: [alertname, job]\n", 1)
+    (tmp_path / "specs-a").mkdir()
+    (tmp_path / "specs-w").mkdir()
+    assert _run(aliased, tmp_path / "specs-a" / "spec.yaml", tmp_path / "a")[0] == 0
+    assert _run(written, tmp_path / "specs-w" / "spec.yaml", tmp_path / "w")[0] == 0
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file():
+            twin = tmp_path / "w" / path.relative_to(tmp_path / "a")
+            # Headers name the spec's path, the one intended difference.
+            assert path.read_text().replace("specs-a", "specs-w") == twin.read_text(), path
+    # An error inside an alias names the path it is used at and the line the bad value is written on.
+    bad = aliased.replace("&grouping [alertname, job]", "&grouping [alertname, job, job]")
+    code, _, stderr, _ = _run(bad, base / "bad-alias.yaml", tmp_path / "b")
+    line = bad.splitlines().index("  group_by: &grouping [alertname, job, job]") + 1
+    assert code == 2
+    assert f"bad-alias.yaml:{line}: alertmanager.routes[0].group_by[2]: label 'job' is listed twice" in stderr
