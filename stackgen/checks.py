@@ -48,8 +48,14 @@ class Result:
 _NAMED_FILE = re.compile(r"^(?:Checking|Unit Testing:)\s+(\S+)")
 
 
+TIMEOUT = 120   # seconds per tool run
+
+
 def _run(name: str, command: list[str], files: tuple[str, ...] = ()) -> Result:
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return Result(name, False, f"FAILED: did not finish within {TIMEOUT} s", files)
     return Result(name, proc.returncode == 0, (proc.stdout + proc.stderr).strip(), files)
 
 
