@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -188,14 +189,17 @@ def mutated_spec(draw) -> str:
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         index = draw(st.integers(min_value=0, max_value=len(lines) - 1))
         line = lines[index]
-        kind = draw(st.sampled_from(["value", "value", "value", "text", "number", "number", "delete", "duplicate",
-                                     "indent", "key"]))
-        if kind in ("value", "text", "number") and ":" in line:
+        kind = draw(st.sampled_from(["value", "value", "value", "text", "number", "number", "quoted", "quoted",
+                                     "delete", "duplicate", "indent", "key"]))
+        if kind in ("value", "text", "number", "quoted") and ":" in line:
             head = line.split(":", 1)[0]
             if kind == "value":
                 value = draw(st.sampled_from(HOSTILE_VALUES))
             elif kind == "text":
                 value = draw(st.text(max_size=12))
+            elif kind == "quoted":
+                # Any string, validly quoted: reaches the string checks instead of the YAML parser.
+                value = json.dumps(draw(st.text(max_size=24)))
             else:
                 value = repr(draw(st.one_of(st.integers(min_value=-10**25, max_value=10**25),
                                             st.floats(allow_nan=False, allow_infinity=False))))
