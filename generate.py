@@ -4,21 +4,47 @@
     python generate.py [--spec PATH] [--out DIR] [--check]
 
 --check writes nothing and exits 1 listing every file that would change.
-A bad spec prints one line (file:line: field: what) and exits 2, writing nothing.
+A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
+spec whose rendered files promtool or amtool (when installed) reject.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+# Only what parsing the arguments needs is imported here; the pipeline (and, through it, each
+# renderer) is imported when used, so --help and a spec error start fast.
 from stackgen import conventions as names  # noqa: E402
 from stackgen import coverage, writer  # noqa: E402
 from stackgen.errors import SpecError  # noqa: E402
-from stackgen.pipeline import render_spec  # noqa: E402
+
+
+# Skips the promtool/amtool judgement of the rendered files (for in-process test runs).
+SKIP_TOOLS_ENV = "STACKGEN_SKIP_TOOL_CHECK"
+
+
+def _judge_with_tools(files: dict[str, str], display: str) -> None:
+    """Before anything is written: a spec the real tools would reject is a spec error."""
+    from stackgen.checks import check_rendered
+    problems = check_rendered(files)
+    if problems:
+        raise SpecError(f"{problems[0]} (the spec renders a file the real tool refuses)", file=display)
+
+
+def _annotate_drift(changes, out: Path, display: str) -> None:
+    """Under GitHub Actions, each stale generated file (at most 10) as an annotation; elsewhere nothing."""
+    from stackgen import annotations
+    stale = ([(rel, "would be added") for rel in changes.added] + [(rel, "differs") for rel in changes.changed]
+             + [(rel, "would be removed") for rel in changes.removed])
+    for rel, what in stale[:10]:
+        annotations.emit_error(f"{rel} {what}: regenerate with `make generate` and commit it with {display}",
+                               file=str(out / rel) if what != "would be added" else None,
+                               title="generated file out of date")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    parser.add_argument("--no-tool-check", action="store_true",
+                        help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
+    from stackgen.pipeline import render_spec
     try:
         stack, files = render_spec(args.spec, display)
+        if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
+            _judge_with_tools(files, display)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        from stackgen import annotations
+        annotations.emit_spec_error(exc)
         return 2
     for note in stack.notes:
         print(f"note: {note}")
@@ -44,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"out of date: regenerate with `make generate` ({display} and the generated files differ):")
         print("\n".join(changes.lines()))
+        _annotate_drift(changes, args.out, display)
         return 1
     changes = writer.write(files, args.out, names.OWNED_DIRS)
     print(f"generated {len(files)} files from {display} into {args.out}: "

@@ -43,9 +43,37 @@ def catalog_index(stack: Stack) -> SeriesIndex:
     return SeriesIndex(series, implicit)
 
 
+# The parser's time and memory grow faster than linearly with nesting and with the number of
+# binary operators (3,000 chained `or`: 14 s and 3 GB; 10,000: a crash), so larger expressions
+# are refused before parsing. 1,200 operators leave room for TargetAbsent over 1,000 scrape jobs.
+MAX_NESTING = 100
+MAX_OPERATORS = 1_200
+_OPERATOR = re.compile(r"\b(?:or|and|unless)\b|==|!=|>=|<=|[-+*/%^<>]")
+
+
 def parse(expr: str):
     """The AST of a PromQL expression (Grafana macros allowed); raises ValueError."""
+    _check_size(expr)
     return promql_parser.parse(_GRAFANA_MACRO.sub("5m", expr))
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+
+
+def _check_size(expr: str) -> None:
+    expr = _STRING.sub('""', expr)
+    depth = deepest = 0
+    for char in expr:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise ValueError(f"nested {deepest} brackets deep (at most {MAX_NESTING})")
+    operators = len(_OPERATOR.findall(expr))
+    if operators > MAX_OPERATORS:
+        raise ValueError(f"more than {MAX_OPERATORS} operators ({operators})")
 
 
 def problems(expr: str, index: SeriesIndex) -> list[str]:
@@ -76,43 +104,51 @@ def problems(expr: str, index: SeriesIndex) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _walk(node, selectors, grouping, created, found) -> None:
-    kind = type(node).__name__
-    if kind == "VectorSelector":
-        name = node.name
-        matchers = list(node.matchers.matchers) + [m for group in node.matchers.or_matchers for m in group]
-        if name is None:
-            fixed = [m.value for m in matchers if m.name == "__name__" and str(m.op).endswith("Equal")
-                     and "Not" not in str(m.op)]
-            if not fixed:
-                found.append("a selector must name its metric")
-                return
-            name = fixed[0]
-        selectors.append((name, [m.name for m in matchers]))
-    elif kind == "MatrixSelector":
-        _walk(node.vector_selector, selectors, grouping, created, found)
-    elif kind == "Call":
-        args = list(node.args)
-        if node.func.name in _LABEL_FUNCS and len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
-            created.add(args[1].val)
-        for arg in args:
-            _walk(arg, selectors, grouping, created, found)
-    elif kind == "AggregateExpr":
-        if node.modifier is not None:
-            grouping.extend(node.modifier.labels)
-        if node.param is not None and not isinstance(node.param, (int, float, str)):
-            _walk(node.param, selectors, grouping, created, found)
-        _walk(node.expr, selectors, grouping, created, found)
-    elif kind == "BinaryExpr":
-        modifier = node.modifier
-        if modifier is not None:
-            if modifier.matching is not None:
-                grouping.extend(modifier.matching.labels)
-            grouping.extend(getattr(modifier, "group_labels", None) or [])
-        _walk(node.lhs, selectors, grouping, created, found)
-        _walk(node.rhs, selectors, grouping, created, found)
-    elif kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
-        _walk(node.expr, selectors, grouping, created, found)
+def _walk(root, selectors, grouping, created, found) -> None:
+    """Collect selectors, grouping labels and created labels, depth first, without recursion.
+
+    Without recursion because a spec with many scrape jobs builds long `or` chains, whose
+    left-deep trees are deeper than Python's recursion limit.
+    """
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        kind = type(node).__name__
+        children = []
+        if kind == "VectorSelector":
+            name = node.name
+            matchers = list(node.matchers.matchers) + [m for group in node.matchers.or_matchers for m in group]
+            if name is None:
+                fixed = [m.value for m in matchers if m.name == "__name__" and str(m.op).endswith("Equal")
+                         and "Not" not in str(m.op)]
+                if not fixed:
+                    found.append("a selector must name its metric")
+                    continue
+                name = fixed[0]
+            selectors.append((name, [m.name for m in matchers]))
+        elif kind == "MatrixSelector":
+            children = [node.vector_selector]
+        elif kind == "Call":
+            args = list(node.args)
+            if node.func.name in _LABEL_FUNCS and len(args) > 1 and type(args[1]).__name__ == "StringLiteral":
+                created.add(args[1].val)
+            children = args
+        elif kind == "AggregateExpr":
+            if node.modifier is not None:
+                grouping.extend(node.modifier.labels)
+            if node.param is not None and not isinstance(node.param, (int, float, str)):
+                children.append(node.param)
+            children.append(node.expr)
+        elif kind == "BinaryExpr":
+            modifier = node.modifier
+            if modifier is not None:
+                if modifier.matching is not None:
+                    grouping.extend(modifier.matching.labels)
+                grouping.extend(getattr(modifier, "group_labels", None) or [])
+            children = [node.lhs, node.rhs]
+        elif kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+            children = [node.expr]
+        pending.extend(reversed(children))   # visit in source order, as the recursive walk did
 
 
 # -- which labels a result carries ----------------------------------------------------------
@@ -129,17 +165,51 @@ def output_labels(expr: str, index: SeriesIndex) -> frozenset[str] | None:
     return _labels(parse(expr), index)
 
 
-def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
+def _children(node) -> list:
+    """The sub-expressions whose labels decide the labels of node (see _combine)."""
+    kind = type(node).__name__
+    if kind == "MatrixSelector":
+        return [node.vector_selector]
+    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
+        return [node.expr]
+    if kind == "BinaryExpr":
+        return [node.lhs, node.rhs]
+    if kind == "Call":
+        func = node.func.name
+        args = list(node.args)
+        if str(node.func.return_type).endswith("Scalar") or func in ("vector", "absent", "absent_over_time"):
+            return []
+        return [args[_KEEP_FIRST_ARG.get(func, 0)]] if args else []
+    return []
+
+
+def _labels(root, index: SeriesIndex) -> frozenset[str] | None:
+    """Post-order over the tree with an explicit stack (long `or` chains are deeper than recursion allows)."""
+    # Children are computed once per node: the parser's objects are fresh on every attribute read.
+    values: list[frozenset[str] | None] = []
+    stack: list[tuple[object, list | None]] = [(root, None)]
+    while stack:
+        node, children = stack.pop()
+        if children is None:
+            children = _children(node)
+            stack.append((node, children))
+            stack.extend((child, None) for child in reversed(children))
+            continue
+        taken = values[len(values) - len(children):] if children else []
+        del values[len(values) - len(children):]
+        values.append(_combine(node, taken, index))
+    return values[0]
+
+
+def _combine(node, child_labels: list, index: SeriesIndex) -> frozenset[str] | None:
     kind = type(node).__name__
     if kind in ("NumberLiteral", "StringLiteral"):
         return None
     if kind == "VectorSelector":
         name = node.name or ""
         return index.series.get(name, frozenset()) | index.implicit
-    if kind == "MatrixSelector":
-        return _labels(node.vector_selector, index)
-    if kind in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
-        return _labels(node.expr, index)
+    if kind in ("MatrixSelector", "ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return child_labels[0]
     if kind == "Call":
         func = node.func.name
         args = list(node.args)
@@ -153,8 +223,7 @@ def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
                 return frozenset()
             return frozenset(m.name for m in inner.matchers.matchers
                              if str(m.op).endswith("Equal") and "Not" not in str(m.op) and m.name != "__name__")
-        arg = args[_KEEP_FIRST_ARG.get(func, 0)] if args else None
-        base = _labels(arg, index) if arg is not None else frozenset()
+        base = child_labels[0] if child_labels else frozenset()
         if base is None:
             return None
         base = base - _DROPS.get(func, set())
@@ -162,7 +231,7 @@ def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
             base = base | {args[1].val}
         return base
     if kind == "AggregateExpr":
-        inner = _labels(node.expr, index) or frozenset()
+        inner = child_labels[0] or frozenset()
         op = str(node.op)
         if op in ("topk", "bottomk", "limitk", "limit_ratio"):
             return inner
@@ -171,7 +240,7 @@ def _labels(node, index: SeriesIndex) -> frozenset[str] | None:
         labels = frozenset(node.modifier.labels)
         return labels if str(node.modifier.type).endswith("By") else inner - labels
     if kind == "BinaryExpr":
-        lhs, rhs = _labels(node.lhs, index), _labels(node.rhs, index)
+        lhs, rhs = child_labels
         if lhs is None or rhs is None:
             return rhs if lhs is None else lhs
         op = str(node.op)

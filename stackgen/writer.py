@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +80,7 @@ def _owned_files(root: Path, owned_dirs: tuple[str, ...]) -> list[str]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile   # only when writing: `--check` never needs it
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -4,8 +4,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stackgen.spec.fields import Field, parse_duration
+from stackgen.spec.fields import Field, parse_duration, port_ok
 
+_MAX_RETENTION = 100 * 365 * 86400
+# TargetAbsent names every job in one expression; past ~1,000 jobs the PromQL parser's time and
+# memory grow out of bounds (10,000 jobs: 17 GB). Many targets belong in one job instead.
+MAX_JOBS = 1000
 _TARGET = re.compile(r"^[A-Za-z0-9_.-]+:\d{1,5}$")
 
 
@@ -50,20 +54,31 @@ def read_global(field: Field) -> Global:
     timeout = f["scrape_timeout"].duration(minimum=1)
     if parse_duration(timeout) > parse_duration(interval):
         raise f["scrape_timeout"].error(f"must not be longer than scrape_interval ({interval}), got {timeout}")
-    url = f["runbook_url"].string()
-    if not url.startswith(("http://", "https://")):
-        raise f["runbook_url"].error(f"expected an http(s) URL, got {url!r}")
+    url = f["runbook_url"].url(what="runbook URL")
     return Global(project=f["project"].slug("project name"), cluster=f["cluster"].slug("cluster name"),
                   environment=f["environment"].slug("environment name"), scrape_interval=interval,
                   scrape_timeout=timeout, evaluation_interval=f["evaluation_interval"].duration(minimum=1),
-                  retention=f["retention"].duration(minimum=3600), runbook_url=url)
+                  retention=f["retention"].duration(minimum=3600, maximum=_MAX_RETENTION,
+                                                    why="Prometheus limits retention to 100y"),
+                  runbook_url=url)
+
+
+def _target(field: Field) -> str:
+    target = field.string(pattern=_TARGET, what="target (host:port)")
+    if not port_ok(target):
+        raise field.error(f"port must be between 1 and 65535, got {target!r}")
+    return target
 
 
 def read_scrape(field: Field, glob: Global) -> Scrape:
     f = field.mapping(optional=("jobs", "self_monitoring"))
     jobs: list[ScrapeJob] = []
     names: set[str] = {"prometheus", "alertmanager"}
-    for item in f["jobs"].items() if "jobs" in f else ():
+    items = f["jobs"].items() if "jobs" in f else []
+    if len(items) > MAX_JOBS:
+        raise f["jobs"].error(f"at most {MAX_JOBS} scrape jobs (got {len(items)}): list many targets "
+                              "under one job instead")
+    for item in items:
         job, enabled = read_job(item, glob, names)
         if enabled:
             jobs.append(job)
@@ -80,8 +95,7 @@ def read_job(item: Field, glob: Global, names: set[str], extra: tuple[str, ...] 
         raise j["name"].error(f"job name {name!r} is used twice (prometheus and alertmanager "
                               "are reserved for self-monitoring)")
     names.add(name)
-    targets = tuple(t.string(pattern=_TARGET, what="target (host:port)")
-                    for t in j["targets"].items(min_items=1))
+    targets = tuple(_target(t) for t in j["targets"].items(min_items=1))
     interval = j["interval"].duration(minimum=1) if "interval" in j else ""
     timeout = j["timeout"].duration(minimum=1) if "timeout" in j else ""
     if parse_duration(timeout or glob.scrape_timeout) > parse_duration(interval or glob.scrape_interval):
@@ -92,7 +106,7 @@ def read_job(item: Field, glob: Global, names: set[str], extra: tuple[str, ...] 
     labels = ()
     if "labels" in j:
         lf = j["labels"]
-        label_fields = lf.mapping(optional=tuple(lf.value or {}))
+        label_fields = lf.mapping(optional=tuple(lf.value) if isinstance(lf.value, dict) else ())
         for key, value in label_fields.items():
             lf.child(key, key).name("label name")
             if key in ("job", "instance") or key.startswith("__"):

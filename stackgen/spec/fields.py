@@ -4,12 +4,21 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from urllib.parse import urlsplit
 
 from stackgen.errors import SpecError
 from stackgen.spec.loader import Lines, _dotted
 
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+# At most 12 digits per unit: longer numbers are refused by the pattern, before int() sees them.
+_DURATION = re.compile(r"^((\d{1,12})y)?((\d{1,12})w)?((\d{1,12})d)?((\d{1,12})h)?((\d{1,12})m)?((\d{1,12})s)?"
+                       r"((\d{1,12})ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+# Prometheus and Alertmanager hold durations in int64 nanoseconds (time.Duration): ~292 years.
+MAX_DURATION = 290 * 365 * 86400
+# Whole numbers beyond int64 are refused (Go's parsers, and float precision, end there).
+MAX_INT = 2**63 - 1
+_TEMPLATE = re.compile(r"\{\{|\}\}")
+_URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f\"<>\\^`{|}]")
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -33,6 +42,19 @@ def parse_duration(text: str) -> float | None:
         return None
     amounts = match.groups()[1::2]
     return sum(int(a) * unit for a, unit in zip(amounts, _DURATION_UNITS, strict=True) if a)
+
+
+def _human_seconds(seconds: float) -> str:
+    for unit, size in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def port_ok(text: str) -> bool:
+    """The port of a host:port is 1..65535."""
+    port = text.rsplit(":", 1)[-1]
+    return port.isdigit() and 1 <= int(port) <= 65535
 
 
 class Field:
@@ -109,6 +131,8 @@ class Field:
     def number(self, *, low: float | None = None, high: float | None = None,
                low_open: bool = False, integer: bool = False) -> float:
         value = self.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise self.error(f"expected a number of at most 19 digits, got one of {len(str(abs(value)))} digits")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.error(f"expected a {'whole ' if integer else ''}number, got {_type_name(value)}")
         if integer and value != int(value):
@@ -126,15 +150,48 @@ class Field:
             raise self.error(f"must be {span} (got {value!r})")
         return int(value) if integer else float(value)
 
-    def duration(self, *, minimum: float = 0.0) -> str:
+    def duration(self, *, minimum: float = 0.0, maximum: float = MAX_DURATION, why: str = "") -> str:
         """A Prometheus duration string, kept as written; rejects anything else."""
         text = self.value
         seconds = parse_duration(text) if isinstance(text, str) else None
         if seconds is None:
+            if isinstance(text, str) and len(text) > 40:
+                text = text[:40] + "..."
             raise self.error(f"expected a Prometheus duration such as 30s, 5m or 1h30m, "
                              f"got {_type_name(text)}")
         if seconds < minimum:
             raise self.error(f"must be at least {minimum:g}s (got {text})")
+        if seconds > maximum:
+            limit = why or ("Prometheus and Alertmanager durations end at ~292y" if maximum == MAX_DURATION else "")
+            raise self.error(f"must be at most {_human_seconds(maximum)} (got {text})"
+                             + (f": {limit}" if limit else ""))
+        return text
+
+    def url(self, *, what: str = "URL") -> str:
+        """An absolute http(s) URL with a host, as Go's url.Parse and the tools accept it."""
+        text = self.string()
+        if _TEMPLATE.search(text):
+            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {text!r}")
+        bad = _URL_FORBIDDEN.search(text)
+        if bad:
+            raise self.error(f"{what} must not contain {bad.group(0)!r} (percent-encode it), got {text!r}")
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as exc:
+            raise self.error(f"malformed {what} {text!r}: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.error(f"expected an http(s) {what} with a host, such as https://example.com/path, "
+                             f"got {text!r}")
+        if port == 0:
+            raise self.error(f"port must be between 1 and 65535, got {text!r}")
+        return text
+
+    def no_template(self, what: str = "value") -> str:
+        """A string the tools would read as a Go template: refuse {{ and }}."""
+        text = self.string()
+        if _TEMPLATE.search(text):
+            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {text!r}")
         return text
 
     def one_of(self, choices) -> str:

@@ -175,8 +175,9 @@ def test_dashboard_config_maps_are_small_labelled_minified_and_round_trip(shippe
 
 def test_a_dashboard_over_the_size_limit_fails_at_generate_time(edited_spec, tmp_path):
     def huge(data):
-        panel = data["dashboards"][0]["rows"][0]["panels"][0]
-        panel["description"] = "Long text. " * 25_000        # about 275 KB
+        # Five panels with 60 KB descriptions each (one value may hold at most 64 KiB): about 300 KB.
+        for panel in data["dashboards"][0]["rows"][0]["panels"][:5]:
+            panel["description"] = "Long text. " * 5_500
     out = tmp_path / "out"
     result = run_generate("--spec", str(edited_spec(huge)), "--out", str(out))
     assert result.returncode == 2, result.stdout + result.stderr
