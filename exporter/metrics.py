@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
 from exporter.catalog import Catalog, CatalogError, MetricSpec, load_catalog
-from exporter.checks import Flag, Num, Refused, open_value
+from exporter.checks import Flag, Num, Refused, open_value, show
 from exporter.drops import DropTracker
 from exporter.fx import FxMetrics
 from exporter.httpapi import HttpMetrics
@@ -239,7 +239,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 return self._drops.drop(names.UNKNOWN_LABEL_VALUE, call,
                                         "called before init_metrics(env, universe, strategy)", "before_init")
             error = failure if retry is None and failure is not None else exc
-            return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {error}", "error")
+            return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {show(error)}",
+                                    "error")
 
     def _remember(self, cache: dict, metric: str, what: str) -> None:
         """Refuse a new open-label value once `cache` holds max_label_values of them (cardinality guard)."""
