@@ -47,6 +47,8 @@ EVENT_TYPES: dict[str, EventType] = {
     "positions": EventType("set_active_positions", (("count", NUMBER),)),
     "risk": EventType("set_risk_metrics", (("sharpe", NUMBER + OPTIONAL), ("calmar", NUMBER + OPTIONAL),
                                            ("var95_usd", NUMBER + OPTIONAL), ("cvar95_usd", NUMBER + OPTIONAL))),
+    "memory_usage": EventType("record_memory_usage", (("bytes", NUMBER),)),
+    "cpu_usage": EventType("record_cpu_usage", (("percent", NUMBER),)),
     "fx_quote": EventType("record_fx_quote", (("source", STRING), ("rate", NUMBER),
                                               ("timestamp", NUMBER + OPTIONAL))),
     "fx_source_status": EventType("set_fx_source_connected", (("source", STRING), ("connected", FLAG))),

@@ -28,6 +28,8 @@ SHARPE = "trading_sharpe"
 CALMAR = "trading_calmar"
 VAR95 = "trading_var95_usd"
 CVAR95 = "trading_cvar95_usd"
+MEMORY_USAGE = "trading_memory_usage_bytes"
+CPU_USAGE = "trading_cpu_usage_ratio"
 
 # -- FX --------------------------------------------------------------------------
 FX_VALID_SOURCES = "fx_valid_sources"
@@ -79,6 +81,8 @@ FEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     CALMAR: ("gauge", (BOT,)),
     VAR95: ("gauge", (BOT,)),
     CVAR95: ("gauge", (BOT,)),
+    MEMORY_USAGE: ("gauge", (BOT,)),
+    CPU_USAGE: ("gauge", (BOT,)),
     FX_VALID_SOURCES: ("gauge", ()),
     FX_MEDIAN: ("gauge", ()),
     FX_OUTLIERS: ("counter", ("source",)),

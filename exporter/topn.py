@@ -33,6 +33,7 @@ class TopNMetrics:
         self._dd_g = self._max_dd_g = self._win_rate_g = self._round_trips = None
         self._loop_latency = self._active_positions = None
         self._sharpe = self._calmar = self._var95 = self._cvar95 = None
+        self._memory = self._cpu = None
         self._trades, self._guards, self._exits, self._alerts = {}, {}, {}, {}
         self._alert_sources: set[str] = set()
         self._reset_topn_state()
@@ -62,6 +63,7 @@ class TopNMetrics:
         self._loop_latency, self._active_positions = child(names.LOOP_LATENCY), child(names.ACTIVE_POSITIONS)
         self._sharpe, self._calmar = child(names.SHARPE), child(names.CALMAR)
         self._var95, self._cvar95 = child(names.VAR95), child(names.CVAR95)
+        self._memory, self._cpu = child(names.MEMORY_USAGE), child(names.CPU_USAGE)
         self._trades = closed(names.TRADES, "trade_type")
         self._guards = closed(names.GUARD_TRIGGERS, "guard_type")
         self._exits = closed(names.EXITS, "reason")
@@ -349,3 +351,36 @@ class TopNMetrics:
             if value.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_risk_metrics", None)
         return self._slow("set_risk_metrics", self._set_risk, gauge, what, Num(what, value))
+
+    # -- bot-reported resources (D77-1 API) ----------------------------------------------
+
+    def record_memory_usage(self, bytes: float) -> bool:  # noqa: A002 - the D77-1 API's argument name
+        """Set trading_memory_usage_bytes: the memory the bot itself uses (its RSS, say), in bytes.
+
+        Bot-reported: in sidecar mode the exporter's process_resident_memory_bytes describes
+        the exporter, not the bot.
+        """
+        try:
+            if (bytes.__class__ is float or bytes.__class__ is int) and bytes - bytes == 0 and bytes >= 0:
+                self._memory.set(bytes)
+                self._fresh = True
+                return True
+        except Exception:
+            if bytes.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("record_memory_usage", None)
+        return self._slow("record_memory_usage", self.record_memory_usage, Num("bytes", bytes, non_negative=True))
+
+    def record_cpu_usage(self, percent: float) -> bool:
+        """Set trading_cpu_usage_ratio from the bot's CPU use in percent of one core (psutil's cpu_percent()).
+
+        Stored as a ratio (50 % -> 0.5; above 1 on several cores), as Prometheus units go.
+        """
+        try:
+            if (percent.__class__ is float or percent.__class__ is int) and percent - percent == 0 and percent >= 0:
+                self._cpu.set(percent / 100.0)
+                self._fresh = True
+                return True
+        except Exception:
+            if percent.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("record_cpu_usage", None)
+        return self._slow("record_cpu_usage", self.record_cpu_usage, Num("percent", percent, non_negative=True))

@@ -93,6 +93,10 @@ BAD_CALLS = [
     ("set_risk_metrics", (), {"sharpe": 10 ** 400}, "not_finite"),
     ("set_fx_median", (decimal.Decimal("1e999999"),), {}, "not_finite"),
     ("observe_http_request", ("GET", "/x", "²⁰⁰", 0.1), {}, "bad_type"),
+    ("record_memory_usage", (-1,), {}, "negative_delta"),
+    ("record_memory_usage", (10 ** 400,), {}, "not_finite"),
+    ("record_cpu_usage", (NAN,), {}, "not_finite"),
+    ("record_cpu_usage", ("12%",), {}, "bad_type"),
 ]
 
 

@@ -27,6 +27,8 @@ EXAMPLES = [
     {"type": "exit", "reason": "stop_loss"},
     {"type": "positions", "count": 3},
     {"type": "risk", "sharpe": 1.8, "calmar": 3.1, "var95_usd": 250.0, "cvar95_usd": 340.0},
+    {"type": "memory_usage", "bytes": 157286400},
+    {"type": "cpu_usage", "percent": 12.5},
     {"type": "fx_quote", "source": "okx", "rate": 1.0002, "timestamp": 1700000000.5},
     {"type": "fx_source_status", "source": "okx", "connected": True},
     {"type": "fx_outlier", "source": "bybit"},

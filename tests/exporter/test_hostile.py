@@ -96,7 +96,7 @@ CALLS = {
     "set_active_positions": 1, "set_risk_metrics": 4, "record_fx_quote": 3, "set_fx_source_connected": 2,
     "record_fx_outlier": 1, "set_fx_median": 1, "set_fx_valid_sources": 1, "set_fx_fallback": 1,
     "observe_http_request": 4, "set_websocket_connections": 1, "record_rate_limit": 1, "record_order": 3,
-    "set_open_positions": 2,
+    "set_open_positions": 2, "record_memory_usage": 1, "record_cpu_usage": 1,
 }
 
 
