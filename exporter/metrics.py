@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 
 from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
                                PlatformCollector, ProcessCollector, disable_created_metrics, generate_latest)
@@ -27,6 +28,7 @@ from exporter.topn import TopNMetrics
 log = logging.getLogger("exporter")
 
 DEFAULT_MAX_LABEL_VALUES = 1000
+_OURS: weakref.WeakSet = weakref.WeakSet()  # every collector a BotMetrics registered (vs the app's own)
 
 
 class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
@@ -55,6 +57,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._drops = DropTracker()
         self._registry: CollectorRegistry | None = None
         self._collectors: list = []
+        self._foreign: tuple[str, ...] = ()
         self._metrics: dict = {}
         self._bot: tuple[str, ...] | None = None
         # Updates only set _fresh (one attribute store); the time is taken when /metrics or
@@ -121,9 +124,18 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         disable_created_metrics()
         collectors = [_Housekeeping(self)]
         metrics = {}
+        # Catalog metrics the application already registered itself (its own http_requests_total, say):
+        # the catalog declares them so rules and dashboards know them; the exporter leaves them to the
+        # app instead of failing with "Duplicated timeseries". Its calls feeding them are not exposed.
+        existing = getattr(registry, "_names_to_collectors", {})
+        foreign = tuple(spec.name for spec in self._catalog.metrics
+                        if spec.name in existing and existing[spec.name] not in _OURS)
         for spec in self._catalog.metrics:
             metrics[spec.name] = _make(spec, self)
-            collectors.append(metrics[spec.name])
+            if spec.name not in foreign:
+                collectors.append(metrics[spec.name])
+        for collector in collectors:
+            _OURS.add(collector)
         registered = []
         try:
             for collector in collectors:
@@ -134,6 +146,10 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 registry.unregister(collector)
             raise ValueError(f"cannot register the exporter's metrics: {exc} (is another BotMetrics "
                              f"already using this registry?)") from None
+        for name in foreign:
+            log.warning("%s is already registered by the application: the exporter serves the application's "
+                        "series and does not register its own (calls feeding %s are not exposed)", name, name)
+        self._foreign = foreign
         if self._process_collectors and registry is not REGISTRY:
             # A bot serving its own registry still wants memory and CPU panels.
             for factory in (ProcessCollector, PlatformCollector, GCCollector):
@@ -157,6 +173,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 except KeyError:
                     pass
         self._registry, self._collectors, self._metrics, self._bot = None, [], {}, None
+        self._foreign = ()
         self._unbind()
 
     def _unbind(self) -> None:
@@ -183,6 +200,11 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 log.warning("catalog metric %s is exposed but no exporter call feeds it", spec.name)
 
     # -- reading ----------------------------------------------------------------------
+
+    @property
+    def foreign_metrics(self) -> tuple[str, ...]:
+        """Catalog metrics the application had registered itself, so the exporter did not."""
+        return self._foreign
 
     @property
     def catalog(self) -> Catalog:
