@@ -14,13 +14,14 @@ import time
 import weakref
 
 from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
-                               PlatformCollector, ProcessCollector, disable_created_metrics, generate_latest)
+                               PlatformCollector, ProcessCollector, disable_created_metrics)
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
 from exporter.catalog import Catalog, CatalogError, MetricSpec, load_catalog
 from exporter.checks import Flag, Num, Refused, open_value, show
 from exporter.drops import DropTracker
+from exporter.exposition import FastExposition
 from exporter.fx import FxMetrics
 from exporter.httpapi import HttpMetrics
 from exporter.topn import TopNMetrics
@@ -58,6 +59,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._registry: CollectorRegistry | None = None
         self._collectors: list = []
         self._foreign: tuple[str, ...] = ()
+        self._exposition: FastExposition | None = None
         self._metrics: dict = {}
         self._bot: tuple[str, ...] | None = None
         # Updates only set _fresh (one attribute store); the time is taken when /metrics or
@@ -150,6 +152,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
             log.warning("%s is already registered by the application: the exporter serves the application's "
                         "series and does not register its own (calls feeding %s are not exposed)", name, name)
         self._foreign = foreign
+        self._exposition = FastExposition(registry, [metrics[n] for n in metrics if n not in foreign])
         if self._process_collectors and registry is not REGISTRY:
             # A bot serving its own registry still wants memory and CPU panels.
             for factory in (ProcessCollector, PlatformCollector, GCCollector):
@@ -174,6 +177,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                     pass
         self._registry, self._collectors, self._metrics, self._bot = None, [], {}, None
         self._foreign = ()
+        self._exposition = None
         self._unbind()
 
     def _unbind(self) -> None:
@@ -229,8 +233,14 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
 
     def get_metrics_text(self) -> str:
         """The registry in the Prometheus text format (what /metrics serves); "" while unbound."""
-        registry = self._registry
-        return generate_latest(registry).decode("utf-8") if registry is not None else ""
+        exposition = self._exposition
+        return exposition.render().decode("utf-8") if exposition is not None else ""
+
+    def exposition(self, openmetrics: bool = False, encoder=None) -> bytes | None:
+        """The registry's exposition, the exporter's metrics rendered the fast way (exposition.py);
+        None while unbound. Parses to the same samples as prometheus_client's generate_latest."""
+        exposition = self._exposition
+        return exposition.render(openmetrics, encoder) if exposition is not None else None
 
     # -- the events sidecar ---------------------------------------------------------------
 

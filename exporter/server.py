@@ -19,6 +19,7 @@ Hardened against slow, many and hostile clients (issue 12):
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import logging
 import socket
@@ -30,6 +31,7 @@ from typing import Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import generate_latest, make_wsgi_app
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from exporter.checks import show
 
@@ -244,12 +246,37 @@ class MetricsServer:
         if self._render_error is None and now - self._render_checked < HEALTH_RENDER_EVERY:
             return None
         try:
-            generate_latest(self._registry())
+            registry = self._registry()
+            if self._metrics is not None and getattr(self._metrics, "registry", None) is registry:
+                self._metrics.exposition()  # what /metrics serves
+            else:
+                generate_latest(registry)
         except Exception as exc:
             self._rendered(f"/metrics cannot render: {type(exc).__name__}: {show(exc)}")
         else:
             self._rendered(None)
         return self._render_error
+
+    def _fast_metrics(self, registry, environ: dict, start_response):
+        """/metrics through the exporter's fast exposition, or None to let prometheus_client answer
+        (another registry, a method other than GET, `name[]` filters, an OpenMetrics version other than 1.0)."""
+        metrics = self._metrics
+        if (metrics is None or getattr(metrics, "registry", None) is not registry
+                or environ.get("REQUEST_METHOD") != "GET" or "name[]" in environ.get("QUERY_STRING", "")):
+            return None
+        encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        if openmetrics and "version=1.0.0" not in content_type:
+            return None
+        body = metrics.exposition(openmetrics, encoder)
+        if body is None:
+            return None
+        headers = [("Content-Type", content_type)]
+        if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [body]
 
     def _rendered(self, error: str | None) -> None:
         if error is not None and error != self._render_error:
@@ -265,7 +292,9 @@ class MetricsServer:
             if registry is None:
                 return _json(start_response, 503, {"error": "metrics not initialised: call init_metrics() first"})
             try:  # prometheus_client renders before it calls start_response
-                result = make_wsgi_app(registry)(environ, start_response)
+                result = self._fast_metrics(registry, environ, start_response)
+                if result is None:
+                    result = make_wsgi_app(registry)(environ, start_response)
             except Exception as exc:
                 self._rendered(f"/metrics cannot render: {type(exc).__name__}: {show(exc)}")
                 return _json(start_response, 500, {"error": self._render_error})

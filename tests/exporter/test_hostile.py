@@ -25,13 +25,14 @@ import urllib.request
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.events import EVENT_TYPES, EventApplier
 from exporter.metrics import BotMetrics
 from exporter.server import MetricsServer
 
 from .conftest import BOT, samples
+from .test_fast_exposition import parsed
 
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None)
 THREADS = 4
@@ -132,9 +133,11 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _assert_renders(server) -> None:
+def _assert_renders(server, registry) -> None:
     status, body = _get(server.url + "/metrics")
     assert status == 200, body[:300]
+    # the fast exposition /metrics serves says what prometheus_client's own rendering says
+    assert parsed(body.decode()) == parsed(generate_latest(registry).decode())
     if PROMTOOL:
         check = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True, timeout=30)
         assert check.returncode == 0, (check.stdout + check.stderr).decode(errors="replace")[:500]
@@ -179,7 +182,7 @@ def test_hostile_calls_from_threads_never_raise_and_never_break_metrics(served, 
     FIGURES["calls"] += len(work)
     FIGURES["exceptions"] += len(errors)
     assert errors == [], f"{len(errors)} calls raised into the caller: {errors[:3]!r}"
-    _assert_renders(server)
+    _assert_renders(server, registry)
 
 
 def _expect_bool(result) -> None:
@@ -218,4 +221,4 @@ def test_hostile_sidecar_lines_never_stop_the_reader_and_never_break_metrics(ser
     blank = sum(1 for line in lines if not line.strip())
     assert applier.applied + applier.malformed == len(lines) - blank
     assert sum(samples(registry, "exporter_events_total").values()) - before == len(lines) - blank
-    _assert_renders(server)
+    _assert_renders(server, registry)
