@@ -50,17 +50,17 @@ class FxMetrics:
                 # Values converted first: a refused one must not leave a new source's series behind.
                 return self._slow("record_fx_quote", self._new_quote_source, source, Num("rate", rate),
                                   Num("timestamp", timestamp, optional=True))
-            try:
-                # Both values are converted before either is set: a huge int fails here, changing nothing.
-                rate = float(rate)
-                stamp = self._clock() if timestamp is None else float(timestamp)
-            except Exception:
-                pass  # to the slow path below, which converts (or refuses) each value
-            else:
-                rate_child.set(rate)
-                stamp_child.set(stamp)
-                self._fresh = True
-                return True
+            if rate.__class__ is int or timestamp.__class__ is int:
+                try:  # both converted before either is set: a huge int fails here, changing nothing
+                    rate = float(rate)
+                    timestamp = None if timestamp is None else float(timestamp)
+                except OverflowError:
+                    return self._slow("record_fx_quote", self.record_fx_quote, source, Num("rate", rate),
+                                      Num("timestamp", timestamp, optional=True))
+            rate_child.set(rate)
+            stamp_child.set(self._clock() if timestamp is None else timestamp)
+            self._fresh = True
+            return True
         return self._slow("record_fx_quote", self.record_fx_quote, source, Num("rate", rate),
                           Num("timestamp", timestamp, optional=True))
 
