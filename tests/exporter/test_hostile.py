@@ -222,3 +222,66 @@ def test_hostile_sidecar_lines_never_stop_the_reader_and_never_break_metrics(ser
     assert applier.applied + applier.malformed == len(lines) - blank
     assert sum(samples(registry, "exporter_events_total").values()) - before == len(lines) - blank
     _assert_renders(server, registry)
+
+
+# -- the HTTP endpoints: raw requests, hostile or cut off --------------------------------------------
+
+header_names = st.sampled_from(["Origin", "Content-Type", "Content-Length", "X-Tradingmon-Scenario",
+                                "Transfer-Encoding", "Sec-Fetch-Site", "Host", "Accept", "Accept-Encoding"])
+header_values = st.one_of(st.sampled_from(["1", "0", "http://evil.example", "null", "text/plain",
+                                           "application/json", "application/x-www-form-urlencoded", "chunked",
+                                           "cross-site", "same-origin", "gzip", "-1", "99999999999", "5",
+                                           "application/openmetrics-text; version=1.0.0"]),
+                          st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20))
+
+
+@st.composite
+def raw_request(draw):
+    method = draw(st.sampled_from(["GET", "POST", "DELETE", "PUT", "OPTIONS", "HEAD", "BREW", ""]))
+    path = draw(st.sampled_from(["/scenario?name=drawdown&on=1", "/scenario", "/metrics", "/metrics/",
+                                 "/health", "/", "/x" * 50, "/scenario?name=../../etc&on=2"]))
+    headers = draw(st.lists(st.tuples(header_names, header_values), max_size=6))
+    body = draw(st.binary(max_size=40))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    data = head.encode("latin-1") + b"\r\n" + body
+    cut = draw(st.integers(min_value=1, max_value=len(data)))  # the client may hang up anywhere
+    return data[:cut], headers, data[:cut] == data
+
+
+def _scenario_may_change(request: bytes, headers: list, complete: bool) -> bool:
+    """Whether the server is allowed to switch a scenario on for this request."""
+    values = {}
+    for name, value in headers:
+        values.setdefault(name.lower(), value.strip())  # the first header of a name counts (wsgiref)
+    return (request.startswith(b"POST /scenario?name=drawdown&on=1 ") and complete
+            and values.get("x-tradingmon-scenario") == "1" and "origin" not in values
+            and values.get("content-type", "").split(";")[0].strip().lower() not in
+            ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(requests=st.lists(raw_request(), min_size=1, max_size=5))
+def test_hostile_http_requests_never_break_the_server_nor_change_state_unasked(served, requests):
+    import socket
+
+    from exporter.cli import scenario_route
+    from exporter.scenarios import ScenarioSet
+
+    metrics, registry, server = served
+    scenarios = ScenarioSet()
+    server.add_route("/scenario", scenario_route(scenarios))
+    for data, headers, complete in requests:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                while sock.recv(65536):
+                    pass
+            except OSError:
+                pass  # a reset is an answer too
+        if scenarios.active:
+            assert _scenario_may_change(data, headers, complete), data
+            scenarios.clear()
+        FIGURES["http_requests"] = FIGURES.get("http_requests", 0) + 1
+    _assert_renders(server, registry)
