@@ -278,6 +278,7 @@ def bench_render(renders: int) -> tuple[list[str], bool]:
     lines = [f"{'/metrics render (paired medians)':40} {'series':>7} {'fast ms':>8} {'g_l ms':>8} {'floor ms':>8} "
              f"{'fast/g_l':>8} {'fast/floor':>10}"]
     ok = True
+    stretch_note: list[str] = []
     cases = [("demo registry (with process collectors)", *demo_registry())]
     for target in (1_000, LARGE_SERIES):
         cases.append((f"{target:,} series", *large_registry(target)))
@@ -304,10 +305,17 @@ def bench_render(renders: int) -> tuple[list[str], bool]:
         ratio = statistics.median(r_gl)
         goal = series < 1000 or ratio <= RENDER_RATIO_GOAL
         ok = ok and goal
+        stretches = []
+        for _ in range(5):
+            m.exposition()
+            stretches.append(m._exposition.longest_stretch)
+        stretch_note.append(f"{series} series: {statistics.median(stretches) * 1e3:.2f} ms")
         lines.append(f"{label:40} {series:7d} {statistics.median(fast) * 1e3:8.2f} "
                      f"{statistics.median(theirs) * 1e3:8.2f} {statistics.median(floor_t) * 1e3:8.2f} "
                      f"{ratio:8.2f} {statistics.median(r_floor):10.1f}"
                      + (f" {verdict(goal)} (goal <= {RENDER_RATIO_GOAL}x generate_latest)" if series >= 1000 else ""))
+    lines.append("longest stretch a render holds the GIL without a release (median of 5; the trading loop can wait "
+                 "at most this long for one scrape's rendering): " + ", ".join(stretch_note))
     return lines, ok
 
 

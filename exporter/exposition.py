@@ -96,6 +96,7 @@ class FastExposition:
         self._registry = registry
         self._families = [_Family(m) for m in metrics if isinstance(m, (Counter, Gauge, Histogram))]
         self._fast = frozenset(id(f.metric) for f in self._families)
+        self.longest_stretch = 0.0  # seconds: the longest run of the last render between two GIL releases
 
     def render(self, openmetrics: bool = False, encoder=None) -> bytes:
         """The exposition (text format, or OpenMetrics 1.0); `encoder` renders the other collectors
@@ -108,7 +109,8 @@ class FastExposition:
         out: list[str] = []
         append = out.append
         done = 0
-        sleep = time.sleep
+        sleep, clock = time.sleep, time.perf_counter
+        longest, stretch_start = 0.0, clock()
         for family in self._families:
             append(family.om_header if openmetrics else family.text_header)
             prepared = family.prepared
@@ -132,8 +134,12 @@ class FastExposition:
                     append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(child._sum._value)}\n")
                 done += 1
                 if done % CHUNK == 0:
+                    now = clock()
+                    longest = max(longest, now - stretch_start)
                     sleep(0)  # let the trading loop run between chunks
+                    stretch_start = clock()
         body = "".join(out).encode("utf-8") + others
+        self.longest_stretch = max(longest, clock() - stretch_start)
         return body + b"# EOF\n" if openmetrics else body
 
 
