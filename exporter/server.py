@@ -6,8 +6,9 @@ gzip and `name[]` filtering behave exactly as in prometheus_client.
 
 Hardened against slow, many and hostile clients (issue 12):
 - listen backlog LISTEN_BACKLOG (the standard library's default is 5);
-- every socket read and write times out after IO_TIMEOUT seconds (idle, slow
-  or half-sent requests free their thread);
+- a connection must deliver its request line and headers within HEADER_TIMEOUT
+  seconds per read; after that every socket read and write times out after
+  IO_TIMEOUT seconds (idle, slow or half-sent requests free their thread);
 - at most MAX_CONNECTIONS requests are handled at once; a connection that finds
   no free slot within SLOT_WAIT seconds gets a 503 and is closed;
 - /health is unhealthy (503) when /metrics cannot render;
@@ -39,6 +40,7 @@ log = logging.getLogger("exporter")
 
 LISTEN_BACKLOG = 128
 IO_TIMEOUT = 10.0          # seconds per socket read/write
+HEADER_TIMEOUT = 2.0       # seconds per read until the request line and headers are in (idle clients)
 MAX_CONNECTIONS = 64       # requests handled at once
 SLOT_WAIT = 0.1            # how long a new connection may wait for a free slot before a 503
 MAX_BODY = 64 * 1024       # bytes of a request body (state-changing routes only)
@@ -138,12 +140,16 @@ class _EofWatch:
 
 class _QuietHandler(WSGIRequestHandler):
     timeout = IO_TIMEOUT  # StreamRequestHandler puts it on the socket: every read and write
+    header_timeout = HEADER_TIMEOUT
 
     def setup(self) -> None:
         super().setup()
         self.rfile = _EofWatch(self.rfile)
+        # A scraper sends its request at once; a connection silent this long frees its slot.
+        self.connection.settimeout(min(self.header_timeout, self.timeout))
 
     def get_environ(self) -> dict:
+        self.connection.settimeout(self.timeout)  # headers are in: body and response get IO_TIMEOUT
         environ = super().get_environ()
         environ["exporter.headers_complete"] = not self.rfile.eof
         if self.headers.get("content-type") is None:

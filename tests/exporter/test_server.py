@@ -246,3 +246,14 @@ def test_health_renders_by_itself_when_nobody_scrapes(serve, registry, monkeypat
     assert http(server.url + "/health")[0] == 200
     registry.register(_Broken())  # no /metrics request: /health finds out itself
     assert http(server.url + "/health")[0] == 503
+
+
+def test_a_silent_connection_is_closed_after_the_header_timeout(serve, monkeypatch):
+    monkeypatch.setattr(server_module._QuietHandler, "header_timeout", 0.3)  # IO_TIMEOUT stays 10 s
+    server = serve()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        assert sock.recv(100) == b""
+    assert time.monotonic() - started < 5
+    # a request that arrives at once is served as usual, with the longer timeout for its response
+    assert http(server.url + "/health")[0] == 200
