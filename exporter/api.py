@@ -86,6 +86,8 @@ record_alert = _DEFAULT.record_alert
 record_exit_reason = _DEFAULT.record_exit_reason
 set_active_positions = _DEFAULT.set_active_positions
 set_risk_metrics = _DEFAULT.set_risk_metrics
+record_memory_usage = _DEFAULT.record_memory_usage
+record_cpu_usage = _DEFAULT.record_cpu_usage
 
 record_fx_quote = _DEFAULT.record_fx_quote
 set_fx_source_connected = _DEFAULT.set_fx_source_connected

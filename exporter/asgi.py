@@ -4,9 +4,10 @@
     app = MetricsMiddleware(app)             # or app.add_middleware(MetricsMiddleware)
 
 The route label is the route *template* (/orders/{order_id}), never the raw
-URL, so cardinality stays low: FastAPI's scope["route"] when present, else a
-match against the Starlette router's routes, else a fixed "other". Pure ASGI:
-nothing from Starlette or FastAPI is imported.
+URL, so cardinality stays low: FastAPI's effective route (with the prefixes of
+include_router) or scope["route"] when present, else a match against the
+Starlette router's routes, else a fixed "other". Pure ASGI: nothing from
+Starlette or FastAPI is imported.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class MetricsMiddleware:
         self._path_for = path_for
         self._other = other
         self._skip = frozenset(skip_paths)
+        # "/metrics/" (where a mounted metrics app redirects "/metrics") and everything under it too
+        self._skip_under = tuple(path.rstrip("/") + "/" for path in skip_paths)
         self._track_websockets = track_websockets
         self._websockets = 0
 
@@ -45,7 +48,7 @@ class MetricsMiddleware:
         kind = scope.get("type")
         if kind == "websocket" and self._track_websockets:
             return await self._websocket(scope, receive, send)
-        if kind != "http" or scope.get("path") in self._skip:
+        if kind != "http" or self._skipped(scope.get("path")):
             return await self.app(scope, receive, send)
 
         original = dict(scope)  # routers update the scope in place; match templates against the original
@@ -65,6 +68,9 @@ class MetricsMiddleware:
             self.metrics.observe_http_request(scope.get("method", "GET"), self.route_template(scope, original),
                                               status, seconds)
 
+    def _skipped(self, path) -> bool:
+        return path in self._skip or (isinstance(path, str) and path.startswith(self._skip_under))
+
     async def _websocket(self, scope, receive, send) -> None:
         self._websockets += 1
         self.metrics.set_websocket_connections(self._websockets)
@@ -81,6 +87,14 @@ class MetricsMiddleware:
                 return self._path_for(scope) or self._other
             except Exception:
                 return self._other
+        # FastAPI >= 0.16x keeps an included router's routes as they were declared (scope["route"]
+        # is "/orders/{id}" for both include_router(r, prefix="/spot") and prefix="/futures");
+        # the template with the prefixes is in its effective route context.
+        fastapi = scope.get("fastapi")
+        if isinstance(fastapi, dict):
+            value = getattr(fastapi.get("effective_route_context"), "path_format", None)
+            if isinstance(value, str) and value:
+                return _mount_prefix(scope, original) + value
         route = scope.get("route")  # FastAPI's APIRoute, and Starlette's Route in recent versions
         for attr in ("path_format", "path"):
             value = getattr(route, attr, None)

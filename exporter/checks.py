@@ -23,18 +23,39 @@ class Refused(Exception):
         self.why = why
 
 
+MAX_SHOWN = 60  # characters of a refused value quoted in a log line
+
+
+def show(value: object) -> str:
+    """repr() of a refused value for a log line: bounded, ASCII, and never raising."""
+    try:
+        text = ascii(value)
+    except Exception:
+        text = f"<{type(value).__name__} whose repr() fails>"
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"...({len(text)} chars)"
+
+
 def as_number(value: object, what: str, non_negative: bool = False) -> float:
-    """A finite float from any real number; bools and strings are refused as bad_type."""
-    if value is None or isinstance(value, (bool, str, bytes)):
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a number")
+    """A finite plain float from any real number; everything else is refused with a reason.
+
+    bools, strings, complex numbers and other non-real objects are bad_type; NaN, +-inf
+    and numbers beyond the float range (10**400) are not_finite. The result is always an
+    exact `float`, so prometheus_client only ever sees finite Python floats from here.
+    """
+    if value is None or isinstance(value, (bool, str, bytes, complex)):
+        raise Refused(names.BAD_TYPE, f"{what}={show(value)} is not a real number")
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a number") from None
+    except OverflowError:
+        raise Refused(names.NOT_FINITE, f"{what}={show(value)} is beyond the float range") from None
+    except Exception:  # TypeError, ValueError, or whatever a hostile __float__ raises
+        raise Refused(names.BAD_TYPE, f"{what}={show(value)} is not a real number") from None
+    if number.__class__ is not float:
+        number = float.__float__(number)  # a float subclass returned by __float__
     if not math.isfinite(number):
-        raise Refused(names.NOT_FINITE, f"{what}={value!r} is not finite")
+        raise Refused(names.NOT_FINITE, f"{what}={show(value)} is not finite")
     if non_negative and number < 0:
-        raise Refused(names.NEGATIVE_DELTA, f"{what}={value!r} is negative")
+        raise Refused(names.NEGATIVE_DELTA, f"{what}={show(value)} is negative")
     return number
 
 
@@ -48,42 +69,57 @@ def as_flag(value: object, what: str) -> bool:
         return value
     if type(value) is int and value in (0, 1):
         return bool(value)
-    raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a bool")
+    raise Refused(names.BAD_TYPE, f"{what}={show(value)} is not a bool")
+
+
+def as_text(value: object, what: str) -> str:
+    """A plain `str` that encodes as UTF-8, from a str (or a str subclass such as a StrEnum member).
+
+    The exposition is UTF-8: a lone surrogate ("\\ud800") accepted here would make every
+    later render fail, so it is refused before a series is created. Subclasses are reduced
+    to their plain string, so no overridden __str__/__eq__/__hash__ reaches prometheus_client.
+    """
+    if not isinstance(value, str):
+        raise Refused(names.BAD_TYPE, f"{what}={show(value)} is not a string")
+    text = str.__str__(value)
+    if len(text) > MAX_LABEL_VALUE_LENGTH:
+        raise Refused(names.UNKNOWN_LABEL_VALUE,
+                      f"{what} is {len(text)} characters long (limit {MAX_LABEL_VALUE_LENGTH})")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused(names.UNKNOWN_LABEL_VALUE, f"{what}={show(text)} is not valid UTF-8 "
+                          f"(a lone surrogate)") from None
+    return text
 
 
 def closed_value(value: object, label: LabelSpec, what: str) -> str:
-    if not isinstance(value, str):
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a string")
-    if value not in label.values:
+    text = as_text(value, what)
+    if text not in label.values:
         raise Refused(names.UNKNOWN_LABEL_VALUE,
-                      f"{what}={value!r} is not one of {', '.join(label.values)}")
-    return value
+                      f"{what}={show(text)} is not one of {', '.join(label.values)}")
+    return text
 
 
 def open_value(value: object, what: str) -> str:
-    """A label value from an open set: a non-empty string of bounded length."""
-    if not isinstance(value, str):
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a string")
-    if not value:
+    """A label value from an open set: a non-empty UTF-8 string of bounded length."""
+    text = as_text(value, what)
+    if not text:
         raise Refused(names.UNKNOWN_LABEL_VALUE, f"{what} is empty")
-    if len(value) > MAX_LABEL_VALUE_LENGTH:
-        raise Refused(names.UNKNOWN_LABEL_VALUE,
-                      f"{what} is {len(value)} characters long (limit {MAX_LABEL_VALUE_LENGTH})")
-    return value
+    return text
 
 
 def status_code(value: object, what: str = "status") -> str:
     """An HTTP status as its 3-digit label value; accepts 200 or "200"."""
-    if isinstance(value, bool):
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a status code")
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, int) and not isinstance(value, bool):
+        code = int.__int__(value)  # HTTPStatus members too, without calling an overridden __int__
+    elif isinstance(value, str) and 0 < len(value) <= 3 and value.isascii() and value.isdigit():
         code = int(value)
-    elif isinstance(value, int):
-        code = value
     else:
-        raise Refused(names.BAD_TYPE, f"{what}={value!r} is not a status code")
+        raise Refused(names.BAD_TYPE, f"{what}={show(value)} is not a status code")
     if not 100 <= code <= 599:
-        raise Refused(names.UNKNOWN_LABEL_VALUE, f"{what}={value!r} is not an HTTP status (100..599)")
+        raise Refused(names.UNKNOWN_LABEL_VALUE, f"{what}={show(value)} is not an HTTP status (100..599)")
     return str(code)
 
 

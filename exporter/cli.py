@@ -93,11 +93,6 @@ def main(argv: list[str] | None = None) -> int:
 
     server = MetricsServer(lambda: metrics.registry, metrics, port=args.port, addr=args.bind, routes=routes,
                            health_extra=lambda: dict(extra, scenarios=scenarios.active))
-    try:
-        server.start()
-    except OSError as exc:
-        print(f"exporter: {exc.strerror or exc}", file=sys.stderr)
-        return 1
 
     def _on_signal(signum, frame):
         # Ignore a second signal while shutting down; leave the main loop at once.
@@ -105,10 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise _Stop(signal.Signals(signum).name)
 
+    # Handlers first: a signal that arrives as soon as /health answers is a clean stop too.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    source_started = False
     try:
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
+        try:
+            server.start()
+        except OSError as exc:
+            print(f"exporter: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         source.start()
+        source_started = True
         log.info("exporter ready on %s (source: %s%s)", server.url, args.source,
                  f"; scenarios: {', '.join(scenarios.active)}" if scenarios.active else "")
         while True:
@@ -116,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     except _Stop as stop:
         log.info("%s received; shutting down", stop)
     finally:
-        source.stop()
+        if source_started:
+            source.stop()
         server.stop()
     return 0
 

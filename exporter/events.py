@@ -47,6 +47,8 @@ EVENT_TYPES: dict[str, EventType] = {
     "positions": EventType("set_active_positions", (("count", NUMBER),)),
     "risk": EventType("set_risk_metrics", (("sharpe", NUMBER + OPTIONAL), ("calmar", NUMBER + OPTIONAL),
                                            ("var95_usd", NUMBER + OPTIONAL), ("cvar95_usd", NUMBER + OPTIONAL))),
+    "memory_usage": EventType("record_memory_usage", (("bytes", NUMBER),)),
+    "cpu_usage": EventType("record_cpu_usage", (("percent", NUMBER),)),
     "fx_quote": EventType("record_fx_quote", (("source", STRING), ("rate", NUMBER),
                                               ("timestamp", NUMBER + OPTIONAL))),
     "fx_source_status": EventType("set_fx_source_connected", (("source", STRING), ("connected", FLAG))),
@@ -64,6 +66,67 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 MAX_LOGGED_MALFORMED = 100  # then every 1000th, so a broken writer cannot flood the log
+MAX_LINE = 1 << 20          # bytes; a longer line is skipped (counted as malformed), never buffered whole
+
+
+class _TooLong(bytes):
+    """The marker a LineSplitter hands on in place of a line longer than MAX_LINE."""
+
+
+TOO_LONG = _TooLong(b"")
+
+
+class LineSplitter:
+    """Splits a byte stream into lines in linear time and bounded memory.
+
+    Each byte is scanned once; an unfinished line is kept as a list of pieces (joined
+    once, when its newline comes), so a long line costs no repeated copying. A line
+    longer than max_line is not kept at all: its bytes are discarded as they arrive
+    until the next newline, and TOO_LONG stands for it.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = []
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                break
+            lines.append(self._line(chunk[start:end]))
+            start = end + 1
+        rest = chunk[start:]
+        if rest and not self._skipping:
+            if self._size + len(rest) > self.max_line:
+                self._pieces, self._size, self._skipping = [], 0, True
+            else:
+                self._pieces.append(rest)
+                self._size += len(rest)
+        return lines
+
+    def _line(self, tail: bytes) -> bytes:
+        if self._skipping or self._size + len(tail) > self.max_line:
+            line = TOO_LONG
+        else:
+            line = b"".join(self._pieces) + tail if self._pieces else tail
+        self._pieces, self._size, self._skipping = [], 0, False
+        return line
+
+    def finish(self) -> bytes | None:
+        """The last line when the input ended without a newline (None if there is none)."""
+        if not self._pieces and not self._skipping:
+            return None
+        return self._line(b"")
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the unfinished line held (at most max_line)."""
+        return self._size
 
 
 class Malformed(ValueError):
@@ -122,6 +185,8 @@ class EventApplier:
         self.malformed = 0
 
     def apply_line(self, line: bytes | str, lineno: int, origin: str) -> bool:
+        if line is TOO_LONG:
+            return self._malformed(origin, lineno, f"line longer than {MAX_LINE} bytes (skipped unread)")
         if not line.strip():
             return True  # blank lines are not events
         try:
@@ -180,18 +245,22 @@ class StreamReader:
         try:
             fd = self._stream.fileno()
         except (AttributeError, OSError, ValueError):
-            yield from iter(self._stream.readline, b"")  # in-memory streams (tests)
+            splitter = LineSplitter()  # in-memory streams (tests)
+            for chunk in iter(lambda: self._stream.read(1 << 16), b""):
+                yield from splitter.feed(chunk)
+            last = splitter.finish()
+            if last is not None:
+                yield last
             return
-        partial = b""
+        splitter = LineSplitter()
         while True:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 break
-            lines = (partial + chunk).split(b"\n")
-            partial = lines.pop()
-            yield from lines
-        if partial:
-            yield partial  # a last line without its newline
+            yield from splitter.feed(chunk)
+        last = splitter.finish()
+        if last is not None:
+            yield last  # a last line without its newline
 
     def _run(self) -> None:
         lineno = 0
@@ -225,7 +294,7 @@ class FileTailer:
         self._file: BinaryIO | None = None
         self._inode: tuple[int, int] | None = None
         self._lineno = 0
-        self._partial = b""
+        self._splitter = LineSplitter()
         self.reopened = 0    # rotations seen
         self.truncated = 0   # truncations seen
 
@@ -267,7 +336,7 @@ class FileTailer:
             return False
         st = os.fstat(handle.fileno())
         self._file, self._inode = handle, (st.st_dev, st.st_ino)
-        self._lineno, self._partial = 0, b""
+        self._lineno, self._splitter = 0, LineSplitter()
         log.info("%s: reading events from line 1", self.path)
         return True
 
@@ -280,9 +349,7 @@ class FileTailer:
         chunk = self._file.read(1 << 16)
         if not chunk:
             return False
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()  # an unfinished last line waits for its newline
-        for line in lines:
+        for line in self._splitter.feed(chunk):  # an unfinished last line waits for its newline
             self._emit(line)
         return True
 
@@ -298,8 +365,9 @@ class FileTailer:
         if (st.st_dev, st.st_ino) != self._inode:
             while self._read_available():  # finish what was written to the old file
                 pass
-            if self._partial:
-                self._emit(self._partial)  # the old file is complete: its last line too
+            last = self._splitter.finish()
+            if last is not None:
+                self._emit(last)  # the old file is complete: its last line too
             log.info("%s: rotated (new file); reading it from line 1", self.path)
             self.reopened += 1
             self._close()
@@ -308,4 +376,4 @@ class FileTailer:
             log.info("%s: truncated; reading again from line 1", self.path)
             self.truncated += 1
             self._file.seek(0)
-            self._lineno, self._partial = 0, b""
+            self._lineno, self._splitter = 0, LineSplitter()

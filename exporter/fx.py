@@ -41,17 +41,22 @@ class FxMetrics:
 
     def record_fx_quote(self, source: str, rate: float, timestamp: float | None = None) -> bool:
         """Set fx_source_rate{source} and its last-message time (now, or the message's own timestamp)."""
-        try:
-            ok = (rate - rate == 0 and rate is not True and rate is not False
-                  and (timestamp is None or (timestamp - timestamp == 0 and timestamp is not True
-                                             and timestamp is not False)))
-        except Exception:
-            ok = False
-        if ok:
+        if ((rate.__class__ is float or rate.__class__ is int) and rate - rate == 0
+                and (timestamp is None or ((timestamp.__class__ is float or timestamp.__class__ is int)
+                                           and timestamp - timestamp == 0))):
             try:
                 rate_child, stamp_child = self._fx_quotes[source]
             except Exception:
-                return self._slow("record_fx_quote", self._new_quote_source, source, rate, timestamp)
+                # Values converted first: a refused one must not leave a new source's series behind.
+                return self._slow("record_fx_quote", self._new_quote_source, source, Num("rate", rate),
+                                  Num("timestamp", timestamp, optional=True))
+            if rate.__class__ is int or timestamp.__class__ is int:
+                try:  # both converted before either is set: a huge int fails here, changing nothing
+                    rate = float(rate)
+                    timestamp = None if timestamp is None else float(timestamp)
+                except OverflowError:
+                    return self._slow("record_fx_quote", self.record_fx_quote, source, Num("rate", rate),
+                                      Num("timestamp", timestamp, optional=True))
             rate_child.set(rate)
             stamp_child.set(self._clock() if timestamp is None else timestamp)
             self._fresh = True
@@ -100,7 +105,7 @@ class FxMetrics:
     def set_fx_median(self, rate: float) -> bool:
         """Set fx_median_rate, the aggregated USDT/USD rate."""
         try:
-            if rate - rate == 0 and rate is not True and rate is not False:
+            if (rate.__class__ is float or rate.__class__ is int) and rate - rate == 0:
                 self._fx_median.set(rate)
                 self._fresh = True
                 return True
@@ -112,7 +117,7 @@ class FxMetrics:
     def set_fx_valid_sources(self, n: int) -> bool:
         """Set fx_valid_sources, the number of sources feeding the median."""
         try:
-            if n - n == 0 and n is not True and n is not False:
+            if (n.__class__ is float or n.__class__ is int) and n - n == 0:
                 self._fx_valid.set(n)
                 self._fresh = True
                 return True

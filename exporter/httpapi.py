@@ -42,14 +42,15 @@ class HttpMetrics:
     def observe_http_request(self, method: str, path: str, status: int | str, seconds: float) -> bool:
         """Count a served request and observe its duration; path is the route template."""
         try:
-            ok = seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False
+            ok = (seconds.__class__ is float or seconds.__class__ is int) and seconds - seconds == 0 and seconds >= 0
         except Exception:
             ok = False
         if ok:
             try:
                 requests, duration = self._http[method][path][status]
             except Exception:
-                return self._slow("observe_http_request", self._new_http_route, method, path, status, seconds)
+                return self._slow("observe_http_request", self._new_http_route, method, path, status,
+                                  Num("seconds", seconds, non_negative=True))
             try:
                 duration.observe(seconds)  # first: a Decimal fails here, before anything is counted
             except Exception:
@@ -83,7 +84,7 @@ class HttpMetrics:
     def set_websocket_connections(self, n: int) -> bool:
         """Set http_websocket_connections, the WebSockets open now."""
         try:
-            if n - n == 0 and n is not True and n is not False:
+            if (n.__class__ is float or n.__class__ is int) and n - n == 0:
                 self._websockets.set(n)
                 self._fresh = True
                 return True
@@ -118,9 +119,9 @@ class HttpMetrics:
 
     def _new_order_exchange(self, side, status, exchange) -> bool:
         spec = self._catalog.metric(names.ORDERS)
-        closed_value(side, spec.label("side"), "side")
-        closed_value(status, spec.label("status"), "status")
-        open_value(exchange, "exchange")
+        side = closed_value(side, spec.label("side"), "side")
+        status = closed_value(status, spec.label("status"), "status")
+        exchange = open_value(exchange, "exchange")
         metric = self._metrics[names.ORDERS]
         # A new exchange gets every side x status at once (at 0), so ratios and rate() work at once.
         if not self._orders:
@@ -135,15 +136,15 @@ class HttpMetrics:
     def set_open_positions(self, symbol: str, count: int) -> bool:
         """Set api_open_positions{symbol}."""
         try:
-            if count - count == 0 and count is not True and count is not False:
+            if (count.__class__ is float or count.__class__ is int) and count - count == 0:
                 self._open_positions[symbol].set(count)
                 self._fresh = True
                 return True
         except KeyError:  # a new symbol, or not bound yet
-            return self._slow("set_open_positions", self._new_symbol, symbol, count)
+            return self._slow("set_open_positions", self._new_symbol, symbol, Num("count", count))
         except Exception:
             if count.__class__ is float:  # the count is fine: the symbol is not (unhashable)
-                return self._slow("set_open_positions", self._new_symbol, symbol, count)
+                return self._slow("set_open_positions", self._new_symbol, symbol, Num("count", count))
         return self._slow("set_open_positions", self.set_open_positions, symbol, Num("count", count))
 
     def _new_symbol(self, symbol, count) -> bool:

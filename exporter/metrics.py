@@ -11,15 +11,17 @@ import logging
 import sys
 import threading
 import time
+import weakref
 
 from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
-                               PlatformCollector, ProcessCollector, disable_created_metrics, generate_latest)
+                               PlatformCollector, ProcessCollector, disable_created_metrics)
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
 from exporter.catalog import Catalog, CatalogError, MetricSpec, load_catalog
-from exporter.checks import Flag, Num, Refused, open_value
+from exporter.checks import Flag, Num, Refused, open_value, show
 from exporter.drops import DropTracker
+from exporter.exposition import FastExposition
 from exporter.fx import FxMetrics
 from exporter.httpapi import HttpMetrics
 from exporter.topn import TopNMetrics
@@ -27,6 +29,7 @@ from exporter.topn import TopNMetrics
 log = logging.getLogger("exporter")
 
 DEFAULT_MAX_LABEL_VALUES = 1000
+_OURS: weakref.WeakSet = weakref.WeakSet()  # every collector a BotMetrics registered (vs the app's own)
 
 
 class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
@@ -55,6 +58,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._drops = DropTracker()
         self._registry: CollectorRegistry | None = None
         self._collectors: list = []
+        self._foreign: tuple[str, ...] = ()
+        self._exposition: FastExposition | None = None
         self._metrics: dict = {}
         self._bot: tuple[str, ...] | None = None
         # Updates only set _fresh (one attribute store); the time is taken when /metrics or
@@ -121,9 +126,18 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         disable_created_metrics()
         collectors = [_Housekeeping(self)]
         metrics = {}
+        # Catalog metrics the application already registered itself (its own http_requests_total, say):
+        # the catalog declares them so rules and dashboards know them; the exporter leaves them to the
+        # app instead of failing with "Duplicated timeseries". Its calls feeding them are not exposed.
+        existing = getattr(registry, "_names_to_collectors", {})
+        foreign = tuple(spec.name for spec in self._catalog.metrics
+                        if spec.name in existing and existing[spec.name] not in _OURS)
         for spec in self._catalog.metrics:
             metrics[spec.name] = _make(spec, self)
-            collectors.append(metrics[spec.name])
+            if spec.name not in foreign:
+                collectors.append(metrics[spec.name])
+        for collector in collectors:
+            _OURS.add(collector)
         registered = []
         try:
             for collector in collectors:
@@ -134,6 +148,11 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 registry.unregister(collector)
             raise ValueError(f"cannot register the exporter's metrics: {exc} (is another BotMetrics "
                              f"already using this registry?)") from None
+        for name in foreign:
+            log.warning("%s is already registered by the application: the exporter serves the application's "
+                        "series and does not register its own (calls feeding %s are not exposed)", name, name)
+        self._foreign = foreign
+        self._exposition = FastExposition(registry, [metrics[n] for n in metrics if n not in foreign])
         if self._process_collectors and registry is not REGISTRY:
             # A bot serving its own registry still wants memory and CPU panels.
             for factory in (ProcessCollector, PlatformCollector, GCCollector):
@@ -157,6 +176,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 except KeyError:
                     pass
         self._registry, self._collectors, self._metrics, self._bot = None, [], {}, None
+        self._foreign = ()
+        self._exposition = None
         self._unbind()
 
     def _unbind(self) -> None:
@@ -185,6 +206,11 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
     # -- reading ----------------------------------------------------------------------
 
     @property
+    def foreign_metrics(self) -> tuple[str, ...]:
+        """Catalog metrics the application had registered itself, so the exporter did not."""
+        return self._foreign
+
+    @property
     def catalog(self) -> Catalog:
         return self._catalog
 
@@ -207,8 +233,14 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
 
     def get_metrics_text(self) -> str:
         """The registry in the Prometheus text format (what /metrics serves); "" while unbound."""
-        registry = self._registry
-        return generate_latest(registry).decode("utf-8") if registry is not None else ""
+        exposition = self._exposition
+        return exposition.render().decode("utf-8") if exposition is not None else ""
+
+    def exposition(self, openmetrics: bool = False, encoder=None) -> bytes | None:
+        """The registry's exposition, the exporter's metrics rendered the fast way (exposition.py);
+        None while unbound. Parses to the same samples as prometheus_client's generate_latest."""
+        exposition = self._exposition
+        return exposition.render(openmetrics, encoder) if exposition is not None else None
 
     # -- the events sidecar ---------------------------------------------------------------
 
@@ -239,7 +271,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 return self._drops.drop(names.UNKNOWN_LABEL_VALUE, call,
                                         "called before init_metrics(env, universe, strategy)", "before_init")
             error = failure if retry is None and failure is not None else exc
-            return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {error}", "error")
+            return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {show(error)}",
+                                    "error")
 
     def _remember(self, cache: dict, metric: str, what: str) -> None:
         """Refuse a new open-label value once `cache` holds max_label_values of them (cardinality guard)."""

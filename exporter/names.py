@@ -35,6 +35,8 @@ SHARPE = _SIGNALS["sharpe"]
 CALMAR = _SIGNALS["calmar"]
 VAR95 = _SIGNALS["var95"]
 CVAR95 = _SIGNALS["cvar95"]
+MEMORY_USAGE = _SIGNALS["memory_usage"]
+CPU_USAGE = _SIGNALS["cpu_usage"]
 
 # -- FX --------------------------------------------------------------------------
 FX_VALID_SOURCES = _SIGNALS["fx_valid_sources"]
@@ -87,6 +89,8 @@ FEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     CALMAR: ("gauge", (BOT,)),
     VAR95: ("gauge", (BOT,)),
     CVAR95: ("gauge", (BOT,)),
+    MEMORY_USAGE: ("gauge", (BOT,)),
+    CPU_USAGE: ("gauge", (BOT,)),
     FX_VALID_SOURCES: ("gauge", ()),
     FX_MEDIAN: ("gauge", ()),
     FX_OUTLIERS: ("counter", ("source",)),

@@ -3,27 +3,57 @@
 A small threaded WSGI server from the standard library; /metrics is
 prometheus_client's own WSGI app, so content negotiation (OpenMetrics),
 gzip and `name[]` filtering behave exactly as in prometheus_client.
+
+Hardened against slow, many and hostile clients (issue 12):
+- listen backlog LISTEN_BACKLOG (the standard library's default is 5);
+- a connection must deliver its request line and headers within HEADER_TIMEOUT
+  seconds per read; after that every socket read and write times out after
+  IO_TIMEOUT seconds (idle, slow or half-sent requests free their thread);
+- at most MAX_CONNECTIONS requests are handled at once; a connection that finds
+  no free slot within SLOT_WAIT seconds gets a 503 and is closed;
+- /health is unhealthy (503) when /metrics cannot render;
+- a request that changes state (any method but GET/HEAD on an extra route such
+  as /scenario) is executed only with its whole body read, only with the header
+  STATE_CHANGE_HEADER, never with a foreign Origin and never with a content type
+  an HTML form or a "simple" cross-origin request can send.
 """
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import logging
 import socket
 import socketserver
+import sys
 import threading
 import time
 from typing import Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import make_wsgi_app
+from prometheus_client import generate_latest, make_wsgi_app
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+
+from exporter.checks import show
 
 log = logging.getLogger("exporter")
 
+LISTEN_BACKLOG = 128
+IO_TIMEOUT = 10.0          # seconds per socket read/write
+HEADER_TIMEOUT = 2.0       # seconds per read until the request line and headers are in (idle clients)
+MAX_CONNECTIONS = 64       # requests handled at once
+SLOT_WAIT = 0.1            # how long a new connection may wait for a free slot before a 503
+MAX_BODY = 64 * 1024       # bytes of a request body (state-changing routes only)
+HEALTH_RENDER_EVERY = 5.0  # /health renders /metrics itself when no render was seen this recently
+STATE_CHANGE_HEADER = "X-Tradingmon-Scenario"   # its value must be "1"
+# What an HTML form (or a cross-origin request without a CORS preflight) can send.
+SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
 # handler(environ) -> (HTTP status code, JSON-serialisable body)
 Route = Callable[[dict], tuple[int, object]]
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            503: "Service Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+            408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
+            415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class PortInUseError(OSError):
@@ -33,6 +63,37 @@ class PortInUseError(OSError):
 class _Server(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True  # a restarted exporter must not wait for TIME_WAIT sockets
+    request_queue_size = LISTEN_BACKLOG
+    max_connections = MAX_CONNECTIONS
+    slot_wait = SLOT_WAIT
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._slots = threading.Semaphore(self.max_connections)
+        self.refused = 0  # connections answered 503 because every slot was busy
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address) -> None:
+        # A thread per request, but never more than max_connections of them.
+        if not self._slots.acquire(timeout=self.slot_wait):
+            self.refused += 1
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        # Timeouts and clients that hang up are routine; socketserver would print a traceback.
+        log.debug("http %s: %s", client_address[0] if client_address else "?", sys.exc_info()[1])
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can hang on machines without DNS.
@@ -45,7 +106,56 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+def _refuse_busy(request) -> None:
+    body = b'{"error": "too many connections; retry"}\n'
+    try:
+        request.settimeout(1.0)
+        request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        b"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + str(len(body)).encode()
+                        + b"\r\n\r\n" + body)
+    except OSError:
+        pass
+
+
+class _EofWatch:
+    """The request stream, noting when a readline() hit the end of the input.
+
+    http.client ends the header block at EOF as if a blank line had come, so a client
+    that hangs up halfway through its headers would still get its request dispatched.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.eof = False
+
+    def readline(self, *args):
+        line = self._stream.readline(*args)
+        if not line:
+            self.eof = True
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 class _QuietHandler(WSGIRequestHandler):
+    timeout = IO_TIMEOUT  # StreamRequestHandler puts it on the socket: every read and write
+    header_timeout = HEADER_TIMEOUT
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _EofWatch(self.rfile)
+        # A scraper sends its request at once; a connection silent this long frees its slot.
+        self.connection.settimeout(min(self.header_timeout, self.timeout))
+
+    def get_environ(self) -> dict:
+        self.connection.settimeout(self.timeout)  # headers are in: body and response get IO_TIMEOUT
+        environ = super().get_environ()
+        environ["exporter.headers_complete"] = not self.rfile.eof
+        if self.headers.get("content-type") is None:
+            environ["CONTENT_TYPE"] = ""  # wsgiref would say text/plain: a request without a body is fine
+        return environ
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         log.debug("http %s - " + format, self.client_address[0], *args)
 
@@ -64,6 +174,8 @@ class MetricsServer:
         self._clock = clock
         self._started = clock()
         self._httpd: WSGIServer | None = None
+        self._render_error: str | None = None
+        self._render_checked = -HEALTH_RENDER_EVERY
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -117,27 +229,93 @@ class MetricsServer:
 
     # -- requests ---------------------------------------------------------------------
 
-    def health(self) -> dict:
+    def health(self) -> tuple[int, dict]:
+        """(HTTP status, body): 200 "ok", or 503 "unhealthy" when /metrics cannot render."""
         now = self._clock()
         last = self._metrics.last_event_time if self._metrics is not None else None
-        body = {"status": "ok",
+        error = self.render_error()
+        body = {"status": "ok" if error is None else "unhealthy",
                 "uptime_seconds": round(now - self._started, 3),
                 "last_event_age_seconds": None if last is None else round(max(now - last, 0.0), 3)}
+        if error is not None:
+            body["error"] = error
         if self._health_extra is not None:
             body.update(self._health_extra())
-        return body
+        return (200 if error is None else 503), body
+
+    def render_error(self) -> str | None:
+        """Why /metrics cannot render now, or None. Renders itself at most every HEALTH_RENDER_EVERY
+        seconds while healthy (a /metrics render in between counts); checks again at once after a failure."""
+        if self._registry() is None:
+            return "metrics not initialised: call init_metrics() first"
+        now = time.monotonic()
+        if self._render_error is None and now - self._render_checked < HEALTH_RENDER_EVERY:
+            return None
+        try:
+            registry = self._registry()
+            if self._metrics is not None and getattr(self._metrics, "registry", None) is registry:
+                self._metrics.exposition()  # what /metrics serves
+            else:
+                generate_latest(registry)
+        except Exception as exc:
+            self._rendered(f"/metrics cannot render: {type(exc).__name__}: {show(exc)}")
+        else:
+            self._rendered(None)
+        return self._render_error
+
+    def _fast_metrics(self, registry, environ: dict, start_response):
+        """/metrics through the exporter's fast exposition, or None to let prometheus_client answer
+        (another registry, a method other than GET, `name[]` filters, an OpenMetrics version other than 1.0)."""
+        metrics = self._metrics
+        if (metrics is None or getattr(metrics, "registry", None) is not registry
+                or environ.get("REQUEST_METHOD") != "GET" or "name[]" in environ.get("QUERY_STRING", "")):
+            return None
+        encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        if openmetrics and "version=1.0.0" not in content_type:
+            return None
+        body = metrics.exposition(openmetrics, encoder)
+        if body is None:
+            return None
+        headers = [("Content-Type", content_type)]
+        if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [body]
+
+    def _rendered(self, error: str | None) -> None:
+        if error is not None and error != self._render_error:
+            log.error("%s", error)
+        self._render_error, self._render_checked = error, time.monotonic()
 
     def _app(self, environ: dict, start_response):
         path = environ.get("PATH_INFO") or "/"
+        if not environ.get("exporter.headers_complete", True):
+            return _json(start_response, 400, {"error": "incomplete request headers; nothing done"})
         if path in ("/metrics", "/metrics/"):
             registry = self._registry()
             if registry is None:
                 return _json(start_response, 503, {"error": "metrics not initialised: call init_metrics() first"})
-            return make_wsgi_app(registry)(environ, start_response)
+            try:  # prometheus_client renders before it calls start_response
+                result = self._fast_metrics(registry, environ, start_response)
+                if result is None:
+                    result = make_wsgi_app(registry)(environ, start_response)
+            except Exception as exc:
+                self._rendered(f"/metrics cannot render: {type(exc).__name__}: {show(exc)}")
+                return _json(start_response, 500, {"error": self._render_error})
+            if environ.get("REQUEST_METHOD") == "GET":
+                self._rendered(None)
+            return result
         if path == "/health":
-            return _json(start_response, 200, self.health())
+            return _json(start_response, *self.health())
         handler = self._routes.get(path)
         if handler is not None:
+            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                refusal = _refuse_state_change(environ)
+                if refusal is not None:
+                    log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, refusal[1]["error"])
+                    return _json(start_response, *refusal)
             status, body = handler(environ)
             return _json(start_response, status, body)
         if path == "/":
@@ -145,6 +323,44 @@ class MetricsServer:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [text.encode() + b"\n"]
         return _json(start_response, 404, {"error": f"no such endpoint: {path}"})
+
+
+def _refuse_state_change(environ: dict) -> tuple[int, dict] | None:
+    """Why a state-changing request must not run (status, body), or None; reads its whole body.
+
+    Browsers send any page's cross-origin "simple" requests (a form POST, fetch() with text/plain)
+    without asking first; a custom header forces a CORS preflight, which this server never grants.
+    """
+    origin = environ.get("HTTP_ORIGIN")
+    own = f"http://{environ.get('HTTP_HOST', '')}"
+    if origin is not None and origin != own:
+        return 403, {"error": f"cross-origin request refused (Origin {origin[:100]!r} is not {own!r})"}
+    if environ.get("HTTP_SEC_FETCH_SITE", "same-origin") not in ("same-origin", "none"):
+        return 403, {"error": "cross-site request refused (Sec-Fetch-Site)"}
+    if environ.get("HTTP_" + STATE_CHANGE_HEADER.upper().replace("-", "_")) != "1":
+        return 403, {"error": f"state changes need the header '{STATE_CHANGE_HEADER}: 1'"}
+    content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    if content_type in SIMPLE_CONTENT_TYPES:
+        return 415, {"error": f"content type {content_type} refused: send no body, or application/json"}
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return 411, {"error": "chunked bodies are not accepted; send Content-Length"}
+    # The whole body before anything runs: a request cut off mid-body is never executed.
+    length_text = environ.get("CONTENT_LENGTH") or "0"
+    if not (length_text.isascii() and length_text.isdigit()):
+        return 400, {"error": "bad Content-Length"}
+    length = int(length_text)
+    if length > MAX_BODY:
+        return 413, {"error": f"body over {MAX_BODY} bytes"}
+    stream, received = environ["wsgi.input"], 0
+    try:
+        while received < length:
+            chunk = stream.read(min(length - received, 65536))
+            if not chunk:
+                return 400, {"error": f"incomplete body ({received} of {length} bytes); nothing changed"}
+            received += len(chunk)
+    except OSError:  # the socket timed out (IO_TIMEOUT) or the client went away
+        return 408, {"error": f"body not received ({received} of {length} bytes); nothing changed"}
+    return None
 
 
 def _json(start_response, status: int, body: object):

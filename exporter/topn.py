@@ -5,8 +5,12 @@ bound once in init_metrics(), so the hot path is a dict lookup or an attribute
 read followed by prometheus_client's own .inc()/.set()/.observe().
 
 Hot-path idioms (see docs/exporter.md, "Performance"):
-- `x - x == 0` is one cheap test that is False for NaN and +-inf and raises
-  TypeError for non-numbers; `x is not True and x is not False` keeps bools out.
+- `(x.__class__ is float or x.__class__ is int) and x - x == 0`: a plain float that
+  is finite, or a plain int. Nothing else (bool, complex, Decimal, numpy, str, a
+  hostile object) reaches prometheus_client from the fast path; it goes to the slow
+  path, which converts it to a finite float or refuses it. A plain int beyond the
+  float range makes prometheus_client's float() raise before any value changes, and
+  also ends in the slow path (refused as not_finite).
 - Anything unusual (an unbound child, a bad value, a Decimal) raises or fails a
   test and goes to self._slow(), which converts, retries or counts the drop.
 - Compound state (equity/peak/drawdown, the win tally, the UTC day) is guarded by
@@ -29,6 +33,7 @@ class TopNMetrics:
         self._dd_g = self._max_dd_g = self._win_rate_g = self._round_trips = None
         self._loop_latency = self._active_positions = None
         self._sharpe = self._calmar = self._var95 = self._cvar95 = None
+        self._memory = self._cpu = None
         self._trades, self._guards, self._exits, self._alerts = {}, {}, {}, {}
         self._alert_sources: set[str] = set()
         self._reset_topn_state()
@@ -58,6 +63,7 @@ class TopNMetrics:
         self._loop_latency, self._active_positions = child(names.LOOP_LATENCY), child(names.ACTIVE_POSITIONS)
         self._sharpe, self._calmar = child(names.SHARPE), child(names.CALMAR)
         self._var95, self._cvar95 = child(names.VAR95), child(names.CVAR95)
+        self._memory, self._cpu = child(names.MEMORY_USAGE), child(names.CPU_USAGE)
         self._trades = closed(names.TRADES, "trade_type")
         self._guards = closed(names.GUARD_TRIGGERS, "guard_type")
         self._exits = closed(names.EXITS, "reason")
@@ -77,7 +83,7 @@ class TopNMetrics:
     def record_pnl(self, delta_usd: float) -> bool:
         """Add a realised PnL delta to trading_pnl_usd and today's trading_daily_pnl_usd; moves equity."""
         try:
-            ok = delta_usd - delta_usd == 0 and delta_usd is not True and delta_usd is not False
+            ok = (delta_usd.__class__ is float or delta_usd.__class__ is int) and delta_usd - delta_usd == 0
         except Exception:
             ok = False
         if ok:
@@ -106,7 +112,7 @@ class TopNMetrics:
     def set_equity(self, equity_usd: float) -> bool:
         """Set trading_equity_usd; tracks the peak, drawdown = (peak - equity) / peak and the max drawdown."""
         try:
-            ok = equity_usd - equity_usd == 0 and equity_usd is not True and equity_usd is not False
+            ok = (equity_usd.__class__ is float or equity_usd.__class__ is int) and equity_usd - equity_usd == 0
         except Exception:
             ok = False
         if ok:
@@ -188,17 +194,25 @@ class TopNMetrics:
         tally record_round_trip(won=...) keeps: use one way or the other for the win rate.
         """
         try:
-            total = wins + losses  # finite exactly when both are (short of overflow)
-            if (total - total == 0 and wins >= 0 and losses >= 0 and wins is not True and wins is not False
-                    and losses is not True and losses is not False):
-                self._win_rate_g.set(wins / total if total else 0.0)
-                self._fresh = True
-                return True
+            if ((wins.__class__ is float or wins.__class__ is int)
+                    and (losses.__class__ is float or losses.__class__ is int)):
+                total = wins + losses  # finite exactly when both are (short of overflow)
+                if total - total == 0 and wins >= 0 and losses >= 0:
+                    self._win_rate_g.set(wins / total if total else 0.0)
+                    self._fresh = True
+                    return True
         except Exception:
             if wins.__class__ is float and losses.__class__ is float:  # unbound: converting cannot help
                 return self._slow("record_win_rate", None)
-        return self._slow("record_win_rate", self.record_win_rate,
+        return self._slow("record_win_rate", self._win_rate_checked,
                           Num("wins", wins, non_negative=True), Num("losses", losses, non_negative=True))
+
+    def _win_rate_checked(self, wins: float, losses: float) -> bool:
+        """The slow path of record_win_rate: two finite floats >= 0 whose sum may overflow (1e308 + 1e308)."""
+        half = wins * 0.5 + losses * 0.5
+        self._win_rate_g.set(wins * 0.5 / half if half else 0.0)
+        self._fresh = True
+        return True
 
     # -- counters by closed label ----------------------------------------------------
 
@@ -207,7 +221,8 @@ class TopNMetrics:
         try:
             self._trades[trade_type].inc()
         except Exception:
-            return self._slow("record_trade", self._closed_refusal, names.TRADES, "trade_type", trade_type)
+            return self._slow("record_trade", self._closed_retry, self.record_trade, names.TRADES, "trade_type",
+                              trade_type)
         self._fresh = True
         return True
 
@@ -216,7 +231,7 @@ class TopNMetrics:
         try:
             self._guards[guard_type].inc()
         except Exception:
-            return self._slow("record_guard_trigger", self._closed_refusal,
+            return self._slow("record_guard_trigger", self._closed_retry, self.record_guard_trigger,
                               names.GUARD_TRIGGERS, "guard_type", guard_type)
         self._fresh = True
         return True
@@ -226,7 +241,8 @@ class TopNMetrics:
         try:
             self._exits[reason].inc()
         except Exception:
-            return self._slow("record_exit_reason", self._closed_refusal, names.EXITS, "reason", reason)
+            return self._slow("record_exit_reason", self._closed_retry, self.record_exit_reason, names.EXITS,
+                              "reason", reason)
         self._fresh = True
         return True
 
@@ -241,8 +257,8 @@ class TopNMetrics:
 
     def _new_alert_source(self, severity: object, source: object) -> bool:
         spec = self._catalog.metric(names.BOT_ALERTS)
-        closed_value(severity, spec.label("severity"), "severity")
-        open_value(source, "source")
+        severity = closed_value(severity, spec.label("severity"), "severity")
+        source = open_value(source, "source")
         if self._bot is None:
             raise LookupError("not bound")
         # A new source gets all its severities at once (at 0), so rate() works from the first alert.
@@ -253,8 +269,10 @@ class TopNMetrics:
             children.setdefault(source, metric.labels(*self._bot, value, source))
         return self.record_alert(severity, source)
 
-    def _closed_refusal(self, metric: str, label: str, value: object) -> bool:
-        closed_value(value, self._catalog.metric(metric).label(label), label)
+    def _closed_retry(self, call, metric: str, label: str, value: object) -> bool:
+        text = closed_value(value, self._catalog.metric(metric).label(label), label)
+        if text is not value:  # a str subclass (a StrEnum member): its plain string finds the child
+            return call(text)
         raise LookupError("not bound")  # a valid value that found no child: the bot labels are not bound yet
 
     # -- latency and gauges --------------------------------------------------------------
@@ -262,7 +280,7 @@ class TopNMetrics:
     def record_loop_latency(self, seconds: float) -> bool:
         """Observe one trading-loop iteration's duration in seconds."""
         try:
-            if seconds - seconds == 0 and seconds >= 0 and seconds is not True and seconds is not False:
+            if (seconds.__class__ is float or seconds.__class__ is int) and seconds - seconds == 0 and seconds >= 0:
                 self._loop_latency.observe(seconds)  # a Decimal fails in here before anything is counted
                 self._fresh = True
                 return True
@@ -275,7 +293,7 @@ class TopNMetrics:
     def set_active_positions(self, count: int) -> bool:
         """Set trading_active_positions."""
         try:
-            if count - count == 0 and count is not True and count is not False:
+            if (count.__class__ is float or count.__class__ is int) and count - count == 0:
                 self._active_positions.set(count)
                 self._fresh = True
                 return True
@@ -293,19 +311,20 @@ class TopNMetrics:
         """
         try:  # the common case, every given value a plain finite number, without a helper call per value
             if sharpe is not None:
-                if not (sharpe - sharpe == 0 and sharpe is not True and sharpe is not False):
+                if not ((sharpe.__class__ is float or sharpe.__class__ is int) and sharpe - sharpe == 0):
                     raise ValueError
                 self._sharpe.set(sharpe)
             if calmar is not None:
-                if not (calmar - calmar == 0 and calmar is not True and calmar is not False):
+                if not ((calmar.__class__ is float or calmar.__class__ is int) and calmar - calmar == 0):
                     raise ValueError
                 self._calmar.set(calmar)
             if var95_usd is not None:
-                if not (var95_usd - var95_usd == 0 and var95_usd is not True and var95_usd is not False):
+                if not ((var95_usd.__class__ is float or var95_usd.__class__ is int) and var95_usd - var95_usd == 0):
                     raise ValueError
                 self._var95.set(var95_usd)
             if cvar95_usd is not None:
-                if not (cvar95_usd - cvar95_usd == 0 and cvar95_usd is not True and cvar95_usd is not False):
+                if not ((cvar95_usd.__class__ is float or cvar95_usd.__class__ is int)
+                        and cvar95_usd - cvar95_usd == 0):
                     raise ValueError
                 self._cvar95.set(cvar95_usd)
         except Exception:
@@ -324,7 +343,7 @@ class TopNMetrics:
     def _set_risk(self, gauge, what: str, value: float) -> bool:
         """One risk gauge, checked: the slow path of set_risk_metrics()."""
         try:
-            if value - value == 0 and value is not True and value is not False:
+            if (value.__class__ is float or value.__class__ is int) and value - value == 0:
                 gauge.set(value)
                 self._fresh = True
                 return True
@@ -332,3 +351,36 @@ class TopNMetrics:
             if value.__class__ is float:  # unbound (before init_metrics): converting cannot help
                 return self._slow("set_risk_metrics", None)
         return self._slow("set_risk_metrics", self._set_risk, gauge, what, Num(what, value))
+
+    # -- bot-reported resources (D77-1 API) ----------------------------------------------
+
+    def record_memory_usage(self, bytes: float) -> bool:  # noqa: A002 - the D77-1 API's argument name
+        """Set trading_memory_usage_bytes: the memory the bot itself uses (its RSS, say), in bytes.
+
+        Bot-reported: in sidecar mode the exporter's process_resident_memory_bytes describes
+        the exporter, not the bot.
+        """
+        try:
+            if (bytes.__class__ is float or bytes.__class__ is int) and bytes - bytes == 0 and bytes >= 0:
+                self._memory.set(bytes)
+                self._fresh = True
+                return True
+        except Exception:
+            if bytes.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("record_memory_usage", None)
+        return self._slow("record_memory_usage", self.record_memory_usage, Num("bytes", bytes, non_negative=True))
+
+    def record_cpu_usage(self, percent: float) -> bool:
+        """Set trading_cpu_usage_ratio from the bot's CPU use in percent of one core (psutil's cpu_percent()).
+
+        Stored as a ratio (50 % -> 0.5; above 1 on several cores), as Prometheus units go.
+        """
+        try:
+            if (percent.__class__ is float or percent.__class__ is int) and percent - percent == 0 and percent >= 0:
+                self._cpu.set(percent / 100.0)
+                self._fresh = True
+                return True
+        except Exception:
+            if percent.__class__ is float:  # unbound (before init_metrics): converting cannot help
+                return self._slow("record_cpu_usage", None)
+        return self._slow("record_cpu_usage", self.record_cpu_usage, Num("percent", percent, non_negative=True))

@@ -22,6 +22,7 @@ import yaml
 
 from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
+from exporter.server import STATE_CHANGE_HEADER
 from stackctl import health, processes
 from stackctl.native import ALERTMANAGER_BINARIES, NativeStack
 from stackctl.settings import SERVICES, Settings
@@ -118,7 +119,9 @@ class E2E:
         return data["data"]["result"]
 
     def scenario(self, names: str, on: bool) -> None:
-        reply = health.request(self.url("exporter", f"/scenario?name={names}&on={int(on)}"), method="POST")
+        # The demo changes state only for a request carrying its header (no browser form can send it).
+        reply = health.request(self.url("exporter", f"/scenario?name={names}&on={int(on)}"), method="POST",
+                               headers={STATE_CHANGE_HEADER: "1"})
         assert reply.ok, reply
 
     def generate(self, data: dict) -> None:

@@ -114,8 +114,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, method=method)
+SCENARIO_HEADERS = {"X-Tradingmon-Scenario": "1"}  # what a state-changing request must carry
+
+
+def http(url: str, method: str = "GET", timeout: float = 5.0, headers: dict | None = None,
+         data: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()

@@ -75,6 +75,31 @@ BAD_CALLS = [
     ("record_fx_quote", (["okx"], 1.0), {}, "bad_type"),
     ("observe_http_request", ("GET", ["/x"], 200, 0.1), {}, "bad_type"),
     ("record_loop_latency", (decimal.Decimal("NaN"),), {}, "not_finite"),
+    # issue 12: values prometheus_client would accept and then fail to render, or raise on
+    ("record_fx_quote", ("\ud800", 1.0), {}, "unknown_label_value"),   # a lone surrogate
+    ("record_alert", ("P1", "a\udfff"), {}, "unknown_label_value"),
+    ("observe_http_request", ("GET", "/\ud800", 200, 0.1), {}, "unknown_label_value"),
+    ("observe_http_request", ("G\ud800", "/x", 200, 0.1), {}, "unknown_label_value"),
+    ("record_order", ("buy", "filled", "\ud800"), {}, "unknown_label_value"),
+    ("set_open_positions", ("\ud800", 1), {}, "unknown_label_value"),
+    ("set_fx_source_connected", ("\ud800", True), {}, "unknown_label_value"),
+    ("record_fx_outlier", ("\ud800",), {}, "unknown_label_value"),
+    ("record_pnl", (1 + 1j,), {}, "bad_type"),
+    ("set_equity", (1j,), {}, "bad_type"),
+    ("record_fx_quote", ("okx", 1j), {}, "bad_type"),
+    ("record_fx_quote", ("okx", 10 ** 400), {}, "not_finite"),
+    ("record_fx_quote", ("okx", 1.0), {"timestamp": 10 ** 400}, "not_finite"),
+    ("record_pnl", (10 ** 400,), {}, "not_finite"),
+    ("set_equity", (-(10 ** 400),), {}, "not_finite"),
+    ("record_loop_latency", (10 ** 400,), {}, "not_finite"),
+    ("observe_http_request", ("GET", "/x", 200, 10 ** 400), {}, "not_finite"),
+    ("set_risk_metrics", (), {"sharpe": 10 ** 400}, "not_finite"),
+    ("set_fx_median", (decimal.Decimal("1e999999"),), {}, "not_finite"),
+    ("observe_http_request", ("GET", "/x", "²⁰⁰", 0.1), {}, "bad_type"),
+    ("record_memory_usage", (-1,), {}, "negative_delta"),
+    ("record_memory_usage", (10 ** 400,), {}, "not_finite"),
+    ("record_cpu_usage", (NAN,), {}, "not_finite"),
+    ("record_cpu_usage", ("12%",), {}, "bad_type"),
 ]
 
 
@@ -167,3 +192,39 @@ def test_open_label_cardinality_is_capped(registry):
     assert m.observe_http_request("GET", "/orders/0", 200, 0.01)  # known series still work
     assert len(samples(registry, "http_requests_total")) == 3
     assert dropped(registry)["unknown_label_value"] == 1.0
+
+
+def test_str_subclasses_count_as_their_plain_string(metrics, registry):
+    import enum
+
+    class Kind(enum.StrEnum):
+        ENTRY = "entry"
+        BUY = "buy"
+
+    assert metrics.record_trade(Kind.ENTRY)
+    assert metrics.record_order(Kind.BUY, "filled", "okx")
+    assert value(registry, "trading_trades_total", trade_type="entry") == 1.0
+    assert value(registry, "api_orders_total", side="buy", status="filled", exchange="okx") == 1.0
+    assert sum(dropped(registry).values()) == 0
+
+
+def test_win_rate_of_huge_counts(metrics, registry):
+    assert metrics.record_win_rate(1e308, 1e308)  # the sum overflows; the ratio does not
+    assert value(registry, "trading_win_rate_ratio") == 0.5
+    assert metrics.record_win_rate(10 ** 400, 0)   # exact integer arithmetic
+    assert value(registry, "trading_win_rate_ratio") == 1.0
+
+
+def test_a_value_whose_repr_fails_is_still_dropped_and_logged(metrics, registry, caplog):
+    class Bomb:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+        def __float__(self):
+            raise RuntimeError("no float")
+
+    with caplog.at_level(logging.WARNING, logger="exporter"):
+        assert metrics.record_pnl(Bomb()) is False
+        assert metrics.record_fx_outlier(Bomb()) is False
+    assert dropped(registry)["bad_type"] == 2.0
+    assert "<Bomb whose repr() fails>" in caplog.text

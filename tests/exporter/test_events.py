@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 
 import pytest
 
-from exporter.events import EVENT_TYPES, EventApplier, FileTailer, StreamReader, parse_event
+from exporter.events import (EVENT_TYPES, MAX_LINE, TOO_LONG, EventApplier, FileTailer, LineSplitter, StreamReader,
+                             parse_event)
 
 from .conftest import samples, value, wait_for
 
@@ -25,6 +27,8 @@ EXAMPLES = [
     {"type": "exit", "reason": "stop_loss"},
     {"type": "positions", "count": 3},
     {"type": "risk", "sharpe": 1.8, "calmar": 3.1, "var95_usd": 250.0, "cvar95_usd": 340.0},
+    {"type": "memory_usage", "bytes": 157286400},
+    {"type": "cpu_usage", "percent": 12.5},
     {"type": "fx_quote", "source": "okx", "rate": 1.0002, "timestamp": 1700000000.5},
     {"type": "fx_source_status", "source": "okx", "connected": True},
     {"type": "fx_outlier", "source": "bybit"},
@@ -198,3 +202,61 @@ def test_stream_reader_reads_until_eof(metrics, registry, caplog):
     assert value(registry, "trading_pnl_usd", env="test") == 2.5
     assert events(registry) == {"applied": 2.0, "malformed": 1.0}
     assert "<stdin>:2: malformed event skipped: not JSON" in caplog.text
+
+
+# -- issue 12: any line length in linear time and bounded memory ------------------------------------
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1000])
+def test_line_splitter_agrees_with_split_for_any_chunking(size):
+    data = b"a\n\nbb\nccc\n" + b"x" * 50 + b"\nlast"
+    splitter = LineSplitter(max_line=60)
+    lines = []
+    for i in range(0, len(data), size):
+        lines.extend(splitter.feed(data[i:i + size]))
+    lines.append(splitter.finish())
+    assert lines == data.split(b"\n")
+    assert splitter.finish() is None
+
+
+def test_line_splitter_drops_over_long_lines_and_holds_at_most_the_cap():
+    splitter = LineSplitter(max_line=100)
+    out = []
+    for _ in range(50):  # 50 x 64 bytes without a newline
+        out.extend(splitter.feed(b"y" * 64))
+        assert splitter.pending <= 100
+    out.extend(splitter.feed(b"tail\nok\n" + b"z" * 101 + b"\n" + b"w" * 100 + b"\n"))
+    assert out == [TOO_LONG, b"ok", TOO_LONG, b"w" * 100]
+    assert out[0] is TOO_LONG and out[2] is TOO_LONG
+
+
+def test_a_40_mb_line_is_skipped_in_linear_time_and_later_events_apply(metrics, registry, caplog):
+    """The reported case: a 40 MB line took 52 s (quadratic re-scans) and stalled every later event."""
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as stream, caplog.at_level(logging.WARNING, logger="exporter.events"):
+        reader = StreamReader(stream, EventApplier(metrics).apply_line).start()
+        started = time.monotonic()
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(b'{"type": "pnl", "delta_usd": "' + b"9" * (40 << 20) + b'"}\n' + _line(ENTRY))
+        assert reader.finished.wait(60)
+        elapsed = time.monotonic() - started
+    assert entries(registry) == 1.0
+    assert events(registry) == {"applied": 1.0, "malformed": 1.0}
+    assert f"<stdin>:1: malformed event skipped: line longer than {MAX_LINE} bytes" in caplog.text
+    print(f"\n40 MiB line skipped in {elapsed:.2f} s")
+    assert elapsed < 20, f"{elapsed:.1f} s for a 40 MiB line"  # linear: ~0.1-1 s here; quadratic was 52 s
+
+
+def test_an_endless_line_in_a_file_keeps_memory_bounded(metrics, registry, tail, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"")
+    tailer = tail(path)
+    with open(path, "ab") as f:
+        for _ in range(40):  # 2.5 MiB, no newline yet
+            f.write(b"q" * (1 << 16))
+            f.flush()
+    wait_for(lambda: tailer._file is not None and tailer._file.tell() >= 40 << 16, what="the bytes read")
+    assert tailer._splitter.pending <= MAX_LINE
+    with open(path, "ab") as f:
+        f.write(b"\n" + _line(ENTRY))
+    wait_for(lambda: entries(registry) == 1.0, what="the event after the endless line")
+    assert events(registry) == {"applied": 1.0, "malformed": 1.0}

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, http, read_log, wait_for
+from .conftest import ROOT, SCENARIO_HEADERS, http, read_log, wait_for
 
 pytestmark = pytest.mark.tools
 
@@ -79,7 +79,7 @@ def test_scenarios_from_the_command_line_and_over_http(start_exporter):
     assert exporter.health()["scenarios"] == ["api_errors", "loss"]
     status, body = exporter.get("/scenario")
     assert json.loads(body)["active"] == ["api_errors", "loss"]
-    status, body = http(exporter.url + "/scenario?name=drawdown&on=1", method="POST")
+    status, body = http(exporter.url + "/scenario?name=drawdown&on=1", method="POST", headers=SCENARIO_HEADERS)
     assert status == 200 and "drawdown" in json.loads(body)["active"]
 
     # The thresholds the running demo reads (catalog.json), never numbers pinned here.
@@ -137,3 +137,17 @@ def test_events_file_source(start_exporter, tmp_path):
     wait_for(lambda: metric_value(exporter.get("/metrics")[1].decode(), "trading_pnl_usd{") == -10.0,
              what="the appended event")
     assert exporter.health()["source"] == "events"
+
+
+def test_scenario_exists_only_in_demo_mode_and_refuses_cross_origin_posts(start_exporter, tmp_path):
+    demo = start_exporter("--source", "demo", "--seed", "3")
+    url = demo.url + "/scenario?name=drawdown&on=1"
+    assert http(url, method="POST", headers={"Content-Type": "text/plain"}, data=b"x")[0] == 403
+    assert http(url, method="POST", headers={"Origin": "http://evil.example", **SCENARIO_HEADERS})[0] == 403
+    assert http(url, method="POST", headers={"Content-Type": "text/plain", **SCENARIO_HEADERS}, data=b"x")[0] == 415
+    assert demo.health()["scenarios"] == []
+    assert http(url, method="POST", headers=SCENARIO_HEADERS)[0] == 200
+    assert demo.health()["scenarios"] == ["drawdown"]
+    events = start_exporter("--source", f"events:{tmp_path / 'none.jsonl'}")
+    assert http(events.url + "/scenario?name=drawdown&on=1", method="POST", headers=SCENARIO_HEADERS)[0] == 404
+    assert events.get("/scenario")[0] == 404

@@ -243,3 +243,22 @@ def test_concurrent_updates_are_all_counted(metrics, registry):
     assert v(registry, "trading_equity_usd") == 1_008_000.0
     assert v(registry, "trading_round_trips_total") == 8000.0
     assert v(registry, "trading_win_rate_ratio") == 1.0
+
+
+def test_bot_reported_memory_and_cpu(metrics, registry):
+    """D77-1's record_memory_usage(bytes) and record_cpu_usage(percent): the bot's own figures."""
+    assert metrics.record_memory_usage(157_286_400)
+    assert metrics.record_cpu_usage(12.5)
+    assert value(registry, "trading_memory_usage_bytes", env="test") == 157_286_400.0
+    assert value(registry, "trading_cpu_usage_ratio", env="test") == 0.125
+    assert metrics.record_cpu_usage(250)  # several cores
+    assert value(registry, "trading_cpu_usage_ratio", env="test") == 2.5
+
+
+def test_bot_reported_memory_is_not_the_exporter_process_memory():
+    registry = CollectorRegistry()
+    m = BotMetrics(registry)  # with the process collector, as the sidecar serves it
+    m.init_metrics(*BOT)
+    m.record_memory_usage(4096)
+    assert value(registry, "trading_memory_usage_bytes", env="test") == 4096.0
+    assert value(registry, "process_resident_memory_bytes") > 1 << 20  # the exporter's own RSS, untouched

@@ -1,0 +1,157 @@
+"""A fast /metrics for the exporter's own metrics: series text prepared once, only values formatted per scrape.
+
+prometheus_client's generate_latest builds a Metric and a Sample object per
+series on every scrape, then escapes, sorts and formats every label set again:
+about 18 µs per series, all under the bot's GIL. The exporter's label sets are
+known once a child exists, so each series' text (`name{labels} `) is built once,
+the first time the series is seen, and a scrape only reads each value and
+formats it. prometheus_client stays the registry and the source of every value;
+collectors that are not the exporter's own (process/platform/GC, the last-event
+gauge, an application's own metrics) are rendered by prometheus_client itself,
+in the same response. The result parses to the same samples as generate_latest
+on the same state (tests/exporter/test_fast_exposition.py).
+
+Between chunks of series the renderer gives up the GIL (time.sleep(0)), so a
+scrape of 10,000 series does not hold the bot's trading loop for more than one
+chunk at a time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import generate_latest as text_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+from prometheus_client.utils import floatToGoString
+
+CHUNK = 256  # series rendered between two GIL releases (~0.1-0.3 ms of work here)
+
+
+def _escape_value(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str, openmetrics: bool) -> str:
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return text.replace('"', '\\"') if openmetrics else text
+
+
+def _format(value: float) -> str:
+    """The value as prometheus_client writes it (Go's float format): repr() below 1e6, which is what
+    the render loop writes inline; floatToGoString for the rest (1.7e+09, +Inf, NaN)."""
+    if value - value == 0 and value < 1e6:
+        return repr(value)
+    return floatToGoString(value)
+
+
+def _labels(names: Iterable[str], values: Iterable[str], extra: tuple[tuple[str, str], ...] = ()) -> str:
+    pairs = sorted([*zip(names, values, strict=True), *extra])
+    if not pairs:
+        return ""
+    return "{" + ",".join(f'{name}="{_escape_value(value)}"' for name, value in pairs) + "}"
+
+
+class _Family:
+    """One of the exporter's metrics: its headers, and the prepared text of each child seen so far."""
+
+    def __init__(self, metric) -> None:
+        self.metric = metric
+        self.kind = ("histogram" if isinstance(metric, Histogram) else
+                     "counter" if isinstance(metric, Counter) else "gauge")
+        base = metric._name
+        self.sample = base + "_total" if self.kind == "counter" else base
+        doc = metric._documentation
+        name = self.sample
+        self.text_header = f"# HELP {name} {_escape_help(doc, False)}\n# TYPE {name} {self.kind}\n"
+        self.om_header = f"# HELP {base} {_escape_help(doc, True)}\n# TYPE {base} {self.kind}\n"
+        self.labelled = bool(metric._labelnames)
+        self.prepared: dict = {}  # child -> prefix (counter/gauge) or (bucket prefixes, count, sum)
+
+    def children(self) -> list:
+        if not self.labelled:
+            return [((), self.metric)]
+        return list(self.metric._metrics.items())  # a C-level copy: safe while other threads add children
+
+    def prepare(self, labelvalues: tuple, child):
+        names = self.metric._labelnames
+        if self.kind != "histogram":
+            prefix = f"{self.sample}{_labels(names, labelvalues)} "
+        else:
+            bounds = child._upper_bounds
+            prefix = ([f"{self.sample}_bucket{_labels(names, labelvalues, (('le', floatToGoString(b)),))} "
+                       for b in bounds],
+                      f"{self.sample}_count{_labels(names, labelvalues)} ",
+                      f"{self.sample}_sum{_labels(names, labelvalues)} ")
+        if len(self.prepared) > 4 * len(self.metric._metrics if self.labelled else ()) + 64:
+            self.prepared = {}  # children removed (clear/remove): forget their text
+        self.prepared[child] = prefix
+        return prefix
+
+
+class FastExposition:
+    """Renders a registry: the given prometheus_client metrics the fast way, every other collector as usual."""
+
+    def __init__(self, registry, metrics: Iterable) -> None:
+        self._registry = registry
+        self._families = [_Family(m) for m in metrics if isinstance(m, (Counter, Gauge, Histogram))]
+        self._fast = frozenset(id(f.metric) for f in self._families)
+        self.longest_stretch = 0.0  # seconds: the longest run of the last render between two GIL releases
+
+    def render(self, openmetrics: bool = False, encoder=None) -> bytes:
+        """The exposition (text format, or OpenMetrics 1.0); `encoder` renders the other collectors
+        (prometheus_client's generate_latest of the negotiated format by default)."""
+        # Other collectors first: the exporter's housekeeping (the daily PnL roll-over) runs in there.
+        encoder = encoder or (openmetrics_latest if openmetrics else text_latest)
+        others = encoder(_Others(self._registry, self._fast))
+        if openmetrics:
+            others = others[: -len(b"# EOF\n")] if others.endswith(b"# EOF\n") else others
+        out: list[str] = []
+        append = out.append
+        done = 0
+        sleep, clock = time.sleep, time.perf_counter
+        longest, stretch_start = 0.0, clock()
+        for family in self._families:
+            append(family.om_header if openmetrics else family.text_header)
+            prepared = family.prepared
+            histogram = family.kind == "histogram"
+            for labelvalues, child in family.children():
+                prefix = prepared.get(child)
+                if prefix is None:
+                    prefix = family.prepare(labelvalues, child)
+                if not histogram:
+                    value = child._value._value
+                    if value < 1e6 and value - value == 0:
+                        append(f"{prefix}{value!r}\n")
+                    else:
+                        append(f"{prefix}{floatToGoString(value)}\n")
+                else:
+                    buckets, count_prefix, sum_prefix = prefix
+                    total = 0.0
+                    for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
+                        total += bucket._value
+                        append(f"{bucket_prefix}{total!r}\n" if total < 1e6 else f"{bucket_prefix}{_format(total)}\n")
+                    append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(child._sum._value)}\n")
+                done += 1
+                if done % CHUNK == 0:
+                    now = clock()
+                    longest = max(longest, now - stretch_start)
+                    sleep(0)  # let the trading loop run between chunks
+                    stretch_start = clock()
+        body = "".join(out).encode("utf-8") + others
+        self.longest_stretch = max(longest, clock() - stretch_start)
+        return body + b"# EOF\n" if openmetrics else body
+
+
+class _Others:
+    """The registry's collectors except the fast-rendered metrics (prometheus_client renders these)."""
+
+    def __init__(self, registry, skip: frozenset) -> None:
+        self._registry, self._skip = registry, skip
+
+    def collect(self):
+        with self._registry._lock:
+            collectors = list(self._registry._collector_to_names)
+        for collector in collectors:
+            if id(collector) not in self._skip:
+                yield from collector.collect()
