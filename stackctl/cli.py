@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             _, created = envfile.ensure(args.root / ENV_FILE)
             if created:
-                print(f"created {args.root / ENV_FILE} (mode 600) with a random Grafana admin password "
-                      "(GF_SECURITY_ADMIN_PASSWORD; user admin)")
+                print(f"wrote random passwords into {args.root / ENV_FILE} (mode 600): Grafana "
+                      "(GF_SECURITY_ADMIN_PASSWORD), Prometheus (PROM_WEB_PASSWORD) and Alertmanager "
+                      "(AM_WEB_PASSWORD); the user is admin everywhere")
+        else:
+            envfile.tighten(args.root / ENV_FILE)
         settings = Settings.from_environment(args.root)
         forced = args.mode or settings.environ.get("STACK_MODE") or "auto"
         if forced not in ("auto", "docker", "native"):

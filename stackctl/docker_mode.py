@@ -11,12 +11,13 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
-from stackctl import amconfig, files, health, report
+from stackctl import amconfig, files, health, redact, report, webauth
 from stackctl.native import check_ports, expected_targets, reload_grafana, reload_service
 from stackctl.settings import LOCALHOST, SERVICES, START_ORDER, Settings, StackError
 
@@ -106,6 +107,9 @@ class DockerStack:
             self.out(d.line())
         # Readable by the container's user (nobody); run/ itself is 700, so not by other users here.
         files.write(self.alertmanager_config, text, mode=0o644)
+        # Basic auth (stackctl.webauth): run/docker/prometheus -> /etc/prometheus/secrets,
+        # run/docker/alertmanager -> /etc/alertmanager/config; 644 for the same reason as above.
+        webauth.write({s: self.s.docker_dir / s for s in webauth.SERVICES}, self.s.environ, mode=0o644)
         target = self.s.docker_dir / "secrets"
         target.mkdir(parents=True, exist_ok=True)
         os.chmod(target, 0o755)
@@ -147,7 +151,7 @@ class DockerStack:
             raise StackError("`docker compose up` failed (its output is above)")
         self.wait_healthy(timeout=max(180.0, self.s.wait_seconds))
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                           expected=expected_targets(self.stack))
+                                           expected=expected_targets(self.stack), auth=self.s.auth("prometheus"))
         if not ok:
             raise StackError("not every Prometheus target is up:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
@@ -209,8 +213,8 @@ class DockerStack:
                 s = container.attrs.get("State", {})
                 state = f"{s.get('Status', '?')}/{s.get('Health', {}).get('Status', 'no healthcheck')}"
             service = SERVICES[name]
-            healthy = health.request(self.s.url(name, service.health_path), timeout=2)
-            ready = health.request(self.s.url(name, service.ready_path), timeout=2)
+            healthy = health.request(self.s.url(name, service.health_path), timeout=2, auth=self.s.auth(name))
+            ready = health.request(self.s.url(name, service.ready_path), timeout=2, auth=self.s.auth(name))
             self.out(f"{name:<13} {state:<28} {self.s.ports[name]:<6} {'ok' if healthy.ok else 'no':<9} "
                      f"{'ok' if ready.ok else 'no'}")
             bad += not (healthy.ok and ready.ok)
@@ -238,4 +242,15 @@ class DockerStack:
         return new_lines
 
     def logs(self, follow: bool, lines: int = 100) -> int:
-        return self.compose("logs", f"--tail={lines}", *(["-f"] if follow else []), check=False)
+        """`docker compose logs`, every secret value masked (stackctl.redact)."""
+        redactor = redact.Redactor(redact.stack_secrets(self.s, self.stack))
+        env = dict(os.environ)
+        env.update({k: v for k, v in self.s.environ.items() if k not in env})
+        env["STACK_RUN_DIR"] = str(self.s.run_dir.resolve())
+        command = [*compose_command(), "-f", str(self.s.root / COMPOSE_FILE), "logs", f"--tail={lines}",
+                   *(["-f"] if follow else [])]
+        with subprocess.Popen(command, cwd=self.s.root, env=env, stdout=subprocess.PIPE) as proc:
+            for line in proc.stdout:
+                sys.stdout.buffer.write(redactor.data(line))
+                sys.stdout.flush()
+        return proc.returncode

@@ -1,6 +1,7 @@
 """Asking the running services how they are: HTTP probes, free ports, Prometheus targets."""
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import re
@@ -24,8 +25,12 @@ class Reply:
 
 
 def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | None = None,
-            headers: dict[str, str] | None = None) -> Reply:
-    req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
+            headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None) -> Reply:
+    """One HTTP request; `auth` = (user, password) sends basic auth (Prometheus, Alertmanager)."""
+    headers = dict(headers or {})
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req = urllib.request.Request(url, method=method, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             return Reply(response.status, response.read().decode("utf-8", "replace"))
@@ -36,8 +41,8 @@ def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | N
         return Reply(0, str(reason))
 
 
-def get_json(url: str, timeout: float = 3.0) -> dict | None:
-    reply = request(url, timeout=timeout)
+def get_json(url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None) -> dict | None:
+    reply = request(url, timeout=timeout, auth=auth)
     if not reply.ok:
         return None
     try:
@@ -75,8 +80,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def targets(prometheus_url: str) -> list[dict]:
-    data = get_json(f"{prometheus_url}/api/v1/targets?state=active")
+def targets(prometheus_url: str, auth: tuple[str, str] | None = None) -> list[dict]:
+    data = get_json(f"{prometheus_url}/api/v1/targets?state=active", auth=auth)
     return data["data"]["activeTargets"] if data and data.get("status") == "success" else []
 
 
@@ -88,12 +93,12 @@ def describe_target(target: dict) -> str:
 
 
 def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
-                    still_running=lambda: True) -> tuple[bool, list[dict]]:
+                    still_running=lambda: True, auth: tuple[str, str] | None = None) -> tuple[bool, list[dict]]:
     """Poll until at least `expected` active targets exist and all are up."""
     deadline = time.monotonic() + timeout
     found: list[dict] = []
     while True:
-        found = targets(prometheus_url)
+        found = targets(prometheus_url, auth)
         if len(found) >= expected and all(t.get("health") == "up" for t in found):
             return True, found
         if time.monotonic() >= deadline or not still_running():

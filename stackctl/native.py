@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, prometheus_config
-from stackctl import amconfig, files, health, processes, report
+from stackctl import amconfig, files, health, processes, redact, report, webauth
 from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -57,7 +58,16 @@ class NativeStack:
     # -- configs ---------------------------------------------------------------
     def render_prometheus(self) -> str:
         return prometheus_config.render_native(self.stack, str((self.s.root / n.RULES_DIR).resolve()),
-                                               ports=dict(self.s.ports))
+                                               ports=dict(self.s.ports),
+                                               secrets_dir=str(self.s.service_dir("prometheus").resolve()))
+
+    def web_config_path(self, service: str) -> Path:
+        return self.s.service_dir(service) / n.WEB_CONFIG_FILE
+
+    def write_web_auth(self) -> None:
+        """web.yml (bcrypt hash) for Prometheus and Alertmanager, and the password files Prometheus'
+        config reads; all mode 600 (the services run as this user)."""
+        webauth.write({s: self.s.service_dir(s) for s in webauth.SERVICES}, self.s.environ, mode=0o600)
 
     def render_alertmanager(self) -> tuple[str, list[amconfig.Dropped]]:
         return amconfig.running_config(alertmanager_config.render_native(self.stack), environ=self.s.environ,
@@ -66,6 +76,7 @@ class NativeStack:
 
     def write_configs(self) -> list[amconfig.Dropped]:
         files.private_dir(self.s.run_dir)
+        self.write_web_auth()
         files.write(self.config_path("prometheus"), self.render_prometheus())
         text, dropped = self.render_alertmanager()
         files.write(self.config_path("alertmanager"), text, mode=0o600)
@@ -96,6 +107,9 @@ class NativeStack:
                 (n.GRAFANA_ALERTMANAGER_URL, self.s.url("alertmanager")),
                 (n.GRAFANA_DASHBOARDS_MOUNT, str((self.s.root / n.DASHBOARDS_DIR).resolve()))]
 
+    def secret_values(self) -> list[str]:
+        return redact.stack_secrets(self.s, self.stack)
+
     # -- commands --------------------------------------------------------------
     def grafana_binary(self) -> str | None:
         binary = _which(GRAFANA_BINARIES)
@@ -116,6 +130,7 @@ class NativeStack:
                                     f"--storage.path={run / 'alertmanager' / 'data'}",
                                     f"--web.listen-address={listen['alertmanager']}",
                                     f"--web.external-url=http://{listen['alertmanager']}/",
+                                    f"--web.config.file={run / 'alertmanager' / n.WEB_CONFIG_FILE}",
                                     "--cluster.listen-address="], env)   # no gossip port: one instance
         prometheus = _which(PROMETHEUS_BINARIES)
         if prometheus:
@@ -124,6 +139,11 @@ class NativeStack:
                                   f"--storage.tsdb.retention.time={self.stack.glob.retention}",
                                   f"--web.listen-address={listen['prometheus']}",
                                   f"--web.external-url=http://{listen['prometheus']}/",
+                                  f"--web.config.file={run / 'prometheus' / n.WEB_CONFIG_FILE}",
+                                  # Re-send firing alerts at every evaluation, not every minute: an alert
+                                  # evaluated before Alertmanager was discovered reaches it one
+                                  # evaluation later (cold start: the first Watchdog within 30 s).
+                                  f"--rules.alert.resend-delay={resend_delay(self.stack.glob.evaluation_interval)}",
                                   "--web.enable-lifecycle", *self.s.prometheus_args], env)
         grafana = self.grafana_binary()
         if grafana and self.s.environ.get("GF_SECURITY_ADMIN_PASSWORD"):   # never Grafana's default admin/admin
@@ -150,6 +170,9 @@ class NativeStack:
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
         })
+        # The datasources' basic-auth passwords: provisioning expands ${PROM_WEB_PASSWORD}, ...
+        for service, variable in n.WEB_PASSWORD_VARIABLES.items():
+            genv[variable] = webauth.password(self.s.environ, service)
         name = Path(binary).name
         argv = [binary, "server", "--homepath", str(home)] if name == "grafana" else [binary, "--homepath", str(home)]
         return argv, genv
@@ -178,12 +201,13 @@ class NativeStack:
         self._check_ports(to_start)
         self.write_configs()
         started: list[processes.Record] = []
+        masked = self.secret_values()
         try:
             for name in to_start:
                 argv, env = commands[name]
                 (self.s.service_dir(name) / "data").mkdir(parents=True, exist_ok=True)
                 record = processes.start(name, argv, pids_dir=self.s.pids_dir, log_path=self.log_path(name),
-                                         env=env, cwd=ROOT)
+                                         env=env, cwd=ROOT, redact=masked)
                 started.append(record)
                 self.out(f"{name}: started {record.describe()} on {LOCALHOST}:{self.s.ports[name]}, "
                          f"log {record.log}")
@@ -215,7 +239,8 @@ class NativeStack:
     def _wait_healthy(self, record: processes.Record) -> None:
         service = SERVICES[record.name]
         url = self.s.url(record.name, service.ready_path)
-        ok = health.wait_until(lambda: health.request(url, timeout=1).ok or not processes.alive(record),
+        auth = self.s.auth(record.name)
+        ok = health.wait_until(lambda: health.request(url, timeout=1, auth=auth).ok or not processes.alive(record),
                                self.s.wait_seconds)
         if not processes.alive(record):
             raise StackError(f"{record.name} exited right after it started; last lines of {record.log}:\n"
@@ -227,13 +252,14 @@ class NativeStack:
 
     def _wait_targets(self) -> None:
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                             expected_targets(self.stack))
+                                             expected_targets(self.stack), auth=self.s.auth("prometheus"))
         if not ok:
             raise StackError(f"not every Prometheus target is up after {self.s.wait_seconds:g}s:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
         self.out(f"prometheus: all {len(found)} targets up")
         alertmanagers = self.s.url("prometheus", "/api/v1/alertmanagers")
-        if not health.wait_until(lambda: (health.get_json(alertmanagers) or {}).get("data", {}).get(
+        if not health.wait_until(lambda: (health.get_json(alertmanagers, auth=self.s.auth("prometheus")) or {}).get(
+                "data", {}).get(
                 "activeAlertmanagers"), self.s.wait_seconds):
             raise StackError(f"prometheus does not see alertmanager at {self.s.url('alertmanager')} "
                              f"({alertmanagers})")
@@ -273,12 +299,12 @@ class NativeStack:
             else:
                 process = "DEAD (see make logs)"
             service = SERVICES[name]
-            healthy = health.request(self.s.url(name, service.health_path), timeout=2)
-            ready = health.request(self.s.url(name, service.ready_path), timeout=2)
+            healthy = health.request(self.s.url(name, service.health_path), timeout=2, auth=self.s.auth(name))
+            ready = health.request(self.s.url(name, service.ready_path), timeout=2, auth=self.s.auth(name))
             self.out(f"{name:<13} {process:<22} {self.s.ports[name]:<6} {_word(healthy):<9} {_word(ready)}")
             if record is not None and not (processes.alive(record) and healthy.ok and ready.ok):
                 bad += 1
-        found = health.targets(self.s.url("prometheus"))
+        found = health.targets(self.s.url("prometheus"), auth=self.s.auth("prometheus"))
         if found:
             up = sum(t.get("health") == "up" for t in found)
             self.out(f"prometheus targets: {up}/{len(found)} up")
@@ -313,16 +339,12 @@ class NativeStack:
 
     # -- logs ------------------------------------------------------------------
     def logs(self, follow: bool, lines: int = 40) -> int:
+        """The logs with every secret value masked (stackctl.redact); -f follows them until Ctrl-C."""
         logs = sorted(self.s.logs_dir.glob("*.log")) if self.s.logs_dir.is_dir() else []
         if not logs:
             self.out(f"no logs yet in {self.s.logs_dir}")
             return 0
-        if follow and shutil.which("tail"):
-            sys.stdout.flush()
-            os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, logs)])
-        for path in logs:
-            self.out(f"==> {path} <==")
-            self.out(processes.tail(path, lines))
+        redact.show(logs, lines, follow, redact.Redactor(self.secret_values()), out=self.out)
         return 0
 
 
@@ -345,6 +367,22 @@ def expected_targets(stack: Stack) -> int:
     return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_config.config(stack)["scrape_configs"])
 
 
+def resend_delay(evaluation_interval: str) -> str:
+    """Half the evaluation interval: Prometheus re-sends a firing alert only when the delay has passed
+    *before* an evaluation, so a delay equal to the interval would skip one evaluation."""
+    return f"{max(1, duration_ms(evaluation_interval) // 2)}ms"
+
+
+def duration_ms(text: str) -> int:
+    """A Prometheus duration (1h30m, 15s, 500ms) in milliseconds."""
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+             "y": 31_536_000_000}
+    total = 0
+    for number, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text):
+        total += int(number) * units[unit]
+    return total
+
+
 def _word(reply: health.Reply) -> str:
     return "ok" if reply.ok else ("no answer" if reply.status == 0 else f"HTTP {reply.status}")
 
@@ -354,7 +392,7 @@ def reload_service(settings: Settings, service: str, out, config: Path | None = 
     """POST /-/reload. A rejected config is reported with the service's error (and the error lines
     it logged meanwhile: Prometheus names the bad rule file only there), the previous config file is
     put back, and the service keeps running the config it had."""
-    reply = health.request(settings.url(service, "/-/reload"), method="POST", timeout=30)
+    reply = health.request(settings.url(service, "/-/reload"), method="POST", timeout=30, auth=settings.auth(service))
     if reply.ok:
         out(f"{service}: reloaded")
         return True

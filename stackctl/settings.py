@@ -112,6 +112,11 @@ class Settings:
     def url(self, service: str, path: str = "") -> str:
         return f"http://{self.host}:{self.ports[service]}{path}"
 
+    def auth(self, service: str) -> tuple[str, str] | None:
+        """(user, password) this tool logs in to the service with (Prometheus, Alertmanager), else None."""
+        variable = n.WEB_PASSWORD_VARIABLES.get(service)
+        return (n.WEB_AUTH_USER, self.environ[variable]) if variable and self.environ.get(variable) else None
+
     # -- the run folder --------------------------------------------------------
     def service_dir(self, service: str) -> Path:
         return self.run_dir / service

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import stat
 
+import bcrypt
 import pytest
+import yaml
 
 from stackgen.model.stack import load_stack
 from stackctl import docker_mode
@@ -16,7 +18,9 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough"},
+    return Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough",
+                                                                 "PROM_WEB_PASSWORD": "prom-pass-1",
+                                                                 "AM_WEB_PASSWORD": "am-pass-2"},
                                      run_dir=tmp_path / "run", secrets_dir=tmp_path / "secrets", wait_seconds=1)
 
 
@@ -47,3 +51,20 @@ def test_prepare_fills_secrets_into_run_docker_for_the_container_user(settings, 
     assert not stale.exists()
     assert any("receiver telegram-oncall: telegram integration left out" in line for line in lines)
     assert any("receiver email-ops: email integration left out" in line for line in lines)
+
+
+def test_prepare_writes_the_web_configs_and_password_files_the_containers_mount(settings):
+    _stack(settings, []).prepare()
+    prom, am = settings.docker_dir / "prometheus", settings.docker_dir / "alertmanager"
+    for folder, secret in ((prom, "prom-pass-1"), (am, "am-pass-2")):
+        web = folder / "web.yml"
+        hashed = yaml.safe_load(web.read_text())["basic_auth_users"]["admin"]
+        assert bcrypt.checkpw(secret.encode(), hashed.encode()) and secret not in web.read_text()
+        assert stat.S_IMODE(web.stat().st_mode) == 0o644          # the containers run as nobody
+    assert (prom / "prometheus_password").read_text() == "prom-pass-1"
+    assert (prom / "alertmanager_password").read_text() == "am-pass-2"
+    assert (am / "alertmanager_password").read_text() == "am-pass-2"
+    # The hash is kept while the password matches, so a second `up` leaves the file alone.
+    before = (prom / "web.yml").read_text()
+    _stack(settings, []).prepare()
+    assert (prom / "web.yml").read_text() == before

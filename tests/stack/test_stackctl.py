@@ -16,7 +16,7 @@ import yaml
 from stackgen.model.stack import load_stack
 from stackctl import amconfig, envfile, processes
 from stackctl.native import NativeStack
-from stackctl.settings import Settings, StackError
+from stackctl.settings import Settings, StackError, read_env_file
 from tests.conftest import ROOT
 from tests.stack import procfs
 
@@ -54,7 +54,29 @@ def test_env_file_without_password_gets_one_and_keeps_its_settings(tmp_path):
     (tmp_path / ".env").write_text("PROM_PORT=19090")
     password, created = envfile.ensure(tmp_path / ".env")
     assert created
-    assert (tmp_path / ".env").read_text() == f"PROM_PORT=19090\nGF_SECURITY_ADMIN_PASSWORD={password}\n"
+    values = read_env_file(tmp_path / ".env")
+    assert (tmp_path / ".env").read_text().startswith(f"PROM_PORT=19090\nGF_SECURITY_ADMIN_PASSWORD={password}\n")
+    assert set(values) == {"PROM_PORT", *envfile.GENERATED}
+    assert len({values[name] for name in envfile.GENERATED}) == 3        # three different random passwords
+
+
+def test_env_file_gets_the_web_passwords_and_keeps_the_grafana_one(tmp_path):
+    (tmp_path / ".env").write_text("GF_SECURITY_ADMIN_PASSWORD=kept-as-it-is\n")
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", True)
+    values = read_env_file(tmp_path / ".env")
+    assert len(values["PROM_WEB_PASSWORD"]) >= 20 and len(values["AM_WEB_PASSWORD"]) >= 20
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", False)
+
+
+def test_a_loose_env_file_is_tightened_with_a_warning(tmp_path, capsys):
+    path = tmp_path / ".env"
+    path.write_text("GF_SECURITY_ADMIN_PASSWORD=abcdefgh12345\n")
+    path.chmod(0o644)
+    envfile.ensure(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"warning: {path} was mode 644 (readable by other users) and holds passwords: made it 600" in \
+        capsys.readouterr().err
+    assert not envfile.tighten(path)                                        # already private: silent
 
 
 def test_the_default_admin_password_is_refused(tmp_path):
@@ -190,7 +212,7 @@ def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
     assert proc.returncode == 1
     assert f"error: port {port} (exporter) is already taken" in proc.stderr
     assert f"EXPORTER_PORT={port + 1}" in proc.stderr
-    assert "created" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert "wrote random passwords into" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert not list((tmp_path / "run" / "pids").glob("*.json")) if (tmp_path / "run" / "pids").exists() else True
 
 
@@ -213,8 +235,9 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
     monkeypatch.setenv("PATH", f"{home / 'bin'}:{os.environ['PATH']}")
-    settings = Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "from-dot-env"},
-                                         run_dir=tmp_path / "run")
+    settings = Settings.from_environment(ROOT, dotenv=False, run_dir=tmp_path / "run",
+                                         environ={"GF_SECURITY_ADMIN_PASSWORD": "from-dot-env",
+                                                  "PROM_WEB_PASSWORD": "prom-web", "AM_WEB_PASSWORD": "am-web"})
     native = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None)
     argv, env = native.commands()["grafana"]
     assert argv == [str(binary), "server", "--homepath", str(home)]
@@ -227,6 +250,13 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     datasources = (provisioning / "datasources" / "datasources.yml").read_text()
     assert f"url: http://127.0.0.1:{settings.ports['prometheus']}\n" in datasources
     assert f"url: http://127.0.0.1:{settings.ports['alertmanager']}\n" in datasources
+    # The datasources log in with the web passwords: Grafana expands the variables from its environment.
+    assert env["PROM_WEB_PASSWORD"] == "prom-web" and env["AM_WEB_PASSWORD"] == "am-web"
+    sources = {d["type"]: d for d in yaml.safe_load(datasources)["datasources"]}
+    assert sources["prometheus"]["basicAuth"] is True and sources["prometheus"]["basicAuthUser"] == "admin"
+    assert sources["prometheus"]["secureJsonData"] == {"basicAuthPassword": "${PROM_WEB_PASSWORD}"}
+    assert sources["alertmanager"]["secureJsonData"] == {"basicAuthPassword": "${AM_WEB_PASSWORD}"}
+    assert "prom-web" not in datasources and "am-web" not in datasources
     providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
     assert {p["options"]["path"] for p in providers} == {str(ROOT / "dashboards" / p["name"]) for p in providers}
     # Without a password there is no Grafana: never its default admin/admin.
