@@ -14,7 +14,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, prometheus_config
-from stackctl import amconfig, files, health, processes, redact, report, webauth
+from stackctl import amconfig, files, health, processes, redact, report, staged, webauth
 from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -56,10 +56,47 @@ class NativeStack:
         return self.s.logs_dir / f"{service}.log"
 
     # -- configs ---------------------------------------------------------------
-    def render_prometheus(self) -> str:
-        return prometheus_config.render_native(self.stack, str((self.s.root / n.RULES_DIR).resolve()),
-                                               ports=dict(self.s.ports),
+    def render_prometheus(self, rules_dir: Path | None = None) -> str:
+        """The native config; its rule_files point at `rules_dir` (default: Prometheus' own copy of the
+        rule files in run/prometheus/rules/, see stackctl.staged)."""
+        rules = (rules_dir or self.files("prometheus").rules).resolve()
+        return prometheus_config.render_native(self.stack, str(rules), ports=dict(self.s.ports),
                                                secrets_dir=str(self.s.service_dir("prometheus").resolve()))
+
+    def files(self, service: str) -> staged.Staged:
+        return staged.Staged(service, self.s.service_dir(service), f"{service}.yml",
+                             0o600 if service == "alertmanager" else 0o644)
+
+    def stage(self, service: str):
+        """The new config (and rule files) written into run/<service>/next/ and checked by promtool or
+        amtool: (the service's files, how to render the config, the verdict)."""
+        target = self.files(service)
+        if service == "prometheus":
+            def render(rules_dir):
+                return self.render_prometheus(rules_dir)
+            rule_files = sorted((self.s.root / n.RULES_DIR).glob("*.rules.yml"))
+        else:
+            text, dropped = self.render_alertmanager()
+            for d in dropped:
+                self.out(d.line())
+
+            def render(rules_dir):
+                return text
+            rule_files = []
+        candidate = target.stage(render, rule_files)
+        return target, render, staged.check(service, candidate)
+
+    def install_configs(self) -> None:
+        """`up`: both configs checked, then put in place; a rejected one stops `up` before anything starts."""
+        for service in ("prometheus", "alertmanager"):
+            target, render, verdict = self.stage(service)
+            if not verdict.ok:
+                target.discard()
+                raise StackError(f"{service}: the new config is REJECTED by {staged.TOOLS[service][0]}; nothing "
+                                 "was started or changed:\n  " + verdict.output.replace("\n", "\n  "))
+            if not verdict.checked:
+                self.out(f"{service}: {verdict.output}")
+            target.install(render)
 
     def web_config_path(self, service: str) -> Path:
         return self.s.service_dir(service) / n.WEB_CONFIG_FILE
@@ -74,17 +111,12 @@ class NativeStack:
                                        secrets_dir=self.s.secrets_dir, native=True,
                                        strict=self.s.strict_secrets)
 
-    def write_configs(self) -> list[amconfig.Dropped]:
+    def write_configs(self) -> None:
         files.private_dir(self.s.run_dir)
         self.write_web_auth()
-        files.write(self.config_path("prometheus"), self.render_prometheus())
-        text, dropped = self.render_alertmanager()
-        files.write(self.config_path("alertmanager"), text, mode=0o600)
-        for d in dropped:
-            self.out(d.line())
+        self.install_configs()
         if self.grafana_binary():
             self.write_grafana_provisioning()
-        return dropped
 
     def write_grafana_provisioning(self) -> None:
         """The generated provisioning with the container's paths and service URLs made local."""
@@ -318,20 +350,26 @@ class NativeStack:
 
     # -- reload ----------------------------------------------------------------
     def reload(self) -> int:
+        """Each config checked (promtool/amtool) before it replaces the running one, then POST /-/reload;
+        a config refused by either is never left in place (stackctl.staged)."""
         if not self.running():
             raise StackError("the native stack is not running (make up starts it)")
         failed = 0
-        prom_old = files.read(self.config_path("prometheus"))
-        files.write(self.config_path("prometheus"), self.render_prometheus())
-        failed += not reload_service(self.s, "prometheus", self.out, self.config_path("prometheus"), prom_old,
-                                     new_log_lines=log_follower(self.log_path("prometheus")))
-        am_old = files.read(self.config_path("alertmanager"))
-        text, dropped = self.render_alertmanager()
-        for d in dropped:
-            self.out(d.line())
-        files.write(self.config_path("alertmanager"), text, mode=0o600)
-        failed += not reload_service(self.s, "alertmanager", self.out, self.config_path("alertmanager"), am_old,
-                                     mode=0o600, new_log_lines=log_follower(self.log_path("alertmanager")))
+        for service in ("prometheus", "alertmanager"):
+            target, render, verdict = self.stage(service)
+            if not verdict.ok:
+                target.discard()
+                self.out(f"{service}: config REJECTED by {staged.TOOLS[service][0]}, nothing changed, still running "
+                         "the previous one:\n  " + verdict.output.replace("\n", "\n  "))
+                failed += 1
+                continue
+            if not verdict.checked:
+                self.out(f"{service}: {verdict.output}")
+            target.install(render)
+            if not reload_service(self.s, service, self.out, new_log_lines=log_follower(self.log_path(service))):
+                if target.restore():
+                    self.out(f"{service}: the previous config is back in place ({target.config})")
+                failed += 1
         if "grafana" in self.running():
             self.write_grafana_provisioning()
             reload_grafana(self.s, self.out)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
 import urllib.parse
 
@@ -375,12 +377,10 @@ def test_reload_applies_a_regenerated_spec_without_a_restart(e2e):
     assert {r.name: r.pid for r in e2e.native.running().values()} == pids
 
 
-def test_reload_reports_a_rejected_config_and_the_old_one_keeps_running(e2e):
-    before = _rule_expr(e2e, "FxSourceDeviation")
+def _reload_broken(e2e) -> list[str]:
+    """Reload with a broken rule file in the tree and an Alertmanager config naming no receiver."""
     broken = e2e.tree / n.RULES_DIR / "broken.rules.yml"
     broken.write_text("groups:\n  - name: broken\n    rules:\n      - alert: Broken\n        expr: rate(up[5m]\n")
-    am_config = e2e.native.config_path("alertmanager")
-    am_before = am_config.read_text()
     render = e2e.native.render_alertmanager
     e2e.native.render_alertmanager = lambda: ("route: {receiver: nowhere}\nreceivers: []\n", [])
     lines = []
@@ -390,20 +390,61 @@ def test_reload_reports_a_rejected_config_and_the_old_one_keeps_running(e2e):
     finally:
         e2e.native.out, e2e.native.render_alertmanager = out, render
         broken.unlink()
-    text = "\n".join(lines)
-    print(text)
-    assert "prometheus: config REJECTED (HTTP 500), still running the previous one:" in text
-    assert "broken.rules.yml" in text
-    assert "alertmanager: config REJECTED (HTTP 500), still running the previous one:" in text
-    assert 'undefined receiver "nowhere"' in text
-    # Both still serve their previous configuration; the run folder holds it again.
+    print("\n".join(lines))
+    return lines
+
+
+def _running_files(e2e) -> dict[str, str]:
+    folder = e2e.settings.service_dir("prometheus")
+    found = {p.relative_to(folder).as_posix(): p.read_text() for p in sorted((folder / "rules").glob("*"))}
+    found["prometheus.yml"] = e2e.native.config_path("prometheus").read_text()
+    found["alertmanager.yml"] = e2e.native.config_path("alertmanager").read_text()
+    return found
+
+
+def _still_running_the_previous_configs(e2e, before: list[str]) -> None:
     assert health.request(e2e.url("prometheus", "/-/ready"), auth=e2e.auth("prometheus")).ok
     assert _rule_expr(e2e, "FxSourceDeviation") == before
     assert e2e.query("up")
     status = health.get_json(e2e.url("alertmanager", "/api/v2/status"), auth=e2e.auth("alertmanager"))
     assert "audit-webhook" in status["config"]["original"]
-    assert am_config.read_text() == am_before
-    # Fixed again: the next reload is accepted.
+    # What the next start would read is still what runs: a restart would come up.
+    for tool, config in (("promtool check config", e2e.native.config_path("prometheus")),
+                         ("amtool check-config", e2e.native.config_path("alertmanager"))):
+        proc = subprocess.run([*tool.split(), str(config)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_reload_checks_the_new_configs_first_and_leaves_no_rejected_file_in_place(e2e):
+    before, files_before = _rule_expr(e2e, "FxSourceDeviation"), _running_files(e2e)
+    text = "\n".join(_reload_broken(e2e))
+    assert "prometheus: config REJECTED by promtool, nothing changed, still running the previous one:" in text
+    assert "broken.rules.yml" in text and "unclosed left parenthesis" in text
+    assert "alertmanager: config REJECTED by amtool, nothing changed, still running the previous one:" in text
+    assert 'undefined receiver "nowhere"' in text
+    assert _running_files(e2e) == files_before                       # byte for byte, no broken.rules.yml
+    _still_running_the_previous_configs(e2e, before)
+    assert e2e.native.reload() == 0                                  # fixed again: accepted
+
+
+def test_without_promtool_a_config_the_service_rejects_is_swapped_back(e2e, monkeypatch, tmp_path):
+    # promtool and amtool out of reach: the services' own reload is the judge, and the swap back the guard.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("sh", "tail"):
+        if shutil.which(tool):
+            (bare / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bare))
+    before, files_before = _rule_expr(e2e, "FxSourceDeviation"), _running_files(e2e)
+    text = "\n".join(_reload_broken(e2e))
+    assert "prometheus: promtool is not installed: the new config is not checked before the reload" in text
+    assert "prometheus: config REJECTED (HTTP 500), still running the previous one:" in text
+    assert "broken.rules.yml" in text
+    assert "alertmanager: config REJECTED (HTTP 500), still running the previous one:" in text
+    assert f"prometheus: the previous config is back in place ({e2e.native.config_path('prometheus')})" in text
+    assert _running_files(e2e) == files_before
+    monkeypatch.undo()
+    _still_running_the_previous_configs(e2e, before)
     assert e2e.native.reload() == 0
 
 
