@@ -6,6 +6,7 @@ forces one). down/status/reload/logs act on the mode `up` recorded in run/mode.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,18 @@ def _mode(settings: Settings, command: str, forced: str) -> tuple[str, object]:
     return "native", None
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in NO_SPACE:
+        folder = Path(exc.filename).parent if exc.filename else Path.cwd()
+        return (f"no room to write{where}: {exc.strerror or exc}. Free some space (df -h {folder}) and run "
+                "the command again; the running stack keeps its previous files")
+    return f"{exc.strerror or exc}{where}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackctl", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("auto", "docker", "native"), default=None,
@@ -84,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:             # a full disk, a read-only folder, ...: one line, never a traceback
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

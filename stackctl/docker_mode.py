@@ -18,7 +18,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackctl import amconfig, files, health, redact, report, webauth
-from stackctl.native import check_ports, expected_targets, reload_grafana, reload_service
+from stackctl.native import check_ports, expected_targets, reload_grafana, reload_service, report_writes
 from stackctl.settings import LOCALHOST, SERVICES, START_ORDER, Settings, StackError
 
 PROJECT = "tradingmon"            # docker-compose.yml's `name:`
@@ -218,6 +218,7 @@ class DockerStack:
             self.out(f"{name:<13} {state:<28} {self.s.ports[name]:<6} {'ok' if healthy.ok else 'no':<9} "
                      f"{'ok' if ready.ok else 'no'}")
             bad += not (healthy.ok and ready.ok)
+        bad += not report_writes(self.s, self.stack, "the prometheus-data volume", self.out)
         return 1 if bad else 0
 
     def reload(self) -> int:

@@ -40,8 +40,11 @@ GENERATED = (PASSWORD_VARIABLE, *n.WEB_PASSWORD_VARIABLES.values())
 def tighten(path: Path, warn=None) -> bool:
     """Make an existing .env private (600) when group or others may read or write it; say so."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
     except FileNotFoundError:
+        return False
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode):     # never chmod a device or a pipe .env points at
         return False
     if not mode & 0o077:
         return False

@@ -14,9 +14,11 @@ def write(path: Path, text: str, mode: int = 0o644) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not exc.filename:    # name the file (a full disk: which one)
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -114,3 +114,48 @@ def wait_until(check, timeout: float, interval: float = 0.25) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# Prometheus' own counters of failed TSDB writes (2.42): any of them above 0 means data was lost.
+TSDB_WRITE_FAILURES = {
+    "prometheus_tsdb_wal_writes_failed_total": "failed writes to the write-ahead log",
+    "prometheus_tsdb_compactions_failed_total": "failed compactions (blocks not written)",
+    "prometheus_tsdb_head_truncations_failed_total": "failed head truncations",
+    "prometheus_tsdb_wal_truncations_failed_total": "failed write-ahead log truncations",
+    "prometheus_tsdb_checkpoint_creations_failed_total": "failed checkpoints",
+    "prometheus_tsdb_reloads_failures_total": "failed block reloads",
+}
+HEAD_MAX_TIME = "prometheus_tsdb_head_max_time_seconds"    # the newest sample in the head
+
+
+def _samples(text: str) -> dict[str, float]:
+    """Metric name -> value (summed over label sets) of an exposition text."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, _, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
+        name = head.split("{", 1)[0]
+        try:
+            values[name] = values.get(name, 0.0) + float(rest.split()[0])
+        except (IndexError, ValueError):
+            continue
+    return values
+
+
+def prometheus_write_problems(prometheus_url: str, auth: tuple[str, str] | None, stale_after: float,
+                              now: float | None = None) -> list[str]:
+    """Why this Prometheus cannot write its TSDB (disk full, read-only, ...), from its own /metrics:
+    a failure counter above 0, or a newest sample older than `stale_after` seconds. [] when it can,
+    or when it does not answer (the health check says that already)."""
+    reply = request(f"{prometheus_url}/metrics", timeout=3, auth=auth)
+    if not reply.ok:
+        return []
+    values = _samples(reply.body)
+    problems = [f"{int(values[name])} {what} ({name})" for name, what in TSDB_WRITE_FAILURES.items()
+                if values.get(name, 0) > 0]
+    newest = values.get(HEAD_MAX_TIME, 0.0)
+    age = (time.time() if now is None else now) - newest
+    if newest > 0 and age > stale_after:
+        problems.append(f"its newest sample is {age:.0f}s old (scrapes are not being stored)")
+    return problems

@@ -336,6 +336,8 @@ class NativeStack:
             self.out(f"{name:<13} {process:<22} {self.s.ports[name]:<6} {_word(healthy):<9} {_word(ready)}")
             if record is not None and not (processes.alive(record) and healthy.ok and ready.ok):
                 bad += 1
+        if records.get("prometheus") is not None and processes.alive(records["prometheus"]):
+            bad += not self.report_writes()
         found = health.targets(self.s.url("prometheus"), auth=self.s.auth("prometheus"))
         if found:
             up = sum(t.get("health") == "up" for t in found)
@@ -347,6 +349,10 @@ class NativeStack:
             self.out("the native stack is not running (make up starts it)")
             return 3
         return 1 if bad else 0
+
+    def report_writes(self) -> bool:
+        """False (and why, in one line) when Prometheus cannot write its TSDB."""
+        return report_writes(self.s, self.stack, self.s.service_dir("prometheus") / "data", self.out)
 
     # -- reload ----------------------------------------------------------------
     def reload(self) -> int:
@@ -403,6 +409,18 @@ def check_ports(settings: Settings, services, host: str) -> None:
 def expected_targets(stack: Stack) -> int:
     """How many targets the rendered Prometheus config scrapes."""
     return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_config.config(stack)["scrape_configs"])
+
+
+def report_writes(settings: Settings, stack: Stack, data_dir, out) -> bool:
+    """`status`: Prometheus answers /-/healthy even when it cannot store a sample (a full disk); its
+    own TSDB failure counters and the age of its newest sample say so. False when it cannot write."""
+    stale_after = 4 * duration_ms(stack.glob.scrape_interval) / 1000 + 10
+    problems = health.prometheus_write_problems(settings.url("prometheus"), settings.auth("prometheus"), stale_after)
+    if problems:
+        out(f"prometheus: CANNOT WRITE its data ({data_dir}): {'; '.join(problems)}. Is the disk full "
+            f"(df {data_dir})? The counters count since Prometheus started: after fixing, restart it "
+            "(make down && make up)")
+    return not problems
 
 
 def resend_delay(evaluation_interval: str) -> str:

@@ -263,3 +263,26 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     bare = NativeStack(Settings.from_environment(ROOT, dotenv=False, environ={}, run_dir=tmp_path / "run"),
                        load_stack(ROOT / "spec.yaml"))
     assert "grafana" not in bare.commands()
+
+
+def test_no_room_to_write_is_one_line_not_a_traceback(tmp_path):
+    if not shutil.which("prlimit"):
+        pytest.skip("needs prlimit (util-linux)")
+    # Writes past RLIMIT_FSIZE fail with EFBIG, as they fail with ENOSPC on a full disk.
+    (tmp_path / ".env").write_text("".join(f"{name}=pw-{i}-abcdefghijklmnop\n"
+                                           for i, name in enumerate(envfile.GENERATED)))
+    (tmp_path / ".env").chmod(0o600)
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_PORT")}
+    environ.update({"STACK_MODE": "native", "STACK_RUN_DIR": str(tmp_path / "run"),
+                    "STACK_SPEC": str(ROOT / "spec.yaml"), "PYTHONPATH": str(ROOT)})
+    for name in ("PROM_PORT", "AM_PORT", "EXPORTER_PORT", "GRAFANA_PORT"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            environ[name] = str(probe.getsockname()[1])
+    proc = subprocess.run(["prlimit", "--fsize=64", sys.executable, "-m", "stackctl", "--root", str(tmp_path), "up"],
+                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no room to write ("), proc.stderr
+    assert "File too large. Free some space (df -h " in lines[0]
