@@ -96,16 +96,21 @@ def start(name: str, argv: list[str], *, pids_dir: Path, log_path: Path, env: di
     pids_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with _open_log(log_path) as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        line = f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n"
+        if redact:
+            from stackctl.redact import Redactor
+            line = Redactor(redact).text(line)
+        log.write(line.encode())
         log.flush()
+        run = list(argv)                 # what actually runs (and is recorded)
         if redact is None:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     cwd=cwd, env=env, start_new_session=True, close_fds=True)
         else:
             read_end, write_end = os.pipe()
-            wrapped = [sys.executable, "-m", "stackctl.redact", "--secrets-fd", str(read_end), str(log_path),
-                       "--", *argv]
-            proc = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            run = [sys.executable, "-m", "stackctl.redact", "--secrets-fd", str(read_end), str(log_path),
+                   "--", *argv]
+            proc = subprocess.Popen(run, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     cwd=cwd, env=_with_package_path(env), start_new_session=True,
                                     close_fds=True, pass_fds=(read_end,))
             os.close(read_end)
@@ -114,7 +119,7 @@ def start(name: str, argv: list[str], *, pids_dir: Path, log_path: Path, env: di
     _CHILDREN[proc.pid] = proc
     identity = _identity(proc.pid)
     record = Record(name=name, pid=proc.pid, start_time=identity[0] if identity else "",
-                    argv=tuple(argv), log=str(log_path))
+                    argv=tuple(run), log=str(log_path))
     path = pid_file(pids_dir, name)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")

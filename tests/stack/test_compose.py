@@ -166,3 +166,23 @@ def test_services_listen_on_the_ports_the_generated_configs_use(services):
     generated = (ROOT / n.PROMETHEUS_CONFIG).read_text()
     for name in ("exporter", "alertmanager", "prometheus"):
         assert f"{name}:{n.SERVICE_PORTS[name]}" in generated
+
+
+def test_prometheus_and_alertmanager_run_behind_basic_auth_with_the_files_make_up_writes(services):
+    prometheus, alertmanager = services["prometheus"], services["alertmanager"]
+    prom_web = f"--web.config.file={n.PROMETHEUS_SECRETS_MOUNT}/{n.WEB_CONFIG_FILE}"
+    assert prom_web in prometheus["command"]
+    assert _volumes(prometheus)[n.PROMETHEUS_SECRETS_MOUNT] == "${STACK_RUN_DIR:-./run}/docker/prometheus"
+    am_config = next(f for f in alertmanager["command"] if f.startswith("--config.file=")).split("=", 1)[1]
+    assert f"--web.config.file={Path(am_config).parent}/{n.WEB_CONFIG_FILE}" in alertmanager["command"]
+    # Prometheus' own config reads the passwords from the mounted folder (self-scrape and alerting).
+    generated = yaml.safe_load((ROOT / n.PROMETHEUS_CONFIG).read_text())
+    files = {c["basic_auth"]["password_file"] for c in generated["scrape_configs"] if "basic_auth" in c}
+    files.add(generated["alerting"]["alertmanagers"][0]["basic_auth"]["password_file"])
+    assert files == {f"{n.PROMETHEUS_SECRETS_MOUNT}/{f}" for f in n.PASSWORD_FILES.values()}
+    # The healthchecks log in with the password file, never a value in this file.
+    assert "prometheus_password" in prometheus["healthcheck"]["test"][1]
+    assert f"{Path(am_config).parent}/alertmanager_password" in alertmanager["healthcheck"]["test"][1]
+    # Grafana gets the two passwords its provisioned datasources expand, from .env only.
+    for variable in n.WEB_PASSWORD_VARIABLES.values():
+        assert services["grafana"]["environment"][variable].startswith(f"${{{variable}:?")

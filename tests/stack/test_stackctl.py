@@ -286,3 +286,39 @@ def test_no_room_to_write_is_one_line_not_a_traceback(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no room to write ("), proc.stderr
     assert "File too large. Free some space (df -h " in lines[0]
+
+
+# -- who can get in, cold start ----------------------------------------------------------------------
+def test_native_prometheus_and_alertmanager_run_behind_basic_auth_on_localhost(tmp_path):
+    settings = Settings.from_environment(ROOT, dotenv=False, run_dir=tmp_path / "run",
+                                         environ={"PROM_WEB_PASSWORD": "p" * 20, "AM_WEB_PASSWORD": "a" * 20})
+    commands = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None).commands()
+    run = settings.run_dir.resolve()
+    for service in ("prometheus", "alertmanager"):
+        argv = commands[service][0]
+        assert f"--web.config.file={run / service / 'web.yml'}" in argv
+        assert f"--web.listen-address=127.0.0.1:{settings.ports[service]}" in argv
+    assert "--web.enable-lifecycle" in commands["prometheus"][0]
+
+
+def test_resend_delay_is_below_the_evaluation_interval():
+    from stackctl.native import duration_ms, resend_delay
+    assert duration_ms("1h30m") == 5_400_000 and duration_ms("500ms") == 500
+    assert resend_delay("15s") == "7500ms" and resend_delay("1s") == "500ms"
+    assert duration_ms(resend_delay("2m")) < duration_ms("2m")
+
+
+def test_the_shipped_spec_delivers_the_first_watchdog_within_30s_of_up():
+    """Worst case: the first evaluation comes before Prometheus has discovered Alertmanager (its
+    discovery syncs after 5 s), so the Watchdog reaches Alertmanager one evaluation later (the resend
+    delay is below the interval); then the Watchdog route's group_wait."""
+    from stackctl.native import duration_ms, resend_delay
+    stack = load_stack(ROOT / "spec.yaml")
+    config = yaml.safe_load((ROOT / "stack" / "alertmanager" / "alertmanager.yml").read_text())
+    route = next(r for r in config["route"]["routes"] if r.get("matchers") == ['alertname="Watchdog"'])
+    evaluation = duration_ms(stack.glob.evaluation_interval)
+    assert duration_ms(resend_delay(stack.glob.evaluation_interval)) < evaluation
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["prometheus"]["command"]
+    assert f"--rules.alert.resend-delay={resend_delay(stack.glob.evaluation_interval)}" in compose
+    worst = 5_000 + evaluation + duration_ms(route.get("group_wait", config["route"]["group_wait"]))
+    assert worst <= 30_000, f"first Watchdog up to {worst / 1000:g}s after start"
