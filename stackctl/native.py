@@ -249,6 +249,8 @@ class NativeStack:
             rejected = [name for name in ("prometheus", "alertmanager") if name in running   # already up:
                         and not reload_service(self.s, name, self.out,                      # run the new configs
                                                new_log_lines=log_follower(self.log_path(name)))]
+            for name in rejected:             # never leave a config the running service refused in place
+                self.files(name).restore()
             self._wait_targets()
         except BaseException:
             for record in reversed(started):
