@@ -75,11 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            _, created = envfile.ensure(args.root / ENV_FILE)
-            if created:
-                print(f"wrote random passwords into {args.root / ENV_FILE} (mode 600): Grafana "
-                      "(GF_SECURITY_ADMIN_PASSWORD), Prometheus (PROM_WEB_PASSWORD) and Alertmanager "
-                      "(AM_WEB_PASSWORD); the user is admin everywhere")
+            _, added = envfile.ensure(args.root / ENV_FILE)
+            if added:
+                print(f"wrote random passwords into {args.root / ENV_FILE} (mode 600): {', '.join(added)} "
+                      "(Grafana, Prometheus and Alertmanager; the user is admin everywhere)")
         else:
             envfile.tighten(args.root / ENV_FILE)
         settings = Settings.from_environment(args.root)

@@ -54,8 +54,8 @@ def tighten(path: Path, warn=None) -> bool:
     return True
 
 
-def ensure(path: Path) -> tuple[str, bool]:
-    """Grafana's admin password and whether the file was just created (or a password just added).
+def ensure(path: Path) -> tuple[str, list[str]]:
+    """Grafana's admin password and the variables just written (empty when nothing was missing).
     Every variable of GENERATED that is missing gets a random value."""
     tighten(path)
     values = read_env_file(path)
@@ -65,7 +65,7 @@ def ensure(path: Path) -> tuple[str, bool]:
                          f"(or delete the line and `make up` generates one)")
     missing = [name for name in GENERATED if not values.get(name)]
     if not missing:
-        return password, False
+        return password, []
     new = {name: secrets.token_urlsafe(18) for name in missing}
     password = password or new[PASSWORD_VARIABLE]
     if path.exists():
@@ -80,4 +80,4 @@ def ensure(path: Path) -> tuple[str, bool]:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.chmod(path, 0o600)
-    return password, True
+    return password, missing

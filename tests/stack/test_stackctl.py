@@ -46,7 +46,7 @@ def test_env_file_is_created_private_with_a_random_password(tmp_path):
     assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert len(first) >= 20 and first != "admin"
     assert f"GF_SECURITY_ADMIN_PASSWORD={first}\n" in (tmp_path / ".env").read_text()
-    assert envfile.ensure(tmp_path / ".env") == (first, False)       # kept on the next run
+    assert envfile.ensure(tmp_path / ".env") == (first, [])          # kept on the next run
     assert envfile.ensure(tmp_path / "other.env")[0] != first         # random each machine
 
 
@@ -62,10 +62,10 @@ def test_env_file_without_password_gets_one_and_keeps_its_settings(tmp_path):
 
 def test_env_file_gets_the_web_passwords_and_keeps_the_grafana_one(tmp_path):
     (tmp_path / ".env").write_text("GF_SECURITY_ADMIN_PASSWORD=kept-as-it-is\n")
-    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", True)
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", ["PROM_WEB_PASSWORD", "AM_WEB_PASSWORD"])
     values = read_env_file(tmp_path / ".env")
     assert len(values["PROM_WEB_PASSWORD"]) >= 20 and len(values["AM_WEB_PASSWORD"]) >= 20
-    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", False)
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", [])
 
 
 def test_a_loose_env_file_is_tightened_with_a_warning(tmp_path, capsys):
