@@ -6,6 +6,7 @@ forces one). down/status/reload/logs act on the mode `up` recorded in run/mode.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,18 @@ def _mode(settings: Settings, command: str, forced: str) -> tuple[str, object]:
     return "native", None
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in NO_SPACE:
+        folder = Path(exc.filename).parent if exc.filename else Path.cwd()
+        return (f"no room to write{where}: {exc.strerror or exc}. Free some space (df -h {folder}) and run "
+                "the command again; the running stack keeps its previous files")
+    return f"{exc.strerror or exc}{where}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackctl", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("auto", "docker", "native"), default=None,
@@ -62,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            _, created = envfile.ensure(args.root / ENV_FILE)
-            if created:
-                print(f"created {args.root / ENV_FILE} (mode 600) with a random Grafana admin password "
-                      "(GF_SECURITY_ADMIN_PASSWORD; user admin)")
+            _, added = envfile.ensure(args.root / ENV_FILE)
+            if added:
+                print(f"wrote random passwords into {args.root / ENV_FILE} (mode 600): {', '.join(added)} "
+                      "(Grafana, Prometheus and Alertmanager; the user is admin everywhere)")
+        else:
+            envfile.tighten(args.root / ENV_FILE)
         settings = Settings.from_environment(args.root)
         forced = args.mode or settings.environ.get("STACK_MODE") or "auto"
         if forced not in ("auto", "docker", "native"):
@@ -82,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:          # `make status | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except PermissionError as exc:       # e.g. a root-owned run/ left by a `docker compose up` run by hand
         where = Path(exc.filename) if exc.filename else None
         while where is not None and not os.path.lexists(where) and where != where.parent:
@@ -90,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + (files.run_dir_problem(where, run_dir) if where is not None
                            else f"permission denied: {exc.strerror}"), file=sys.stderr)
         return 1
+    except OSError as exc:             # a full disk, a read-only folder, ...: one line, never a traceback
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:          # `make status | head`
-        sys.stdout = open(os.devnull, "w")
-        return 0

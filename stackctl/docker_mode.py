@@ -2,8 +2,9 @@
 
 Compose mounts Grafana's provisioning and the dashboards read-only from the repository, and what
 Prometheus and Alertmanager read from run/docker/ (stackctl.mounted): their configs (Alertmanager's
-with the secrets filled in), Prometheus' rules and a copy of the git-ignored secrets/ folder, each
-with the modes and owner its container user needs (stackctl.files). `make reload` validates the
+with the secrets filled in), Prometheus' rules, their basic-auth web.yml and password files
+(stackctl.webauth; Prometheus' in run/docker/prometheus/secrets/) and a copy of the git-ignored
+secrets/ folder, each with the modes and owner its container user needs (stackctl.files). `make reload` validates the
 new files, installs them, reloads, and puts the last good ones back when a service rejects them.
 `make up` runs `docker compose up --wait` with a bounded timeout and, when it fails, shows the
 failing container's state and last log lines.
@@ -16,14 +17,16 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
-from stackctl import amconfig, files, health, report
+from stackctl import amconfig, files, health, redact, report, webauth
 from stackctl import mounted as mounted_files
-from stackctl.native import check_ports, expected_targets, print_targets, reload_grafana, reload_service
+from stackctl.native import (check_ports, expected_targets, print_targets, reload_grafana, reload_service,
+                             report_writes)
 from stackctl.settings import EXTERNAL_URL_VARIABLES, LOCALHOST, SERVICES, START_ORDER, Settings, StackError
 
 PROJECT = "tradingmon"            # docker-compose.yml's `name:`
@@ -177,17 +180,12 @@ class DockerStack:
 
     # -- what compose mounts from run/docker/ ------------------------------------
     def mounted(self, service: str) -> mounted_files.Mounted:
+        # Both folders bear secrets (the web passwords; Alertmanager's filled-in config).
         folder = self.s.docker_dir / service
         last_good = self.s.docker_dir / "last-good" / service
-        if service == "prometheus":
-            return mounted_files.Mounted(service, folder, last_good, files.Access.public(), "config/prometheus.yml")
-        uid, gid = CONTAINER_USERS["alertmanager"]
-        return mounted_files.Mounted(service, folder, last_good, files.Access.secret_for(uid, gid, self.root),
-                                     "alertmanager.yml")
-
-    @property
-    def alertmanager_config(self) -> Path:
-        return self.s.docker_dir / "alertmanager" / "alertmanager.yml"
+        access = files.Access.secret_for(*CONTAINER_USERS[service], self.root)
+        config = "config/prometheus.yml" if service == "prometheus" else "alertmanager.yml"
+        return mounted_files.Mounted(service, folder, last_good, access, config)
 
     def render(self, service: str) -> dict[str, str]:
         """The files of the mounted folder: the generated ones, Alertmanager's with its secrets filled in."""
@@ -197,13 +195,22 @@ class DockerStack:
             out = {f"config/{p.name}": p.read_text(encoding="utf-8") for p in sorted(config_dir.iterdir())
                    if p.is_file() and not p.name.startswith(".")}
             out.update({f"rules/{p.name}": p.read_text(encoding="utf-8") for p in sorted(rules.glob("*.rules.yml"))})
+            out.update(self.web_auth("prometheus"))
             return out
         generated = (self.s.root / n.ALERTMANAGER_CONFIG).read_text(encoding="utf-8")
         text, dropped = amconfig.running_config(generated, environ=self.s.environ, secrets_dir=self.s.secrets_dir,
                                                 native=False, strict=self.s.strict_secrets)
         for d in dropped:
             self.out(d.line())
-        return {"alertmanager.yml": text}
+        text_files = {"alertmanager.yml": text}
+        text_files.update(self.web_auth("alertmanager"))
+        return text_files
+
+    def web_auth(self, service: str) -> dict[str, str]:
+        """Basic auth (stackctl.webauth): web.yml and the password files, at their place in the mounted folder."""
+        sub = "secrets/" if service == "prometheus" else ""
+        return {sub + name: text for name, text in webauth.service_files(
+            service, self.s.environ, self.mounted(service).folder / sub / n.WEB_CONFIG_FILE).items()}
 
     def prepare(self) -> None:
         """run/ (0700) with what the containers mount: Prometheus' config and rules, Alertmanager's
@@ -264,7 +271,7 @@ class DockerStack:
                     continue
             target.keep_as_good()        # a healthy container accepted them
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                           expected=expected_targets(self.stack))
+                                           expected=expected_targets(self.stack), auth=self.s.auth("prometheus"))
         if not ok:
             raise StackError("not every Prometheus target is up:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
@@ -313,11 +320,12 @@ class DockerStack:
                 s = container.attrs.get("State", {})
                 state = f"{s.get('Status', '?')}/{s.get('Health', {}).get('Status', 'no healthcheck')}"
             service = SERVICES[name]
-            healthy = health.request(self.s.url(name, service.health_path), timeout=2)
-            ready = health.request(self.s.url(name, service.ready_path), timeout=2)
+            healthy = health.request(self.s.url(name, service.health_path), timeout=2, auth=self.s.auth(name))
+            ready = health.request(self.s.url(name, service.ready_path), timeout=2, auth=self.s.auth(name))
             self.out(f"{name:<13} {state:<28} {self.s.ports[name]:<6} {'ok' if healthy.ok else 'no':<9} "
                      f"{'ok' if ready.ok else 'no'}")
             bad += not (healthy.ok and ready.ok)
+        bad += not report_writes(self.s, self.stack, "the prometheus-data volume", self.out)
         print_targets(self.s, self.out)
         if not containers:
             self.out(f"no containers of compose project {PROJECT} (make up starts them)")
@@ -350,7 +358,15 @@ class DockerStack:
         return new_lines
 
     def logs(self, follow: bool, lines: int = 100) -> int:
-        return self.compose("logs", f"--tail={lines}", *(["-f"] if follow else []), check=False)
+        """`docker compose logs`, every secret value masked (stackctl.redact)."""
+        redactor = redact.Redactor(redact.stack_secrets(self.s, self.stack))
+        command = [*compose_command(), "-f", str(self.s.root / COMPOSE_FILE), "logs", f"--tail={lines}",
+                   *(["-f"] if follow else [])]
+        with subprocess.Popen(command, cwd=self.s.root, env=self.compose_env(), stdout=subprocess.PIPE) as proc:
+            for line in proc.stdout:
+                sys.stdout.buffer.write(redactor.data(line))
+                sys.stdout.flush()
+        return proc.returncode
 
 
 def check_readable(root: Path) -> None:

@@ -4,8 +4,9 @@ lands, whatever the umask. The modes, and why (docs/stack.md, "File modes"):
 - run/ is 0700: only this user (and root) can enter it; it holds filled-in secrets.
 - What a container reads through a bind mount needs no access to run/ itself (the mount point
   is entered inside the container), only to the mounted folder and its files:
-  - no secret (Prometheus' config and rules): folders 0755, files 0644;
-  - secret-bearing (Alertmanager's filled-in config, its *_file secrets): when stackctl runs as
+  - no secret (the generated files Grafana mounts): folders 0755, files 0644;
+  - secret-bearing (run/docker/prometheus/ with the web passwords, Alertmanager's filled-in
+    config and web passwords, its *_file secrets): when stackctl runs as
     root, owned by the container's uid:gid (65534 for Alertmanager) with folders 0700 and files
     0600, so only that uid and root read them; as a non-root user (who cannot chown), folders
     0755 and files 0644, kept from other local users by run/'s 0700.
@@ -60,9 +61,11 @@ def write(path: Path, text: str, mode: int = FILE_MODE, owner: tuple[int, int] |
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not exc.filename:    # name the file (a full disk: which one)
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

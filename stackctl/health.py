@@ -1,6 +1,7 @@
 """Asking the running services how they are: HTTP probes, free ports, Prometheus targets."""
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import socket
@@ -21,8 +22,12 @@ class Reply:
 
 
 def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | None = None,
-            headers: dict[str, str] | None = None) -> Reply:
-    req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
+            headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None) -> Reply:
+    """One HTTP request; `auth` = (user, password) sends basic auth (Prometheus, Alertmanager)."""
+    headers = dict(headers or {})
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req = urllib.request.Request(url, method=method, data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             return Reply(response.status, response.read().decode("utf-8", "replace"))
@@ -33,8 +38,8 @@ def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | N
         return Reply(0, str(reason))
 
 
-def get_json(url: str, timeout: float = 3.0) -> dict | None:
-    reply = request(url, timeout=timeout)
+def get_json(url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None) -> dict | None:
+    reply = request(url, timeout=timeout, auth=auth)
     if not reply.ok:
         return None
     try:
@@ -60,8 +65,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def targets(prometheus_url: str) -> list[dict]:
-    data = get_json(f"{prometheus_url}/api/v1/targets?state=active")
+def targets(prometheus_url: str, auth: tuple[str, str] | None = None) -> list[dict]:
+    data = get_json(f"{prometheus_url}/api/v1/targets?state=active", auth=auth)
     return data["data"]["activeTargets"] if data and data.get("status") == "success" else []
 
 
@@ -73,12 +78,12 @@ def describe_target(target: dict) -> str:
 
 
 def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
-                    still_running=lambda: True) -> tuple[bool, list[dict]]:
+                    still_running=lambda: True, auth: tuple[str, str] | None = None) -> tuple[bool, list[dict]]:
     """Poll until at least `expected` active targets exist and all are up."""
     deadline = time.monotonic() + timeout
     found: list[dict] = []
     while True:
-        found = targets(prometheus_url)
+        found = targets(prometheus_url, auth)
         if len(found) >= expected and all(t.get("health") == "up" for t in found):
             return True, found
         if time.monotonic() >= deadline or not still_running():
@@ -94,3 +99,48 @@ def wait_until(check, timeout: float, interval: float = 0.25) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# Prometheus' own counters of failed TSDB writes (2.42): any of them above 0 means data was lost.
+TSDB_WRITE_FAILURES = {
+    "prometheus_tsdb_wal_writes_failed_total": "failed writes to the write-ahead log",
+    "prometheus_tsdb_compactions_failed_total": "failed compactions (blocks not written)",
+    "prometheus_tsdb_head_truncations_failed_total": "failed head truncations",
+    "prometheus_tsdb_wal_truncations_failed_total": "failed write-ahead log truncations",
+    "prometheus_tsdb_checkpoint_creations_failed_total": "failed checkpoints",
+    "prometheus_tsdb_reloads_failures_total": "failed block reloads",
+}
+HEAD_MAX_TIME = "prometheus_tsdb_head_max_time_seconds"    # the newest sample in the head
+
+
+def _samples(text: str) -> dict[str, float]:
+    """Metric name -> value (summed over label sets) of an exposition text."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, _, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
+        name = head.split("{", 1)[0]
+        try:
+            values[name] = values.get(name, 0.0) + float(rest.split()[0])
+        except (IndexError, ValueError):
+            continue
+    return values
+
+
+def prometheus_write_problems(prometheus_url: str, auth: tuple[str, str] | None, stale_after: float,
+                              now: float | None = None) -> list[str]:
+    """Why this Prometheus cannot write its TSDB (disk full, read-only, ...), from its own /metrics:
+    a failure counter above 0, or a newest sample older than `stale_after` seconds. [] when it can,
+    or when it does not answer (the health check says that already)."""
+    reply = request(f"{prometheus_url}/metrics", timeout=3, auth=auth)
+    if not reply.ok:
+        return []
+    values = _samples(reply.body)
+    problems = [f"{int(values[name])} {what} ({name})" for name, what in TSDB_WRITE_FAILURES.items()
+                if values.get(name, 0) > 0]
+    newest = values.get(HEAD_MAX_TIME, 0.0)
+    age = (time.time() if now is None else now) - newest
+    if newest > 0 and age > stale_after:
+        problems.append(f"its newest sample is {age:.0f}s old (scrapes are not being stored)")
+    return problems

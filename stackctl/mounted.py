@@ -1,7 +1,7 @@
 """Configs a container reads from a mounted folder under run/docker/, with a last good copy.
 
-Prometheus and Alertmanager in compose read their configs (and Prometheus its rules) from
-run/docker/<service>/, never from the repository's generated files: a config they reject on
+Prometheus and Alertmanager in compose read their configs (Prometheus also its rules, both their
+basic-auth files) from run/docker/<service>/, never from the repository's generated files: a config they reject on
 `make reload` is replaced there by the last config they accepted, so the next container restart
 does not crash-loop on the rejected file. The steps of `apply`:
 
@@ -32,7 +32,8 @@ class Mounted:
     last_good: Path             # the last files the service accepted; never mounted
     access: files.Access        # modes and owner of the mounted folder and files
     config: str                 # the config file, relative to folder
-    rules_mount: str = n.PROMETHEUS_RULES_MOUNT   # where the config says the rule files are
+    # Container paths in Prometheus' config -> the subfolders they are mounted from.
+    mounts: tuple[tuple[str, str], ...] = ((n.PROMETHEUS_RULES_MOUNT, "rules"), (n.PROMETHEUS_SECRETS_MOUNT, "secrets"))
 
     def current(self) -> dict[str, str]:
         return files.read_tree(self.folder)
@@ -60,8 +61,9 @@ class Mounted:
             staged = Path(tmp)
             for rel, text in new.items():
                 if self.service == "prometheus" and rel == self.config:
-                    # The rule files' container path, pointed at the staged copies.
-                    text = text.replace(self.rules_mount, str(staged / "rules"))
+                    # The rule files' and password files' container paths, pointed at the staged copies.
+                    for mount, sub in self.mounts:
+                        text = text.replace(mount, str(staged / sub))
                 files.write(staged / rel, text)
             command = ([tool, "check", "config", str(staged / self.config)] if self.service == "prometheus"
                        else [tool, "check-config", str(staged / self.config)])

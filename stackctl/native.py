@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, grafana_provisioning, prometheus_config
-from stackctl import amconfig, files, health, holder, processes, report
+from stackctl import amconfig, files, health, holder, processes, redact, report, staged, webauth
 from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -55,25 +56,67 @@ class NativeStack:
         return self.s.logs_dir / f"{service}.log"
 
     # -- configs ---------------------------------------------------------------
-    def render_prometheus(self) -> str:
-        return prometheus_config.render_native(self.stack, str((self.s.root / n.RULES_DIR).resolve()),
-                                               ports=dict(self.s.ports))
+    def render_prometheus(self, rules_dir: Path | None = None) -> str:
+        """The native config; its rule_files point at `rules_dir` (default: Prometheus' own copy of the
+        rule files in run/prometheus/rules/, see stackctl.staged)."""
+        rules = (rules_dir or self.files("prometheus").rules).resolve()
+        return prometheus_config.render_native(self.stack, str(rules), ports=dict(self.s.ports),
+                                               secrets_dir=str(self.s.service_dir("prometheus").resolve()))
+
+    def files(self, service: str) -> staged.Staged:
+        return staged.Staged(service, self.s.service_dir(service), f"{service}.yml",
+                             0o600 if service == "alertmanager" else 0o644)
+
+    def stage(self, service: str):
+        """The new config (and rule files) written into run/<service>/next/ and checked by promtool or
+        amtool: (the service's files, how to render the config, the verdict)."""
+        target = self.files(service)
+        if service == "prometheus":
+            def render(rules_dir):
+                return self.render_prometheus(rules_dir)
+            rule_files = sorted((self.s.root / n.RULES_DIR).glob("*.rules.yml"))
+        else:
+            text, dropped = self.render_alertmanager()
+            for d in dropped:
+                self.out(d.line())
+
+            def render(rules_dir):
+                return text
+            rule_files = []
+        candidate = target.stage(render, rule_files)
+        return target, render, staged.check(service, candidate)
+
+    def install_configs(self) -> None:
+        """`up`: both configs checked, then put in place; a rejected one stops `up` before anything starts."""
+        for service in ("prometheus", "alertmanager"):
+            target, render, verdict = self.stage(service)
+            if not verdict.ok:
+                target.discard()
+                raise StackError(f"{service}: the new config is REJECTED by {staged.TOOLS[service][0]}; nothing "
+                                 "was started or changed:\n  " + verdict.output.replace("\n", "\n  "))
+            if not verdict.checked:
+                self.out(f"{service}: {verdict.output}")
+            target.install(render)
+
+    def web_config_path(self, service: str) -> Path:
+        return self.s.service_dir(service) / n.WEB_CONFIG_FILE
+
+    def write_web_auth(self) -> None:
+        """web.yml (bcrypt hash) for Prometheus and Alertmanager, and the password files Prometheus'
+        config reads; all mode 600 (the services run as this user)."""
+        webauth.write({s: self.s.service_dir(s) for s in webauth.SERVICES}, self.s.environ, mode=0o600)
 
     def render_alertmanager(self) -> tuple[str, list[amconfig.Dropped]]:
         return amconfig.running_config(alertmanager_config.render_native(self.stack), environ=self.s.environ,
                                        secrets_dir=self.s.secrets_dir, native=True,
                                        strict=self.s.strict_secrets)
 
-    def write_configs(self) -> list[amconfig.Dropped]:
+    def write_configs(self) -> None:
         files.private_dir(self.s.run_dir)
-        files.write(self.config_path("prometheus"), self.render_prometheus())
-        text, dropped = self.render_alertmanager()
-        files.write(self.config_path("alertmanager"), text, mode=0o600)
-        for d in dropped:
-            self.out(d.line())
+        self.write_web_auth()
+        self.install_configs()
         if self.grafana_binary():
             self.write_grafana_provisioning()
-        return dropped
 
     def write_grafana_provisioning(self) -> None:
         """The generated provisioning with the container's paths and service URLs made local."""
@@ -96,6 +139,9 @@ class NativeStack:
                 (n.GRAFANA_ALERTMANAGER_URL, self.s.url("alertmanager")),
                 (n.GRAFANA_DASHBOARDS_MOUNT, str((self.s.root / n.DASHBOARDS_DIR).resolve()))]
 
+    def secret_values(self) -> list[str]:
+        return redact.stack_secrets(self.s, self.stack)
+
     # -- commands --------------------------------------------------------------
     def grafana_binary(self) -> str | None:
         binary = _which(GRAFANA_BINARIES)
@@ -117,6 +163,7 @@ class NativeStack:
                                     f"--web.listen-address={listen['alertmanager']}",
                                     f"--web.external-url={self.s.external_url('alertmanager')}",
                                     "--web.route-prefix=/",
+                                    f"--web.config.file={run / 'alertmanager' / n.WEB_CONFIG_FILE}",
                                     "--cluster.listen-address="], env)   # no gossip port: one instance
         prometheus = _which(PROMETHEUS_BINARIES)
         if prometheus:
@@ -126,6 +173,11 @@ class NativeStack:
                                   f"--web.listen-address={listen['prometheus']}",
                                   f"--web.external-url={self.s.external_url('prometheus')}",
                                   "--web.route-prefix=/",
+                                  f"--web.config.file={run / 'prometheus' / n.WEB_CONFIG_FILE}",
+                                  # Re-send firing alerts at every evaluation, not every minute: an alert
+                                  # evaluated before Alertmanager was discovered reaches it one
+                                  # evaluation later (cold start: the first Watchdog within 30 s).
+                                  f"--rules.alert.resend-delay={resend_delay(self.stack.glob.evaluation_interval)}",
                                   "--web.enable-lifecycle", *self.s.prometheus_args], env)
         grafana = self.grafana_binary()
         if grafana and self.s.environ.get("GF_SECURITY_ADMIN_PASSWORD"):   # never Grafana's default admin/admin
@@ -152,6 +204,9 @@ class NativeStack:
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
         })
+        # The datasources' basic-auth passwords: provisioning expands ${PROM_WEB_PASSWORD}, ...
+        for service, variable in n.WEB_PASSWORD_VARIABLES.items():
+            genv[variable] = webauth.password(self.s.environ, service)
         name = Path(binary).name
         argv = [binary, "server", "--homepath", str(home)] if name == "grafana" else [binary, "--homepath", str(home)]
         return argv, genv
@@ -181,12 +236,13 @@ class NativeStack:
         self._check_ports(to_start)
         self.write_configs()
         started: list[processes.Record] = []
+        masked = self.secret_values()
         try:
             for name in to_start:
                 argv, env = commands[name]
                 (self.s.service_dir(name) / "data").mkdir(parents=True, exist_ok=True)
                 record = processes.start(name, argv, pids_dir=self.s.pids_dir, log_path=self.log_path(name),
-                                         env=env, cwd=ROOT)
+                                         env=env, cwd=ROOT, redact=masked)
                 started.append(record)
                 self.out(f"{name}: started {record.describe()} on {LOCALHOST}:{self.s.ports[name]}, "
                          f"log {record.log}")
@@ -196,6 +252,8 @@ class NativeStack:
             rejected = [name for name in ("prometheus", "alertmanager") if name in running   # already up:
                         and not reload_service(self.s, name, self.out,                      # run the new configs
                                                new_log_lines=log_follower(self.log_path(name)))]
+            for name in rejected:             # never leave a config the running service refused in place
+                self.files(name).restore()
             self._wait_targets()
         except BaseException:
             for record in reversed(started):
@@ -218,7 +276,8 @@ class NativeStack:
     def _wait_healthy(self, record: processes.Record) -> None:
         service = SERVICES[record.name]
         url = self.s.url(record.name, service.ready_path)
-        ok = health.wait_until(lambda: health.request(url, timeout=1).ok or not processes.alive(record),
+        auth = self.s.auth(record.name)
+        ok = health.wait_until(lambda: health.request(url, timeout=1, auth=auth).ok or not processes.alive(record),
                                self.s.wait_seconds)
         if not processes.alive(record):
             raise StackError(f"{record.name} exited right after it started; last lines of {record.log}:\n"
@@ -230,13 +289,14 @@ class NativeStack:
 
     def _wait_targets(self) -> None:
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                             expected_targets(self.stack))
+                                             expected_targets(self.stack), auth=self.s.auth("prometheus"))
         if not ok:
             raise StackError(f"not every Prometheus target is up after {self.s.wait_seconds:g}s:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
         self.out(f"prometheus: all {len(found)} targets up")
         alertmanagers = self.s.url("prometheus", "/api/v1/alertmanagers")
-        if not health.wait_until(lambda: (health.get_json(alertmanagers) or {}).get("data", {}).get(
+        if not health.wait_until(lambda: (health.get_json(alertmanagers, auth=self.s.auth("prometheus")) or {}).get(
+                "data", {}).get(
                 "activeAlertmanagers"), self.s.wait_seconds):
             raise StackError(f"prometheus does not see alertmanager at {self.s.url('alertmanager')} "
                              f"({alertmanagers})")
@@ -276,33 +336,45 @@ class NativeStack:
             else:
                 process = "DEAD (see make logs)"
             service = SERVICES[name]
-            healthy = health.request(self.s.url(name, service.health_path), timeout=2)
-            ready = health.request(self.s.url(name, service.ready_path), timeout=2)
+            healthy = health.request(self.s.url(name, service.health_path), timeout=2, auth=self.s.auth(name))
+            ready = health.request(self.s.url(name, service.ready_path), timeout=2, auth=self.s.auth(name))
             self.out(f"{name:<13} {process:<22} {self.s.ports[name]:<6} {_word(healthy):<9} {_word(ready)}")
             if record is not None and not (processes.alive(record) and healthy.ok and ready.ok):
                 bad += 1
+        if records.get("prometheus") is not None and processes.alive(records["prometheus"]):
+            bad += not self.report_writes()
         print_targets(self.s, self.out)
         if not records:
             self.out("the native stack is not running (make up starts it)")
             return 3
         return 1 if bad else 0
 
+    def report_writes(self) -> bool:
+        """False (and why, in one line) when Prometheus cannot write its TSDB."""
+        return report_writes(self.s, self.stack, self.s.service_dir("prometheus") / "data", self.out)
+
     # -- reload ----------------------------------------------------------------
     def reload(self) -> int:
+        """Each config checked (promtool/amtool) before it replaces the running one, then POST /-/reload;
+        a config refused by either is never left in place (stackctl.staged)."""
         if not self.running():
             raise StackError("the native stack is not running (make up starts it)")
         failed = 0
-        prom_old = files.read(self.config_path("prometheus"))
-        files.write(self.config_path("prometheus"), self.render_prometheus())
-        failed += not reload_service(self.s, "prometheus", self.out, self.config_path("prometheus"), prom_old,
-                                     new_log_lines=log_follower(self.log_path("prometheus")))
-        am_old = files.read(self.config_path("alertmanager"))
-        text, dropped = self.render_alertmanager()
-        for d in dropped:
-            self.out(d.line())
-        files.write(self.config_path("alertmanager"), text, mode=0o600)
-        failed += not reload_service(self.s, "alertmanager", self.out, self.config_path("alertmanager"), am_old,
-                                     mode=0o600, new_log_lines=log_follower(self.log_path("alertmanager")))
+        for service in ("prometheus", "alertmanager"):
+            target, render, verdict = self.stage(service)
+            if not verdict.ok:
+                target.discard()
+                self.out(f"{service}: config REJECTED by {staged.TOOLS[service][0]}, nothing changed, still running "
+                         "the previous one:\n  " + verdict.output.replace("\n", "\n  "))
+                failed += 1
+                continue
+            if not verdict.checked:
+                self.out(f"{service}: {verdict.output}")
+            target.install(render)
+            if not reload_service(self.s, service, self.out, new_log_lines=log_follower(self.log_path(service))):
+                if target.restore():
+                    self.out(f"{service}: the previous config is back in place ({target.config})")
+                failed += 1
         if "grafana" in self.running():
             self.write_grafana_provisioning()
             reload_grafana(self.s, self.out)
@@ -310,16 +382,12 @@ class NativeStack:
 
     # -- logs ------------------------------------------------------------------
     def logs(self, follow: bool, lines: int = 40) -> int:
+        """The logs with every secret value masked (stackctl.redact); -f follows them until Ctrl-C."""
         logs = sorted(self.s.logs_dir.glob("*.log")) if self.s.logs_dir.is_dir() else []
         if not logs:
             self.out(f"no logs yet in {self.s.logs_dir}")
             return 0
-        if follow and shutil.which("tail"):
-            sys.stdout.flush()
-            os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, logs)])
-        for path in logs:
-            self.out(f"==> {path} <==")
-            self.out(processes.tail(path, lines))
+        redact.show(logs, lines, follow, redact.Redactor(self.secret_values()), out=self.out)
         return 0
 
 
@@ -339,7 +407,7 @@ def check_ports(settings: Settings, services, host: str) -> None:
 
 def print_targets(settings: Settings, out) -> bool:
     """`prometheus targets: N/M up` and a line per target that is not; whether all are up."""
-    found = health.targets(settings.url("prometheus"))
+    found = health.targets(settings.url("prometheus"), auth=settings.auth("prometheus"))
     if not found:
         return False
     up = sum(t.get("health") == "up" for t in found)
@@ -355,6 +423,34 @@ def expected_targets(stack: Stack) -> int:
     return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_config.config(stack)["scrape_configs"])
 
 
+def report_writes(settings: Settings, stack: Stack, data_dir, out) -> bool:
+    """`status`: Prometheus answers /-/healthy even when it cannot store a sample (a full disk); its
+    own TSDB failure counters and the age of its newest sample say so. False when it cannot write."""
+    stale_after = 4 * duration_ms(stack.glob.scrape_interval) / 1000 + 10
+    problems = health.prometheus_write_problems(settings.url("prometheus"), settings.auth("prometheus"), stale_after)
+    if problems:
+        out(f"prometheus: CANNOT WRITE its data ({data_dir}): {'; '.join(problems)}. Is the disk full "
+            f"(df {data_dir})? The counters count since Prometheus started: after fixing, restart it "
+            "(make down && make up)")
+    return not problems
+
+
+def resend_delay(evaluation_interval: str) -> str:
+    """Half the evaluation interval: Prometheus re-sends a firing alert only when the delay has passed
+    *before* an evaluation, so a delay equal to the interval would skip one evaluation."""
+    return f"{max(1, duration_ms(evaluation_interval) // 2)}ms"
+
+
+def duration_ms(text: str) -> int:
+    """A Prometheus duration (1h30m, 15s, 500ms) in milliseconds."""
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+             "y": 31_536_000_000}
+    total = 0
+    for number, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text):
+        total += int(number) * units[unit]
+    return total
+
+
 def _word(reply: health.Reply) -> str:
     return "ok" if reply.ok else ("no answer" if reply.status == 0 else f"HTTP {reply.status}")
 
@@ -364,7 +460,7 @@ def reload_service(settings: Settings, service: str, out, config: Path | None = 
     """POST /-/reload. A rejected config is reported with the service's error (and the error lines
     it logged meanwhile: Prometheus names the bad rule file only there), the previous config file is
     put back, and the service keeps running the config it had."""
-    reply = health.request(settings.url(service, "/-/reload"), method="POST", timeout=30)
+    reply = health.request(settings.url(service, "/-/reload"), method="POST", timeout=30, auth=settings.auth(service))
     if reply.ok:
         out(f"{service}: reloaded")
         return True

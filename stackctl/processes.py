@@ -78,25 +78,61 @@ def read_all(pids_dir: Path) -> list[Record]:
     return [r for r in records if r is not None]
 
 
+def _open_log(log_path: Path):
+    """The log, appended to, private to this user (mode 600, also when it existed with another mode)."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def start(name: str, argv: list[str], *, pids_dir: Path, log_path: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> Record:
-    """Start argv detached in a new session; record it; return the record."""
+          cwd: Path | None = None, redact: list[str] | None = None) -> Record:
+    """Start argv detached in a new session; record it; return the record.
+
+    With `redact` (secret values), argv runs under stackctl.redact's relay, which masks them in its
+    output before they reach the log. The relay is the recorded process and leads the group; the
+    service is its child in the same group, so stop() ends both, and the relay exits with the
+    service's exit code."""
     pids_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+    with _open_log(log_path) as log:
+        line = f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n"
+        if redact:
+            from stackctl.redact import Redactor
+            line = Redactor(redact).text(line)
+        log.write(line.encode())
         log.flush()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
+        run = list(argv)                 # what actually runs (and is recorded)
+        if redact is None:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    cwd=cwd, env=env, start_new_session=True, close_fds=True)
+        else:
+            read_end, write_end = os.pipe()
+            run = [sys.executable, "-m", "stackctl.redact", "--secrets-fd", str(read_end), str(log_path),
+                   "--", *argv]
+            proc = subprocess.Popen(run, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    cwd=cwd, env=_with_package_path(env), start_new_session=True,
+                                    close_fds=True, pass_fds=(read_end,))
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as pipe:   # the values never appear in argv or the environment
+                pipe.write(json.dumps(sorted(set(redact))).encode())
     _CHILDREN[proc.pid] = proc
     identity = _identity(proc.pid)
     record = Record(name=name, pid=proc.pid, start_time=identity[0] if identity else "",
-                    argv=tuple(argv), log=str(log_path))
+                    argv=tuple(run), log=str(log_path))
     path = pid_file(pids_dir, name)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
     os.replace(tmp, path)
     return record
+
+
+def _with_package_path(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment with this package importable (the relay is `python -m stackctl.redact`)."""
+    env = dict(os.environ if env is None else env)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 def exited(record: Record) -> int | None:

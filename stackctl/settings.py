@@ -126,6 +126,11 @@ class Settings:
         host = self.bind_addr if self.bind_addr not in ("", "0.0.0.0", "::") else LOCALHOST
         return f"http://{host}:{self.ports[service]}/"
 
+    def auth(self, service: str) -> tuple[str, str] | None:
+        """(user, password) this tool logs in to the service with (Prometheus, Alertmanager), else None."""
+        variable = n.WEB_PASSWORD_VARIABLES.get(service)
+        return (n.WEB_AUTH_USER, self.environ[variable]) if variable and self.environ.get(variable) else None
+
     # -- the run folder --------------------------------------------------------
     def service_dir(self, service: str) -> Path:
         return self.run_dir / service

@@ -75,6 +75,17 @@ EXTERNAL_LABELS = ("project", "cluster", "environment")
 COMPOSE_HOSTS = ("prometheus", "alertmanager", "grafana", "exporter", "host.docker.internal")
 SERVICE_PORTS = {"prometheus": 9090, "alertmanager": 9093, "grafana": 3000, "exporter": 9100}
 
+# -- Who can get in: Prometheus and Alertmanager behind basic auth (--web.config.file) ---------
+# One user per service; each password is a variable of .env (random, written by the first
+# `make up`), never a value in a generated or committed file.
+WEB_AUTH_USER = "admin"
+WEB_PASSWORD_VARIABLES = {"prometheus": "PROM_WEB_PASSWORD", "alertmanager": "AM_WEB_PASSWORD"}
+# The files Prometheus reads the passwords from (self-scrape, alerting) and the web config files,
+# inside the compose containers; natively stackctl points them into run/.
+PROMETHEUS_SECRETS_MOUNT = "/etc/prometheus/secrets"
+WEB_CONFIG_FILE = "web.yml"
+PASSWORD_FILES = {"prometheus": "prometheus_password", "alertmanager": "alertmanager_password"}
+
 # -- Grafana (dashboards and provisioning) --------------------------------------
 DASHBOARDS_DIR = "dashboards"                        # dashboards/<folder>/<uid>.json
 GRAFANA_PROVISIONING_DIR = "stack/grafana/provisioning"

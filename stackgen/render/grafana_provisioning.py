@@ -42,6 +42,13 @@ def render(stack: Stack) -> dict[str, str]:
     return out
 
 
+def _basic_auth(service: str) -> dict:
+    """Grafana logs in to Prometheus / Alertmanager with the password from its environment: Grafana
+    expands ${NAME} in provisioning files, so the value never appears in this file."""
+    return {"basicAuth": True, "basicAuthUser": names.WEB_AUTH_USER,
+            "secureJsonData": {"basicAuthPassword": "${%s}" % names.WEB_PASSWORD_VARIABLES[service]}}
+
+
 def datasources(stack: Stack) -> dict:
     grafana = stack.grafana
     return {
@@ -55,6 +62,7 @@ def datasources(stack: Stack) -> dict:
                 "uid": grafana.prometheus_uid,
                 "access": "proxy",
                 "url": names.GRAFANA_PROMETHEUS_URL,
+                **_basic_auth("prometheus"),
                 "isDefault": True,
                 "editable": False,
                 "jsonData": {
@@ -71,6 +79,7 @@ def datasources(stack: Stack) -> dict:
                 "uid": grafana.alertmanager_uid,
                 "access": "proxy",
                 "url": names.GRAFANA_ALERTMANAGER_URL,
+                **_basic_auth("alertmanager"),
                 "editable": False,
                 "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
             },

@@ -9,8 +9,13 @@ from stackgen.render.remote_write import alertmanager_targets, remote_write_sect
 from stackgen.render.output import to_yaml
 
 
+def basic_auth(service: str, secrets_dir: str = n.PROMETHEUS_SECRETS_MOUNT) -> dict:
+    """How Prometheus logs in to Prometheus or Alertmanager: the password from a file (never inline)."""
+    return {"username": n.WEB_AUTH_USER, "password_file": f"{secrets_dir}/{n.PASSWORD_FILES[service]}"}
+
+
 def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PROMETHEUS_RULES_MOUNT,
-           ports: dict[str, int] | None = None) -> dict:
+           ports: dict[str, int] | None = None, secrets_dir: str = n.PROMETHEUS_SECRETS_MOUNT) -> dict:
     g = stack.glob
 
     def at(target: str) -> str:
@@ -19,8 +24,8 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
     scrape_configs = []
     if stack.scrape.self_monitoring:
         for service in ("prometheus", "alertmanager"):
-            scrape_configs.append({"job_name": service, "static_configs": [
-                {"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
+            scrape_configs.append({"job_name": service, "basic_auth": basic_auth(service, secrets_dir),
+                                   "static_configs": [{"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
     for job in stack.scrape.jobs:
         entry = job_entry(job, [at(t) for t in job.targets])
         bot = stack.bot(job.name) if job.profile else None
@@ -37,7 +42,7 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
             "external_labels": {"project": g.project, "cluster": g.cluster, "environment": g.environment},
         },
         "rule_files": [f"{rules_dir}/*.rules.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [
+        "alerting": {"alertmanagers": [{"basic_auth": basic_auth("alertmanager", secrets_dir), "static_configs": [
             {"targets": [at(t) for t in alertmanager_targets(stack)]}]}]},
         "scrape_configs": scrape_configs,
         **remote_write_section(stack),
@@ -60,5 +65,6 @@ def render(stack: Stack) -> dict[str, str]:
     return {n.PROMETHEUS_CONFIG: to_yaml(config(stack), stack.source, sort_keys=False)}
 
 
-def render_native(stack: Stack, rules_dir: str, ports: dict[str, int] | None = None) -> str:
-    return to_yaml(config(stack, hosts.NATIVE, rules_dir, ports), stack.source, sort_keys=False)
+def render_native(stack: Stack, rules_dir: str, ports: dict[str, int] | None = None,
+                  secrets_dir: str = n.PROMETHEUS_SECRETS_MOUNT) -> str:
+    return to_yaml(config(stack, hosts.NATIVE, rules_dir, ports, secrets_dir), stack.source, sort_keys=False)

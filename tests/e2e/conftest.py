@@ -23,7 +23,7 @@ import yaml
 from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
 from exporter.server import STATE_CHANGE_HEADER
-from stackctl import health, processes
+from stackctl import envfile, health, processes
 from stackctl.native import ALERTMANAGER_BINARIES, NativeStack
 from stackctl.settings import SERVICES, Settings
 from tests.conftest import ROOT
@@ -31,6 +31,7 @@ from tests.conftest import ROOT
 # The alert families the test drives (their demo scenario has the family's name), and their alerts.
 DRIVEN = {key: families()[key].alert for key in ("drawdown", "fx_deviation")}
 FAST = "1s"
+TELEGRAM_TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
 
 
 class Receiver:
@@ -38,6 +39,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.notifications: list[tuple[str, dict]] = []
+        self.arrivals: list[tuple[float, str]] = []     # (time.monotonic(), path) of every notification
         self._lock = threading.Lock()
         outer = self
 
@@ -46,6 +48,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with outer._lock:
                     outer.notifications.append((self.path, json.loads(body or b"{}")))
+                    outer.arrivals.append((time.monotonic(), self.path))
                 self.send_response(200)
                 self.end_headers()
 
@@ -108,13 +111,18 @@ class E2E:
     output: list[str]
     started: list[processes.Record] = field(default_factory=list)
     up_seconds: float = 0.0
+    up_started: float = 0.0          # time.monotonic() when `up` began
 
     def url(self, service: str, path: str = "") -> str:
         return self.settings.url(service, path)
 
+    def auth(self, service: str) -> tuple[str, str] | None:
+        return self.settings.auth(service)
+
     def query(self, promql: str) -> list:
         import urllib.parse
-        data = health.get_json(self.url("prometheus", "/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
+        data = health.get_json(self.url("prometheus", "/api/v1/query?" + urllib.parse.urlencode({"query": promql})),
+                               auth=self.auth("prometheus"))
         assert data is not None and data["status"] == "success", (promql, data)
         return data["data"]["result"]
 
@@ -159,12 +167,12 @@ def e2e(tmp_path_factory, spec_data):
         tree = base / "tree"
         ports = dict(zip(SERVICES, _free_ports(len(SERVICES)), strict=True))
         # Only this environment: the user's own secrets and ports never leak into the test.
-        environ = {"GF_SECURITY_ADMIN_PASSWORD": secrets.token_urlsafe(18)}
+        environ = {variable: secrets.token_urlsafe(18) for variable in envfile.GENERATED}
+        # A Telegram token: Alertmanager puts it into its error message when it cannot reach Telegram
+        # (no network here); the log relay must mask it (test_no_secret_value_reaches_the_logs).
+        environ[TELEGRAM_TOKEN_VARIABLE] = f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(26)}"
         settings = Settings.from_environment(tree, environ=environ, spec=base / "spec.yaml", run_dir=base / "run",
-                                             ports=ports, wait_seconds=45.0,
-                                             # An alert fired before Prometheus found Alertmanager is sent
-                                             # again after this (default 1m: too long for a test).
-                                             prometheus_args=("--rules.alert.resend-delay=2s",))
+                                             ports=ports, wait_seconds=45.0)
         ctx = E2E(native=None, settings=settings, receiver=receiver, tree=tree, spec_path=base / "spec.yaml",
                   spec=ctx_spec, output=output)
         ctx.generate(ctx_spec)
@@ -175,7 +183,7 @@ def e2e(tmp_path_factory, spec_data):
 
         native = NativeStack(settings, load_stack(ctx.spec_path), out=out)
         ctx.native = native
-        started = time.monotonic()
+        started = ctx.up_started = time.monotonic()
         assert native.up() == 0
         ctx.up_seconds = time.monotonic() - started
         ctx.started = list(native.running().values())

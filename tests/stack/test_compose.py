@@ -148,7 +148,9 @@ def test_mounts_match_the_generated_files_and_the_conventions(services):
     run = "${STACK_RUN_DIR:-./run}"
     assert ROOT / prometheus[mount].replace(run, "run") / Path(config_in_container).name == \
         mounted.folder / mounted.config
-    assert ROOT / prometheus[n.PROMETHEUS_RULES_MOUNT].replace(run, "run") == mounted.folder / "rules"
+    for container_path, sub in mounted.mounts:          # the rules, the basic-auth files
+        assert ROOT / prometheus[container_path].replace(run, "run") == mounted.folder / sub
+    assert {p for p, _ in mounted.mounts} == {n.PROMETHEUS_RULES_MOUNT, n.PROMETHEUS_SECRETS_MOUNT}
     generated = yaml.safe_load((ROOT / n.PROMETHEUS_CONFIG).read_text())
     assert generated["rule_files"] == [f"{n.PROMETHEUS_RULES_MOUNT}/*.rules.yml"]
 
@@ -320,3 +322,23 @@ def test_the_generated_configs_and_flags_are_accepted_by_debian_and_the_pinned_i
             subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
         for flag in _flags(services[name]["command"]):
             assert re.search(rf"^\s+{re.escape(flag)}[=\s]", help_text, re.M), f"Debian's {binary} lacks {flag}"
+
+
+def test_prometheus_and_alertmanager_run_behind_basic_auth_with_the_files_make_up_writes(services):
+    prometheus, alertmanager = services["prometheus"], services["alertmanager"]
+    prom_web = f"--web.config.file={n.PROMETHEUS_SECRETS_MOUNT}/{n.WEB_CONFIG_FILE}"
+    assert prom_web in prometheus["command"]
+    assert _volumes(prometheus)[n.PROMETHEUS_SECRETS_MOUNT] == "${STACK_RUN_DIR:-./run}/docker/prometheus/secrets"
+    am_config = next(f for f in alertmanager["command"] if f.startswith("--config.file=")).split("=", 1)[1]
+    assert f"--web.config.file={Path(am_config).parent}/{n.WEB_CONFIG_FILE}" in alertmanager["command"]
+    # Prometheus' own config reads the passwords from the mounted folder (self-scrape and alerting).
+    generated = yaml.safe_load((ROOT / n.PROMETHEUS_CONFIG).read_text())
+    files = {c["basic_auth"]["password_file"] for c in generated["scrape_configs"] if "basic_auth" in c}
+    files.add(generated["alerting"]["alertmanagers"][0]["basic_auth"]["password_file"])
+    assert files == {f"{n.PROMETHEUS_SECRETS_MOUNT}/{f}" for f in n.PASSWORD_FILES.values()}
+    # The healthchecks log in with the password file, never a value in this file.
+    assert "prometheus_password" in prometheus["healthcheck"]["test"][1]
+    assert f"{Path(am_config).parent}/alertmanager_password" in alertmanager["healthcheck"]["test"][1]
+    # Grafana gets the two passwords its provisioned datasources expand, from .env only.
+    for variable in n.WEB_PASSWORD_VARIABLES.values():
+        assert services["grafana"]["environment"][variable].startswith(f"${{{variable}:?")

@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bcrypt
 import pytest
+import yaml
 
 from stackgen import conventions as n
 from stackgen.model.stack import load_stack
@@ -65,7 +67,9 @@ def computed_readable(folder: Path, uid: int, gid: int) -> bool:
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough"},
+    return Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "s3cret-enough",
+                                                                 "PROM_WEB_PASSWORD": "prom-pass-1",
+                                                                 "AM_WEB_PASSWORD": "am-pass-2"},
                                      run_dir=tmp_path / "run", secrets_dir=tmp_path / "secrets", wait_seconds=1)
 
 
@@ -123,8 +127,8 @@ from stackgen.model.stack import load_stack
 from stackctl import docker_mode
 from stackctl.settings import Settings
 subprocess.run([sys.executable, str(repo / "generate.py"), "--out", str(tree)], check=True, stdout=subprocess.DEVNULL)
-settings = Settings.from_environment(tree, dotenv=False, environ={}, run_dir=tree / "run",
-                                     secrets_dir=tree / "secrets")
+settings = Settings.from_environment(tree, dotenv=False, run_dir=tree / "run", secrets_dir=tree / "secrets",
+                                     environ={"PROM_WEB_PASSWORD": "p" * 20, "AM_WEB_PASSWORD": "a" * 20})
 docker_mode.DockerStack(settings, load_stack(repo / "spec.yaml"), None, out=lambda _: None, root=root).prepare()
 """
 
@@ -143,7 +147,7 @@ def test_under_umask_077_every_container_user_reads_what_it_mounts_and_no_one_el
     assert proc.returncode == 0, proc.stderr
     run = tree / "run" / "docker"
     mounts = {   # container user -> the host folders compose mounts for it (docker-compose.yml)
-        "prometheus": [run / "prometheus" / "config", run / "prometheus" / "rules"],
+        "prometheus": [run / "prometheus" / "config", run / "prometheus" / "rules", run / "prometheus" / "secrets"],
         "alertmanager": [run / "alertmanager", run / "secrets"],
         "grafana": [tree / n.GRAFANA_PROVISIONING_DIR, tree / n.DASHBOARDS_DIR],
     }
@@ -156,7 +160,7 @@ def test_under_umask_077_every_container_user_reads_what_it_mounts_and_no_one_el
             assert got == {"readable": expected, "errors": []}, f"{service} (uid {uid}) in {folder}"
             assert computed_readable(folder, uid, gid), f"{service} (uid {uid}) in {folder}"
     # Another local user (uid 1000) reads no secret: not the filled-in config, not the copies.
-    for folder in (run / "alertmanager", run / "secrets"):
+    for folder in (run / "prometheus", run / "alertmanager", run / "secrets"):
         if root:
             assert not computed_readable(folder, 1000, 1000)
             assert read_as(folder, 1000, 1000)["readable"] == []
@@ -209,3 +213,36 @@ def test_the_exporter_image_gives_its_sources_explicit_modes(tmp_path):
     assert {stat.S_IMODE(p.stat().st_mode) for p in package.iterdir()} == {0o644}
     assert "COPY --from=source --chown=root:root /out/exporter /app/exporter" in text
     assert f"USER {uid}:{gid}" in text
+
+
+@pytest.mark.parametrize("root", [True, False], ids=["as-root", "as-a-user"])
+def test_prepare_writes_the_web_configs_and_password_files_the_containers_mount(settings, root):
+    _stack(settings, [], root).prepare()
+    prom, am = settings.docker_dir / "prometheus" / "secrets", settings.docker_dir / "alertmanager"
+    for folder, secret in ((prom, "prom-pass-1"), (am, "am-pass-2")):
+        web = folder / "web.yml"
+        hashed = yaml.safe_load(web.read_text())["basic_auth_users"]["admin"]
+        assert bcrypt.checkpw(secret.encode(), hashed.encode()) and secret not in web.read_text()
+    assert (prom / "prometheus_password").read_text() == "prom-pass-1"
+    assert (prom / "alertmanager_password").read_text() == "am-pass-2"
+    assert (am / "alertmanager_password").read_text() == "am-pass-2"
+    for path in (*prom.iterdir(), am / "alertmanager_password"):
+        st = path.stat()
+        if root:       # the containers run as nobody: theirs alone
+            assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 65534, 65534), path
+        else:          # cannot chown: readable by nobody through the mount, behind run/'s 0700
+            assert stat.S_IMODE(st.st_mode) == 0o644, path
+    # The hash is kept while the password matches, so a second `up` leaves the file alone.
+    before = (prom / "web.yml").read_text()
+    _stack(settings, [], root).prepare()
+    assert (prom / "web.yml").read_text() == before
+    # A new password in .env: a new hash, and the last good copy keeps the files the service accepted.
+    settings.environ["PROM_WEB_PASSWORD"] = "prom-pass-3"
+    stack = _stack(settings, [], root)
+    stack.mounted("prometheus").keep_as_good()
+    stack.prepare()
+    hashed = yaml.safe_load((prom / "web.yml").read_text())["basic_auth_users"]["admin"]
+    assert bcrypt.checkpw(b"prom-pass-3", hashed.encode())
+    assert (prom / "prometheus_password").read_text() == "prom-pass-3"
+    good = settings.docker_dir / "last-good" / "prometheus" / "secrets" / "prometheus_password"
+    assert good.read_text() == "prom-pass-1"

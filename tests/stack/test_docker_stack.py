@@ -59,7 +59,8 @@ def test_every_container_is_healthy_and_up_printed_the_urls(docker_stack):
 
 def test_a_query_through_prometheus(docker_stack):
     settings, _, _ = docker_stack
-    data = health.get_json(settings.url("prometheus", "/api/v1/query?query=up"))
+    assert health.request(settings.url("prometheus", "/api/v1/query?query=up")).status == 401   # basic auth
+    data = health.get_json(settings.url("prometheus", "/api/v1/query?query=up"), auth=settings.auth("prometheus"))
     jobs = {r["metric"]["job"]: r["value"][1] for r in data["data"]["result"]}
     assert jobs == {"prometheus": "1", "alertmanager": "1", "exporter": "1"}
 

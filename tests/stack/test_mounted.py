@@ -39,7 +39,8 @@ def prometheus(tmp_path):
     port = health.free_port()
     folder = tmp_path / "run" / "docker" / "prometheus"
     mounted = Mounted("prometheus", folder, tmp_path / "run" / "docker" / "last-good" / "prometheus",
-                      files.Access.public(), "config/prometheus.yml", rules_mount=str(folder / "rules"))
+                      files.Access.public(), "config/prometheus.yml",
+                      mounts=((str(folder / "rules"), "rules"),))
     good = {"config/prometheus.yml": _config(folder, port), "rules/a.rules.yml": GOOD_RULE.format(name="good")}
     mounted.install(good)
     settings = Settings.from_environment(ROOT, dotenv=False, environ={"PROM_PORT": str(port)}, run_dir=tmp_path)

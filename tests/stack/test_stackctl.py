@@ -17,7 +17,7 @@ import yaml
 from stackgen.model.stack import load_stack
 from stackctl import amconfig, envfile, processes
 from stackctl.native import NativeStack
-from stackctl.settings import Settings, StackError
+from stackctl.settings import Settings, StackError, read_env_file
 from tests.conftest import ROOT
 from tests.stack import procfs
 
@@ -47,7 +47,7 @@ def test_env_file_is_created_private_with_a_random_password(tmp_path):
     assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert len(first) >= 20 and first != "admin"
     assert f"GF_SECURITY_ADMIN_PASSWORD={first}\n" in (tmp_path / ".env").read_text()
-    assert envfile.ensure(tmp_path / ".env") == (first, False)       # kept on the next run
+    assert envfile.ensure(tmp_path / ".env") == (first, [])          # kept on the next run
     assert envfile.ensure(tmp_path / "other.env")[0] != first         # random each machine
 
 
@@ -55,7 +55,29 @@ def test_env_file_without_password_gets_one_and_keeps_its_settings(tmp_path):
     (tmp_path / ".env").write_text("PROM_PORT=19090")
     password, created = envfile.ensure(tmp_path / ".env")
     assert created
-    assert (tmp_path / ".env").read_text() == f"PROM_PORT=19090\nGF_SECURITY_ADMIN_PASSWORD={password}\n"
+    values = read_env_file(tmp_path / ".env")
+    assert (tmp_path / ".env").read_text().startswith(f"PROM_PORT=19090\nGF_SECURITY_ADMIN_PASSWORD={password}\n")
+    assert set(values) == {"PROM_PORT", *envfile.GENERATED}
+    assert len({values[name] for name in envfile.GENERATED}) == 3        # three different random passwords
+
+
+def test_env_file_gets_the_web_passwords_and_keeps_the_grafana_one(tmp_path):
+    (tmp_path / ".env").write_text("GF_SECURITY_ADMIN_PASSWORD=kept-as-it-is\n")
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", ["PROM_WEB_PASSWORD", "AM_WEB_PASSWORD"])
+    values = read_env_file(tmp_path / ".env")
+    assert len(values["PROM_WEB_PASSWORD"]) >= 20 and len(values["AM_WEB_PASSWORD"]) >= 20
+    assert envfile.ensure(tmp_path / ".env") == ("kept-as-it-is", [])
+
+
+def test_a_loose_env_file_is_tightened_with_a_warning(tmp_path, capsys):
+    path = tmp_path / ".env"
+    path.write_text("GF_SECURITY_ADMIN_PASSWORD=abcdefgh12345\n")
+    path.chmod(0o644)
+    envfile.ensure(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"warning: {path} was mode 644 (readable by other users) and holds passwords: made it 600" in \
+        capsys.readouterr().err
+    assert not envfile.tighten(path)                                        # already private: silent
 
 
 def test_the_default_admin_password_is_refused(tmp_path):
@@ -194,7 +216,7 @@ def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
     comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     assert f"on 127.0.0.1 by {comm} (pid {os.getpid()}" in proc.stderr
     assert f"EXPORTER_PORT={port + 1}" in proc.stderr
-    assert "created" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert "wrote random passwords into" in proc.stdout and stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     assert not list((tmp_path / "run" / "pids").glob("*.json")) if (tmp_path / "run" / "pids").exists() else True
 
 
@@ -217,8 +239,9 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
     monkeypatch.setenv("PATH", f"{home / 'bin'}:{os.environ['PATH']}")
-    settings = Settings.from_environment(ROOT, dotenv=False, environ={"GF_SECURITY_ADMIN_PASSWORD": "from-dot-env"},
-                                         run_dir=tmp_path / "run")
+    settings = Settings.from_environment(ROOT, dotenv=False, run_dir=tmp_path / "run",
+                                         environ={"GF_SECURITY_ADMIN_PASSWORD": "from-dot-env",
+                                                  "PROM_WEB_PASSWORD": "prom-web", "AM_WEB_PASSWORD": "am-web"})
     native = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None)
     argv, env = native.commands()["grafana"]
     assert argv == [str(binary), "server", "--homepath", str(home)]
@@ -231,6 +254,13 @@ def test_a_local_grafana_runs_with_local_paths_urls_and_the_password_from_env(tm
     datasources = (provisioning / "datasources" / "datasources.yml").read_text()
     assert f"url: http://127.0.0.1:{settings.ports['prometheus']}\n" in datasources
     assert f"url: http://127.0.0.1:{settings.ports['alertmanager']}\n" in datasources
+    # The datasources log in with the web passwords: Grafana expands the variables from its environment.
+    assert env["PROM_WEB_PASSWORD"] == "prom-web" and env["AM_WEB_PASSWORD"] == "am-web"
+    sources = {d["type"]: d for d in yaml.safe_load(datasources)["datasources"]}
+    assert sources["prometheus"]["basicAuth"] is True and sources["prometheus"]["basicAuthUser"] == "admin"
+    assert sources["prometheus"]["secureJsonData"] == {"basicAuthPassword": "${PROM_WEB_PASSWORD}"}
+    assert sources["alertmanager"]["secureJsonData"] == {"basicAuthPassword": "${AM_WEB_PASSWORD}"}
+    assert "prom-web" not in datasources and "am-web" not in datasources
     providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
     assert {p["options"]["path"] for p in providers} == {str(ROOT / "dashboards" / p["name"]) for p in providers}
     # Without a password there is no Grafana: never its default admin/admin.
@@ -294,3 +324,62 @@ def test_a_permission_error_deeper_in_run_is_one_line_too(nobody_home):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
     assert proc.stderr.startswith(f"error: {run / 'prometheus'} is owned by uid 0 and not writable by you")
+
+
+def test_no_room_to_write_is_one_line_not_a_traceback(tmp_path):
+    if not shutil.which("prlimit"):
+        pytest.skip("needs prlimit (util-linux)")
+    # Writes past RLIMIT_FSIZE fail with EFBIG, as they fail with ENOSPC on a full disk.
+    (tmp_path / ".env").write_text("".join(f"{name}=pw-{i}-abcdefghijklmnop\n"
+                                           for i, name in enumerate(envfile.GENERATED)))
+    (tmp_path / ".env").chmod(0o600)
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_PORT")}
+    environ.update({"STACK_MODE": "native", "STACK_RUN_DIR": str(tmp_path / "run"),
+                    "STACK_SPEC": str(ROOT / "spec.yaml"), "PYTHONPATH": str(ROOT)})
+    for name in ("PROM_PORT", "AM_PORT", "EXPORTER_PORT", "GRAFANA_PORT"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            environ[name] = str(probe.getsockname()[1])
+    proc = subprocess.run(["prlimit", "--fsize=64", sys.executable, "-m", "stackctl", "--root", str(tmp_path), "up"],
+                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no room to write ("), proc.stderr
+    assert "File too large. Free some space (df -h " in lines[0]
+
+
+# -- who can get in, cold start ----------------------------------------------------------------------
+def test_native_prometheus_and_alertmanager_run_behind_basic_auth_on_localhost(tmp_path):
+    settings = Settings.from_environment(ROOT, dotenv=False, run_dir=tmp_path / "run",
+                                         environ={"PROM_WEB_PASSWORD": "p" * 20, "AM_WEB_PASSWORD": "a" * 20})
+    commands = NativeStack(settings, load_stack(ROOT / "spec.yaml"), out=lambda line: None).commands()
+    run = settings.run_dir.resolve()
+    for service in ("prometheus", "alertmanager"):
+        argv = commands[service][0]
+        assert f"--web.config.file={run / service / 'web.yml'}" in argv
+        assert f"--web.listen-address=127.0.0.1:{settings.ports[service]}" in argv
+    assert "--web.enable-lifecycle" in commands["prometheus"][0]
+
+
+def test_resend_delay_is_below_the_evaluation_interval():
+    from stackctl.native import duration_ms, resend_delay
+    assert duration_ms("1h30m") == 5_400_000 and duration_ms("500ms") == 500
+    assert resend_delay("15s") == "7500ms" and resend_delay("1s") == "500ms"
+    assert duration_ms(resend_delay("2m")) < duration_ms("2m")
+
+
+def test_the_shipped_spec_delivers_the_first_watchdog_within_30s_of_up():
+    """Worst case: the first evaluation comes before Prometheus has discovered Alertmanager (its
+    discovery syncs after 5 s), so the Watchdog reaches Alertmanager one evaluation later (the resend
+    delay is below the interval); then the Watchdog route's group_wait."""
+    from stackctl.native import duration_ms, resend_delay
+    stack = load_stack(ROOT / "spec.yaml")
+    config = yaml.safe_load((ROOT / "stack" / "alertmanager" / "alertmanager.yml").read_text())
+    route = next(r for r in config["route"]["routes"] if r.get("matchers") == ['alertname="Watchdog"'])
+    evaluation = duration_ms(stack.glob.evaluation_interval)
+    assert duration_ms(resend_delay(stack.glob.evaluation_interval)) < evaluation
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["prometheus"]["command"]
+    assert f"--rules.alert.resend-delay={resend_delay(stack.glob.evaluation_interval)}" in compose
+    worst = 5_000 + evaluation + duration_ms(route.get("group_wait", config["route"]["group_wait"]))
+    assert worst <= 30_000, f"first Watchdog up to {worst / 1000:g}s after start"
