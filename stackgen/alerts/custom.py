@@ -8,7 +8,7 @@ firing case (or a promql_expr_test) before anything is written.
 from __future__ import annotations
 
 from stackgen import promql
-from stackgen.alerts import engine
+from stackgen.alerts import engine, links
 from stackgen.alerts import testdata as td
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
 from stackgen.model.alerts import CustomAlert
@@ -116,8 +116,10 @@ def _user_cases(tests, rule: Rule | None) -> list[AlertCase]:
                           if k not in dict(rule.labels)}
                 got = engine.expected(rule, labels, float(exp["value"]) if "value" in exp else None)
                 if "exp_annotations" in exp:
+                    # The generated `dashboard` link stays expected unless the user's test names it.
+                    kept = {k: v for k, v in got.annotations.items() if k == links.ANNOTATION}
                     got.annotations.clear()
-                    got.annotations.update({k: str(v) for k, v in exp["exp_annotations"].items()})
+                    got.annotations.update({**kept, **{k: str(v) for k, v in exp["exp_annotations"].items()}})
                 found.append(got)
             case.alert_checks.append((str(check["eval_time"]), rule.alert, found))
         for check in test.get("promql_expr_test", []):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from urllib.parse import quote_plus
 
 from stackgen import promql
 from stackgen.alerts import families as fam
@@ -111,6 +112,7 @@ def family_rules(stack: Stack, family: fam.Family, values: dict) -> list[Rule]:
 
 # -- expected alerts --------------------------------------------------------------------------------
 _LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+_WITH = re.compile(r"\{\{ with \$labels\.(\w+) \}\}(.*?)\{\{ end \}\}")
 _VALUE = re.compile(r'\{\{ \$value(?: \| (\w+)(?: "([^"]*)")?)? \}\}')
 
 
@@ -153,10 +155,18 @@ def _go_float(value: float) -> str:
     return f"{minus}{text[:point]}.{text[point:]}"
 
 
+def _with_label(match: re.Match, labels: dict[str, str]) -> str:
+    """`{{ with $labels.x }}...{{ . | urlquery }}...{{ end }}` as Go's text/template renders it: nothing when
+    the label is missing or empty, else the body with `.` the value (urlquery = Go's url.QueryEscape)."""
+    value = labels.get(match.group(1), "")
+    return match.group(2).replace("{{ . | urlquery }}", quote_plus(value, safe="")) if value else ""
+
+
 def expected(rule: Rule, labels: dict[str, str], value: float | None) -> Expected:
     """The alert instance Prometheus must produce for a series with these labels and value."""
     annotations = {}
     for key, text in rule.annotations:
+        text = _WITH.sub(lambda m: _with_label(m, labels), text)
         text = _LABEL.sub(lambda m: labels[m.group(1)], text)
         if _VALUE.search(text) and value is None:
             raise ValueError(f"{rule.alert}: {key} prints $value; the test recipe gives no value")

@@ -10,6 +10,7 @@ import re
 from stackgen import promql
 from stackgen.alerts import custom, engine
 from stackgen.alerts import families as fam
+from stackgen.alerts import links
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
 from stackgen.model.stack import Stack
 
@@ -44,6 +45,11 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
         alerts.setdefault(family.domain, []).append((family, values, engine.family_rules(stack, family, values)))
     user_records, user_alerts = custom.rules(stack)
     recorded = [r for rules in records.values() for r in rules] + user_records
+    # Every alert links to the panel showing its signal (its `dashboard` annotation), before its tests.
+    exprs = links.recorded_exprs(recorded)
+    alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules])
+                       for family, values, rules in built] for domain, built in alerts.items()}
+    user_alerts = [links.link(stack, r, exprs) for r in user_alerts]
     index = promql.catalog_index(stack).with_recorded(recorded_series(recorded))
     check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
           + user_alerts, index)
@@ -73,6 +79,7 @@ def check(stack: Stack, rules: list[Rule], index: promql.SeriesIndex) -> None:
 
 
 _PRINTED_LABEL = re.compile(r"\$labels\.(\w+)")
+_OPTIONAL = re.compile(r"\{\{ with \$labels\.\w+ \}\}.*?\{\{ end \}\}")
 
 
 def _promises_broken(rule: Rule, index: promql.SeriesIndex) -> list[str]:
@@ -81,7 +88,8 @@ def _promises_broken(rule: Rule, index: promql.SeriesIndex) -> list[str]:
     if rule.record:
         promised = set(rule.output_labels)
     else:
-        promised = {m for _, text in rule.annotations for m in _PRINTED_LABEL.findall(text)}
+        # `{{ with $labels.x }}...{{ end }}` prints nothing without x: no promise.
+        promised = {m for _, text in rule.annotations for m in _PRINTED_LABEL.findall(_OPTIONAL.sub("", text))}
     missing = sorted(promised - carried)
     if not missing:
         return []

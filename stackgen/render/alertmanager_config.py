@@ -34,7 +34,8 @@ def receiver(r: Receiver, deployment: str) -> dict:
         cfg = {"channel": r.slack.channel, "send_resolved": True,
                "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
                "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
-                       '{{ .Annotations.runbook_url }}\n{{ end }}'}
+                       '{{ .Annotations.runbook_url }}\n'
+                       '{{ if .Annotations.dashboard }}{{ .Annotations.dashboard }}\n{{ end }}{{ end }}'}
         _secret(cfg, "api_url", r.slack.api_url)
         out["slack_configs"] = [cfg]
     if r.email:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 
 from stackgen import conventions as n
+from stackgen import promql
+from stackgen.alerts import engine, links
 from stackgen.alerts.model import Rule
 from stackgen.model.profiles import Bot, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
@@ -123,12 +125,17 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     hb = bot.profile.heartbeat
     what = (f"its heartbeat ({hb.metric}) has not advanced for {bot.heartbeat.max_age}, or its target is down or gone"
             if hb else "its target is down or gone (its profile has no heartbeat metric)")
-    return Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot), for_=bot.heartbeat.for_,
+    rule = Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot), for_=bot.heartbeat.for_,
                 labels=(("severity", bot.heartbeat.severity),),
                 annotations=(("description",
                               f"Bot {{{{ $labels.job }}}} (profile {bot.profile.name}) stopped: {what}."),
                              ("runbook_url", f"{stack.glob.runbook_url}#{ALERT_BOT_STOPPED.lower()}"),
                              ("summary", "Bot {{ $labels.job }} stopped")))
+    # Its `dashboard` link: the panel showing the heartbeat (as the signal it maps to) or the target's up.
+    maps = mapping_rules(bot.profile, _jobs(stack, bot.profile))
+    native = promql.selected_metrics(rule.expr)
+    also = [r.record for _, r in maps if set(promql.selected_metrics(r.expr)) & set(native)]
+    return links.link(stack, rule, links.recorded_exprs(r for _, r in maps), also)
 
 
 def rule_document(rule: Rule) -> dict:
@@ -220,7 +227,7 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
             series.append({"series": _selector(name, {"job": other.name, "instance": _INSTANCE}),
                            "values": moving})
     rule = deadman_rule(stack, bot)
-    annotations = {k: v.replace("{{ $labels.job }}", bot.name) for k, v in rule.annotations}
+    annotations = engine.expected(rule, stopped, None).annotations
     at = int(((seconds + _for_seconds(bot)) // _STEP + 4) * _STEP)
     return {
         "name": f"{bot.name}: {what}",

@@ -13,11 +13,15 @@ def _errors(validator: Draft7Validator, instance, where: str) -> list[str]:
             for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))]
 
 
-def test_every_dashboard_validates_against_the_dashboard_schema(dashboards, schema_dir):
+def dashboard_errors(dashboards: dict[str, dict], schema_dir) -> list[str]:
     schema = json.loads((schema_dir / "dashboard.jsonschema.json").read_text())
     Draft7Validator.check_schema(schema)
     validator = Draft7Validator(schema)
-    errors = [e for path, dashboard in sorted(dashboards.items()) for e in _errors(validator, dashboard, path)]
+    return [e for path, dashboard in sorted(dashboards.items()) for e in _errors(validator, dashboard, path)]
+
+
+def test_every_dashboard_validates_against_the_dashboard_schema(dashboards, schema_dir):
+    errors = dashboard_errors(dashboards, schema_dir)
     assert not errors, "\n".join(errors)
 
 
@@ -59,6 +63,13 @@ def _barchart_errors(schema_dir, panel: dict, where: str) -> list[str]:
 
 def test_every_panel_validates_against_its_plugin_schema(dashboards, schema_dir):
     """`options` against the plugin's Options, `fieldConfig.defaults.custom` against its FieldConfig."""
+    errors, checked = panel_errors(dashboards, schema_dir)
+    assert checked > 30
+    assert not errors, "\n".join(errors)
+
+
+def panel_errors(dashboards: dict[str, dict], schema_dir) -> tuple[list[str], int]:
+    """(errors, panels checked) of every panel against its plugin's schema."""
     errors, checked = [], 0
     for path, dashboard in sorted(dashboards.items()):
         for panel in panels_of(dashboard):
@@ -79,8 +90,7 @@ def test_every_panel_validates_against_its_plugin_schema(dashboards, schema_dir)
                 assert custom_validator is not None, f"{where}: {panel['type']} takes no custom field config"
                 errors += _errors(custom_validator, custom, f"{where} fieldConfig.defaults.custom")
             checked += 1
-    assert checked > 30
-    assert not errors, "\n".join(errors)
+    return errors, checked
 
 
 def test_every_panel_type_is_rendered_and_checked(dashboards, schema_dir):

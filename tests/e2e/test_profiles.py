@@ -17,7 +17,7 @@ from stackgen import coverage
 from stackgen.model.stack import load_stack
 from tests.conftest import ROOT, need_tools, run_generate
 from tests.e2e.fakebots import FakeBot, Prometheus
-from tests.e2e.test_native_stack import panel_queries, substitute
+from tests.e2e.test_native_stack import dashboards, panel_queries, substitute
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +58,7 @@ PLANS = {
     "zigquant": ("zigquant",
                  [_grow("zigquant_uptime_seconds", 1)],
                  [_set("zigquant_max_drawdown", 0.15),
+                  _set('zigquant_win_rate{strategy="sma_cross"}', 0.3),                 # below 0.4 (LowWinRate)
                   _grow(f'zigquant_api_latency_seconds_bucket{{{ZQ_API},le="0.1"}}', 100),
                   _grow(f'zigquant_api_latency_seconds_bucket{{{ZQ_API},le="+Inf"}}', 100),
                   _grow(f"zigquant_api_latency_seconds_count{{{ZQ_API}}}", 100),
@@ -68,7 +69,9 @@ PLANS = {
                        for le in ("2.5", "5", "10", "+Inf")],
                      _grow(f"http_request_duration_seconds_count{{{RUST}}}", 100),
                      _grow(f'http_requests_total{{{RUST},status="500"}}', 100),
-                     _grow('rate_limit_requests_total{status="limited"}', 2000)]),
+                     _grow('rate_limit_requests_total{status="limited"}', 2000),
+                     _set("websocket_connections_total", 0.0),                          # 12 -> 0 at once
+                     _set('realized_pnl_total{symbol="ETH-USDT"}', -1500.0)]),          # below -1000 USD
     "fastapi": ("fastapi", [],
                 [*[_grow(f'http_request_duration_seconds_bucket{{{FA},le="{le}",method="POST"}}', 100)
                    for le in ("1.0", "+Inf")],
@@ -171,6 +174,16 @@ def _panels(tree) -> dict[str, list[str]]:
     return panels
 
 
+def _panel_types(tree) -> dict[str, str]:
+    """Panel type by the `where` key of _panels (path: 'title')."""
+    kinds = {}
+    for path, dashboard in dashboards(tree).items():
+        for panel in dashboard.get("panels", []):
+            if panel.get("targets"):
+                kinds[f"{path}: {panel.get('title')!r}"] = panel["type"]
+    return kinds
+
+
 def _plant_and_watch(fleet: Fleet, names: list[str]) -> dict[str, dict[str, bool]]:
     """Plant every breach, then stop the bots: which supported alert went pending, per bot."""
     report = {b.bot.name: b for b in coverage.report(fleet.stack)}
@@ -209,6 +222,17 @@ def test_example_lights_its_panels_and_each_supported_alert_goes_pending(example
         assert panels and lit / len(panels) >= 0.8, failing
         dark_but_fed = [w for w in failing if w.split(": ", 1)[1].strip("'") in {f.split(" / ", 1)[1] for f in fed}]
         assert not dark_but_fed, f"panels the coverage says are fed but stay dark: {dark_but_fed}"
+        # The new panel types return data; a heatmap returns one series per histogram bucket (le).
+        kinds = _panel_types(fleet.tree)
+        for where, kind in sorted(kinds.items()):
+            if kind in ("heatmap", "piechart", "table", "barchart"):
+                assert where not in failing, (where, kind)
+            if kind == "heatmap":
+                buckets = {r["metric"].get("le") for e in panels[where] for r in fleet.prometheus.query(substitute(e))}
+                print(f"{example}: heatmap {where}: buckets {sorted(buckets, key=float)}")
+                assert len(buckets) >= 3 and None not in buckets and "+Inf" in buckets, buckets
+        print(f"{example}: new panel types: " + ", ".join(
+            f"{k} {sum(1 for v in kinds.values() if v == k)}" for k in ("heatmap", "piechart", "table", "barchart")))
         result = _plant_and_watch(fleet, list(fleet.bots))
         for bot, alerts in result.items():
             print(f"{example}: bot {bot}: alerts pending {sum(alerts.values())}/{len(alerts)}: {alerts}")
