@@ -1,6 +1,7 @@
 """The demo follows the spec's thresholds: calm stays under, each scenario crosses, whatever the numbers.
 
-Thresholds come the way the exporter gets them: the `alerts` section the generator writes into
+The plan comes the way the exporter gets it: the `demo` section (calm bounds and scenarios from
+each family's entry, numbers worked out from the thresholds) the generator writes into
 catalog.json, here rendered in-process from the generator tests' fixture spec with tight and
 loose numbers (never the shipped spec's).
 """
@@ -12,10 +13,10 @@ from importlib import resources
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.demo import DemoBot, Thresholds
+from exporter.demo import DemoBot, Plan
 from exporter.metrics import BotMetrics
 from exporter.scenarios import SCENARIOS, ScenarioSet
-from stackgen.render.exporter_catalog import _thresholds
+from stackgen.render.exporter_catalog import _demo
 from tests.exporter.test_demo import CHECKS, DT, T0, buckets_of, error_share, histogram_quantile, value
 from tests.generator.fixture import stack_of
 
@@ -49,17 +50,17 @@ VARIANTS = {
 }
 
 
-def _thresholds_for(alerts: dict) -> Thresholds:
+def _plan_for(alerts: dict) -> Plan:
     document = json.loads(resources.files("exporter").joinpath("catalog.json").read_text("utf-8"))
-    document["alerts"] = _thresholds(stack_of(lambda d: d["alerts"].update(alerts)))
-    return Thresholds.from_catalog(document)
+    document["demo"] = _demo(stack_of(lambda d: d["alerts"].update(alerts)))
+    return Plan.from_catalog(document)
 
 
 def _bot(alerts: dict, scenarios=()):
     registry = CollectorRegistry()
     metrics = BotMetrics(registry, process_collectors=False)
     metrics.init_metrics("test", "top20", "topn_arb")
-    return registry, DemoBot(metrics, seed=7, scenarios=ScenarioSet(scenarios), thresholds=_thresholds_for(alerts))
+    return registry, DemoBot(metrics, seed=7, scenarios=ScenarioSet(scenarios), plan=_plan_for(alerts))
 
 
 def _fx_sources_low(r, a, now):
