@@ -81,7 +81,8 @@ class Scenario:
     name: str
     about: str
     actions: tuple[dict, ...]      # one demo action each, values still expressions over the fields
-    e2e: dict | None = None        # the e2e drives it: the labels its alert must carry
+    e2e: dict | None = None        # the e2e drives it: the severity its alert must carry
+    check: dict | None = None      # {signal, above | below, labels}: the gauge the scenario pushes over
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def _scenarios(item: Field) -> tuple[Scenario, ...]:
     for name, entry in item.mapping(optional=tuple(item.value)).items():
         if not isinstance(name, str) or not name.replace("_", "").isalnum():
             raise entry.error(f"scenario name {name!r}: expected letters, digits and _")
-        s = entry.mapping(required=("about", "do"), optional=("e2e",))
+        s = entry.mapping(required=("about", "do"), optional=("e2e", "check"))
         actions = []
         for action in s["do"].items(min_items=1):
             verb = next((k for k in DEMO_ACTIONS if isinstance(action.value, dict) and k in action.value), None)
@@ -248,7 +249,13 @@ def _scenarios(item: Field) -> tuple[Scenario, ...]:
                 raise action.error("move needs to: (a value or [low, high])")
             actions.append(dict(action.value))
         e2e = dict(s["e2e"].value) if "e2e" in s else None
-        found.append(Scenario(name, " ".join(s["about"].string().split()), tuple(actions), e2e))
+        check = None
+        if "check" in s:
+            c = s["check"].mapping(required=("signal",), optional=("above", "below", "labels"))
+            if ("above" in c) == ("below" in c):
+                raise s["check"].error("a check needs one of above, below")
+            check = dict(s["check"].value)
+        found.append(Scenario(name, " ".join(s["about"].string().split()), tuple(actions), e2e, check))
     return tuple(found)
 
 

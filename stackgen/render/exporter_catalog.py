@@ -90,6 +90,9 @@ def _demo(stack: Stack) -> dict:
                      "do": actions}
             if scenario.e2e is not None:
                 entry["e2e"] = scenario.e2e
+            if scenario.check is not None:   # the gauge a test can read to see the scenario cross
+                entry["check"] = {k: float(evaluate(v, context)) if k in ("above", "below") else v
+                                  for k, v in scenario.check.items()}
             scenarios.append(entry)
     return {"calm": {signal: dict(sorted(b.items())) for signal, b in sorted(calm.items())},
             "scenarios": scenarios}
