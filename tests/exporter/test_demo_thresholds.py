@@ -17,7 +17,8 @@ from exporter.demo import DemoBot, Plan
 from exporter.metrics import BotMetrics
 from exporter.scenarios import SCENARIOS, ScenarioSet
 from stackgen.render.exporter_catalog import _demo
-from tests.exporter.test_demo import DT, T0, buckets_of, check_for, declared_check, error_share, histogram_quantile, value
+from tests.exporter.test_demo import (DT, T0, buckets_of, check_for, declared_check, error_share, histogram_quantile,
+                                      value)
 from tests.generator.fixture import stack_of
 
 VARIANTS = {
