@@ -32,8 +32,8 @@ def render(stack: Stack) -> dict[str, str]:
         "label_sets": {name: list(labels) for name, labels in stack.catalog.label_sets},
         "path_label": stack.api.path_label,
         "metrics": metrics,
-        # The demo reads these, so its calm baseline stays under every threshold and each scenario
-        # crosses one, whatever the spec says. A family that is off shows its defaults.
+        # Each family's thresholds as the spec sets them (a family that is off shows its defaults),
+        # for tools and tests that compare the demo with them.
         "alerts": _thresholds(stack),
         # The demo's calm bounds and scenarios, from each family's entry, with the numbers worked out.
         "demo": _demo(stack),
