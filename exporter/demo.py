@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from exporter import names
@@ -46,72 +46,56 @@ DAY = 86400.0
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """The alert thresholds of the spec the catalog was generated from (catalog.json `alerts`).
+class Plan:
+    """What the demo does, from the `demo` section the generator writes into catalog.json.
 
-    The demo keeps its calm baseline under every one and makes each scenario cross its own, so
-    editing a number in spec.yaml never makes the demo page by itself or a scenario stay quiet.
-    The defaults are the families' own defaults, for a catalog generated before thresholds were in it.
+    Each alert family's entry (stackgen/alerts/families.yaml) declares its calm bounds and its
+    scenarios in the demo's fixed vocabulary (move a signal, silence a source, disconnect sources,
+    report bot alerts, stress the risk metrics); the generator works the numbers out from the
+    spec's thresholds. So calm stays under every threshold and each scenario crosses its own,
+    whatever the spec says, and a new family over known signals needs no demo code.
     """
-    drawdown_warning: float = 0.05
-    drawdown_critical: float = 0.10
-    win_rate_below: float = 0.40
-    min_round_trips: float = 20
-    win_window: float = 3600.0
-    daily_loss_limit: float = -1000.0
-    loop_p99: float = 0.1
-    api_p99: float = 0.5
-    api_p95: float = 1.0
-    error_ratio: float = 0.05
-    limited_per_second: float = 10.0
-    fx_max_age: float = 30.0
-    fx_warning_below: float = 2
-    fx_critical_below: float = 1
-    fx_max_bps: float = 10.0
-    websocket_drop: float = 10.0
-    loop_buckets: tuple[float, ...] = ()
-    api_buckets: tuple[float, ...] = ()
+    calm: dict = field(default_factory=dict)          # signal -> {"max"|"min": number}
+    scenarios: dict = field(default_factory=dict)     # scenario name -> (action, ...)
+    buckets: dict = field(default_factory=dict)       # histogram signal -> bucket bounds
 
     @classmethod
-    def from_catalog(cls, document: dict | None = None) -> "Thresholds":
+    def from_catalog(cls, document: dict | None = None) -> "Plan":
         if document is None:
             try:
                 document = json.loads(resources.files("exporter").joinpath("catalog.json").read_text("utf-8"))
             except (OSError, ValueError):
                 return cls()
-        alerts = document.get("alerts") or {}
+        demo = document.get("demo") or {}
+        calm = {signal: {kind: float(v) for kind, v in bounds.items()
+                         if isinstance(v, (int, float)) and math.isfinite(v)}
+                for signal, bounds in (demo.get("calm") or {}).items() if isinstance(bounds, dict)}
+        scenarios = {entry.get("name"): tuple(a for a in (entry.get("do") or ()) if isinstance(a, dict))
+                     for entry in (demo.get("scenarios") or ()) if isinstance(entry, dict)}
+        by_name = {m.get("name"): tuple(m.get("buckets") or ()) for m in document.get("metrics") or ()}
+        buckets = {"loop_latency": by_name.get(names.LOOP_LATENCY, ()),
+                   "http_duration": by_name.get(names.HTTP_DURATION, ())}
+        return cls(calm, scenarios, buckets)
 
-        def get(family: str, name: str, default: float) -> float:
-            value = (alerts.get(family) or {}).get(name, default)
-            return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else default
+    def bound(self, signal: str, kind: str) -> float | None:
+        return (self.calm.get(signal) or {}).get(kind)
 
-        buckets = {m.get("name"): tuple(m.get("buckets") or ()) for m in document.get("metrics") or ()}
-        d = cls()
-        return cls(
-            drawdown_warning=get("drawdown", "warning", d.drawdown_warning),
-            drawdown_critical=get("drawdown", "critical", d.drawdown_critical),
-            win_rate_below=get("win_rate", "below", d.win_rate_below),
-            min_round_trips=get("win_rate", "min_round_trips", d.min_round_trips),
-            win_window=get("win_rate", "window", d.win_window),
-            daily_loss_limit=get("daily_loss", "limit_usd", d.daily_loss_limit),
-            loop_p99=get("loop_latency", "p99_seconds", d.loop_p99),
-            api_p99=get("api_latency", "p99_seconds", d.api_p99),
-            api_p95=get("api_latency", "p95_seconds", d.api_p95),
-            error_ratio=get("api_errors", "ratio", d.error_ratio),
-            limited_per_second=get("rate_limiting", "limited_per_second", d.limited_per_second),
-            fx_max_age=get("fx_stale", "max_age", d.fx_max_age),
-            fx_warning_below=get("fx_sources", "warning_below", d.fx_warning_below),
-            fx_critical_below=get("fx_sources", "critical_below", d.fx_critical_below),
-            fx_max_bps=get("fx_deviation", "max_bps", d.fx_max_bps),
-            websocket_drop=get("websocket_drop", "drop", d.websocket_drop),
-            loop_buckets=buckets.get(names.LOOP_LATENCY, ()),
-            api_buckets=buckets.get(names.HTTP_DURATION, ()),
-        )
+    def targets(self, signal: str) -> list[float]:
+        """Every value any scenario moves `signal` to (the demo leaves headroom for them)."""
+        found = []
+        for actions in self.scenarios.values():
+            for action in actions:
+                if action.get("move") == signal:
+                    to = action.get("to")
+                    found.extend(to if isinstance(to, list) else [to])
+        return [float(v) for v in found if isinstance(v, (int, float))]
 
 
-def calm_cap(threshold: float, buckets: tuple[float, ...], ceiling: float) -> float:
+def calm_cap(threshold: float | None, buckets: tuple[float, ...], ceiling: float) -> float:
     """The largest sample a calm histogram may hold so its quantiles stay under `threshold`: the
     highest bucket bound at or below it (every quantile then interpolates below that bound)."""
+    if threshold is None:
+        return ceiling
     below = [b for b in buckets if b <= threshold]
     return min(ceiling, below[-1] if below else threshold / 2)
 
@@ -120,35 +104,33 @@ class DemoBot:
     """One simulated bot; call tick() (the demo thread does, every 0.5 s)."""
 
     def __init__(self, metrics, seed: int | None = None, scenarios: ScenarioSet | None = None,
-                 clock=time.time, thresholds: Thresholds | None = None) -> None:
+                 clock=time.time, plan: Plan | None = None) -> None:
         self.m = metrics
         self.rng = random.Random(seed)
         self.scenarios = scenarios if scenarios is not None else ScenarioSet()
         self._clock = clock
         self._started = False
-        t = self.t = thresholds if thresholds is not None else Thresholds.from_catalog()
-        # What calm and each scenario aim at, derived from the thresholds (see Thresholds).
-        self._p_win = max(0.55, t.win_rate_below + (1 - t.win_rate_below) / 2)
-        self._p_win_busy = min(0.15, t.win_rate_below / 2)
-        # Enough round trips that the win-rate guard is met twice over within its window.
-        self._busy_rate = min(400.0, max(8.0, 2.0 * t.min_round_trips / max(t.win_window, 60.0)))
-        self._drawdown_target = min(t.drawdown_critical * 2.5, t.drawdown_critical + (1 - t.drawdown_critical) / 2)
-        self._loss_target = t.daily_loss_limit * 2.5 - 50.0   # beyond the noise of single trades
-        self._loop_cap = calm_cap(t.loop_p99, t.loop_buckets, 0.08)
-        self._api_cap = calm_cap(min(t.api_p99, t.api_p95), t.api_buckets, 0.45)
-        self._error_share = min(0.004, t.error_ratio / 4)
-        self._error_share_bad = max(0.2, t.error_ratio * 4) if t.error_ratio * 4 < 1 else \
-            t.error_ratio + (1 - t.error_ratio) / 2
-        self._limited_share = min(0.005, t.limited_per_second / 24.0 / 4)
-        self._limited_busy = max(30.0, t.limited_per_second * 3)
-        self._fx_deviation_bps = max(30.0, t.fx_max_bps * 3)
-        self._outlier_bps = max(50.0, self._fx_deviation_bps * 2)   # the aggregator's outlier cut
-        self._fx_noise_bps = min(0.5, t.fx_max_bps / 16)
-        self._fx_sources = FX_SOURCES + EXTRA_FX_SOURCES[:max(0, int(t.fx_warning_below) - len(FX_SOURCES))]
-        # WebSocket clients: calm wanders within a band narrower than half the alert's drop; the
-        # scenario loses three times the drop.
-        self._ws_level = max(24, math.ceil(t.websocket_drop * 3) + 5)
-        self._ws_band = int(t.websocket_drop // 4)
+        self._actions: list[dict] = []
+        p = self.plan = plan if plan is not None else Plan.from_catalog()
+        # Calm: the demo's natural behaviour, held within the bounds the families declare (see Plan).
+        def bound(signal: str, kind: str, natural: float, pick) -> float:
+            value = p.bound(signal, kind)
+            return natural if value is None else pick(natural, value)
+        self._p_win = bound("win_rate", "min", 0.55, max)
+        self._loop_cap = calm_cap(p.bound("loop_latency", "max"), p.buckets.get("loop_latency", ()), 0.08)
+        self._api_cap = calm_cap(p.bound("http_duration", "max"), p.buckets.get("http_duration", ()), 0.45)
+        self._error_share = bound("http_error_ratio", "max", 0.004, min)
+        self._limited_share = bound("rate_limited_rate", "max", 0.12, min) / 24.0   # of 24 requests/s
+        self._fx_silence = bound("fx_source_age", "max", 20.0, min)   # the longest calm gap between messages
+        # The aggregator's outlier cut lies beyond the deviation any scenario moves a source to.
+        self._outlier_bps = max([50.0] + [2 * v for v in p.targets("fx_source_deviation")])
+        self._fx_noise_bps = bound("fx_source_deviation", "max", 0.5, min)
+        wanted = math.ceil(p.bound("fx_valid_sources", "min") or 0)
+        self._fx_sources = FX_SOURCES + EXTRA_FX_SOURCES[:max(0, wanted - len(FX_SOURCES))]
+        # WebSocket clients: calm wanders within the band calm allows; the level leaves room for
+        # the largest drop a scenario makes.
+        self._ws_level = max([24] + [math.ceil(v) + 5 for v in p.targets("websocket_drop")])
+        self._ws_band = int(bound("websocket_drop", "max", 2.0, min))
         # trading
         self._positions: list[str] = []
         self._realised = 0.0
@@ -179,6 +161,7 @@ class DemoBot:
     def tick(self, dt: float = 0.5, now: float | None = None) -> None:
         """Advance the simulation by dt seconds ending at `now` (default: the clock)."""
         now = self._clock() if now is None else now
+        self._actions = [a for name in self.scenarios.active for a in self.plan.scenarios.get(name, ())]
         if not self._started:
             self._startup(now)
             self._started = True
@@ -212,14 +195,15 @@ class DemoBot:
     # -- trading ------------------------------------------------------------------
 
     def _tick_trading(self, dt: float, now: float) -> None:
-        m, rng, on = self.m, self.rng, self.scenarios
+        m, rng = self.m, self.rng
         day = int(now // DAY)
         if day != self._day:
             self._day, self._daily = day, 0.0
-        busy = "win_rate" in on
-        entry_rate, max_open, hold = ((self._busy_rate, max(20, int(self._busy_rate)), 0.5) if busy
-                                      else (0.5, 6, 8.0))
-        p_win = self._p_win_busy if busy else self._p_win
+        trips, win_rate = self._move("round_trips"), self._move("win_rate")
+        busy = trips is not None
+        rate = float(trips["to"]) if busy else 0.5
+        entry_rate, max_open, hold = (rate, max(20, int(rate)), 0.5) if busy else (0.5, 6, 8.0)
+        p_win = float(win_rate["to"]) if win_rate is not None else self._p_win
 
         for _ in range(self._poisson(entry_rate * dt)):
             if len(self._positions) < max_open:
@@ -234,8 +218,9 @@ class DemoBot:
         if closed:
             wins = sum(self._window)
             m.record_win_rate(wins, len(self._window) - wins)
-        if "loss" in on and self._daily > self._loss_target:
-            step = abs(self._loss_target) / 10
+        loss = self._move("daily_pnl")
+        if loss is not None and self._daily > float(loss["to"]):
+            step = abs(float(loss["to"])) / 10
             self._book(-rng.uniform(step * 0.6, step * 1.2))  # a losing streak: slippage on forced exits
 
         m.set_active_positions(len(self._positions))
@@ -245,31 +230,31 @@ class DemoBot:
 
         # Equity = start + realised + mark-to-market of open positions.
         realised_equity = START_EQUITY + self._realised
-        if "drawdown" in on:
-            target = self._peak * (1.0 - self._drawdown_target) - realised_equity
+        drawdown = self._move("drawdown")
+        if drawdown is not None:
+            target = self._peak * (1.0 - float(drawdown["to"])) - realised_equity
             self._unrealised += (target - self._unrealised) * 0.5
         else:
             self._unrealised += -self._unrealised * 0.2 + rng.gauss(0.0, 15.0)
-            # Calm: never deeper than half the warning level, whatever the spec's number.
-            floor = self._peak * (1.0 - self.t.drawdown_warning / 2) - realised_equity
-            self._unrealised = max(self._unrealised, floor)
+            deepest = self.plan.bound("drawdown", "max")
+            if deepest is not None:   # calm: never deeper than its bound, whatever the spec's number
+                floor = self._peak * (1.0 - deepest) - realised_equity
+                self._unrealised = max(self._unrealised, floor)
         equity = realised_equity + self._unrealised
         self._peak = max(self._peak, equity)
         m.set_equity(equity)
 
         for _ in range(max(1, round(40 * dt))):
-            m.record_loop_latency(self._loop_latency("loop_latency" in on))
+            m.record_loop_latency(self._loop_latency(self._move("loop_latency")))
 
         for _ in range(self._poisson(0.05 * dt)):
             m.record_guard_trigger(rng.choices(("exchange", "route", "symbol", "global"), (3, 2, 4, 1))[0])
         for _ in range(self._poisson(0.03 * dt)):
             m.record_alert(rng.choices(("P3", "P2", "P1", "P0"), (60, 30, 8, 2))[0], rng.choice(ALERT_SOURCES))
-        for name, severity, source in (("loss", "P1", "risk_manager"), ("drawdown", "P1", "risk_manager"),
-                                       ("rate_limiting", "P2", "rate_limiter"),
-                                       ("fx_sources_zero", "P0", "fx_aggregator")):
-            if name in on and rng.random() < 0.1 * dt:
-                m.record_alert(severity, source)
-        self._tick_risk(on)
+        for action in self._actions:   # the bot reports what a scenario does to it
+            if "bot_alert" in action and rng.random() < 0.1 * dt:
+                m.record_alert(str(action["bot_alert"]), str(action.get("source", "health_monitor")))
+        self._tick_risk(any("stress" in action for action in self._actions))
 
     def _open_position(self) -> None:
         self._positions.append(self.rng.choice(SYMBOLS))
@@ -292,18 +277,19 @@ class DemoBot:
         self._book(pnl, symbol)
 
     def _book(self, pnl: float, symbol: str = SYMBOLS[0]) -> None:
-        if "loss" not in self.scenarios:
-            # Calm: today's loss stays within half the daily limit.
-            pnl = max(pnl, self.t.daily_loss_limit / 2 - self._daily)
+        lowest = self.plan.bound("daily_pnl", "min")
+        if lowest is not None and self._move("daily_pnl") is None:
+            # Calm: today's loss stays within its bound (half the daily limit).
+            pnl = max(pnl, lowest - self._daily)
         self._realised += pnl
         self._realised_by_symbol[symbol] += pnl
         self._daily += pnl
         self.m.record_pnl(pnl)
 
-    def _loop_latency(self, slow: bool) -> float:
+    def _loop_latency(self, slow: dict | None) -> float:
         rng = self.rng
-        if slow and rng.random() < 0.3:
-            return self.t.loop_p99 * rng.uniform(3.0, 6.0)   # well over the p99 budget
+        if slow is not None and self._hits(slow):
+            return self._value(slow)                          # well over the p99 budget
         seconds = rng.lognormvariate(math.log(0.0025), 0.45)  # mostly 1-5 ms
         if rng.random() < 0.02:
             seconds *= rng.uniform(4.0, 15.0)                 # GC pauses, slow exchange replies
@@ -311,9 +297,8 @@ class DemoBot:
         # loop_latency scenario may fire TradingLoopLatencyHigh, also with a fast `for:`.
         return min(seconds, self._loop_cap)
 
-    def _tick_risk(self, on: ScenarioSet) -> None:
+    def _tick_risk(self, stressed: bool) -> None:
         rng = self.rng
-        stressed = "loss" in on or "drawdown" in on
         self._sharpe += (( -0.6 if stressed else 1.8) - self._sharpe) * 0.05 + rng.gauss(0.0, 0.02)
         self._calmar += ((0.4 if stressed else 3.2) - self._calmar) * 0.05 + rng.gauss(0.0, 0.03)
         self._var95 += ((650.0 if stressed else 220.0) - self._var95) * 0.05 + rng.gauss(0.0, 3.0)
@@ -324,19 +309,18 @@ class DemoBot:
     # -- FX -------------------------------------------------------------------------
 
     def _tick_fx(self, dt: float, now: float) -> None:
-        m, rng, on = self.m, self.rng, self.scenarios
+        m, rng = self.m, self.rng
         self._true_rate += (1.0002 - self._true_rate) * 0.05 + rng.gauss(0.0, 0.00001)
         disconnected = set()
-        if "fx_sources_low" in on:
-            # Exactly critical_below sources stay: under the warning level, not the critical one.
-            disconnected |= set(self._fx_sources[max(1, int(self.t.fx_critical_below)):])
-        if "fx_sources_zero" in on:
-            disconnected |= set(self._fx_sources)
-        silent = {"okx"} if "fx_stale" in on else set()
-        # bybit goes quiet now and then for 8-20 s: stale-looking, never past the 30 s alert
+        for action in self._actions:
+            if "disconnect" in action:   # all but `keep` sources disconnect
+                disconnected |= set(self._fx_sources[max(0, int(action.get("keep") or 0)):])
+        silent = {str(a["silence"]) for a in self._actions if "silence" in a}
+        deviating = self._move("fx_source_deviation")
+        # bybit goes quiet now and then for 8-20 s: stale-looking, never past the stale alert
         # (not while an FX scenario runs, so each scenario shows only its own effect).
-        fx_scenario = any(name.startswith("fx_") for name in on.active)
-        longest = min(20.0, self.t.fx_max_age / 2)
+        fx_scenario = bool(disconnected or silent or deviating)
+        longest = self._fx_silence
         if (not fx_scenario and longest >= 4.0 and now >= self._fx_silent_until.get("bybit", 0.0)
                 and rng.random() < dt / 90.0):
             self._fx_silent_until["bybit"] = now + rng.uniform(longest * 0.4, longest)
@@ -350,8 +334,8 @@ class DemoBot:
             quote = self._true_rate * (1.0 + rng.gauss(0.0, self._fx_noise_bps / 1e4))
             if rng.random() < 0.01:  # a bad tick from the exchange, beyond the outlier cut
                 quote = self._true_rate * (1.0 + rng.choice((-1, 1)) * self._outlier_bps * rng.uniform(1.2, 3.0) / 1e4)
-            elif source == "okx" and "fx_deviation" in on:
-                quote = self._true_rate * (1.0 + self._fx_deviation_bps / 1e4 + rng.gauss(0.0, 0.00002))
+            elif deviating is not None and self._on_series(deviating, source=source):
+                quote = self._true_rate * (1.0 + float(deviating["to"]) / 1e4 + rng.gauss(0.0, 0.00002))
             stamp = now - rng.uniform(0.02, 0.2)
             self._fx_last[source] = stamp
             # The aggregator rejects a quote far from the median: counted as an outlier; the message
@@ -377,16 +361,18 @@ class DemoBot:
     # -- API --------------------------------------------------------------------------
 
     def _tick_api(self, dt: float, now: float) -> None:
-        m, rng, on = self.m, self.rng, self.scenarios
-        error_share = self._error_share_bad if "api_errors" in on else self._error_share
+        m, rng = self.m, self.rng
+        errors, slow, limited, drop = (self._move(signal) for signal in (
+            "http_error_ratio", "http_duration", "rate_limited_rate", "websocket_drop"))
+        error_share = float(errors["to"]) if errors is not None else self._error_share
         for _ in range(self._poisson(24.0 * dt)):
             method, path, _, median, ok = rng.choices(ROUTES, [r[2] for r in ROUTES])[0]
             if rng.random() < self._limited_share:
                 self._limited_request(method, path)
                 continue
             m.record_rate_limit(False)
-            if "api_latency" in on:
-                seconds = max(self.t.api_p99, self.t.api_p95) * rng.uniform(2.0, 4.0)
+            if slow is not None and self._hits(slow):
+                seconds = self._value(slow)
             else:
                 seconds = rng.lognormvariate(math.log(median), 0.5)
                 if rng.random() < 0.005:
@@ -405,13 +391,13 @@ class DemoBot:
             else:
                 status = 404 if rng.random() < 0.01 else ok
             m.observe_http_request(method, path, status, seconds)
-        if "rate_limiting" in on:
-            for _ in range(self._poisson(self._limited_busy * dt)):
+        if limited is not None:
+            for _ in range(self._poisson(float(limited["to"]) * dt)):
                 method, path, *_ = rng.choice(ROUTES)
                 self._limited_request(method, path)
-        if "websocket_drop" in on:
-            low = max(1, self._ws_level - math.ceil(self.t.websocket_drop * 3))
-            self._websockets = max(low, self._websockets - math.ceil(self.t.websocket_drop))
+        if drop is not None:   # clients leave over three ticks, down to the whole drop
+            low = max(1, self._ws_level - math.ceil(float(drop["to"])))
+            self._websockets = max(low, self._websockets - math.ceil(float(drop["to"]) / 3))
         else:
             band = self._ws_band
             step = rng.choice((-2, -1, 0, 0, 1, 2)) if band else 0
@@ -427,6 +413,23 @@ class DemoBot:
         self.m.observe_http_request(method, path, 429, self.rng.uniform(0.0005, 0.003))
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _move(self, signal: str) -> dict | None:
+        """The active scenario action that moves `signal`, if any."""
+        return next((a for a in self._actions if a.get("move") == signal), None)
+
+    def _hits(self, action: dict) -> bool:
+        """Whether this observation is one the action moves (`share` of them; all without one)."""
+        return "share" not in action or self.rng.random() < float(action["share"])
+
+    def _value(self, action: dict) -> float:
+        to = action["to"]
+        return self.rng.uniform(float(to[0]), float(to[1])) if isinstance(to, list) else float(to)
+
+    @staticmethod
+    def _on_series(action: dict, **labels: str) -> bool:
+        wanted = action.get("labels") or {}
+        return all(labels.get(k) == v for k, v in wanted.items())
 
     def _poisson(self, lam: float) -> int:
         """Knuth's method: fine for the small rates per tick used here."""

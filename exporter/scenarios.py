@@ -1,26 +1,29 @@
 """Demo scenarios: switches that push one alert family clearly over its threshold in spec.yaml.
 
-Each is off by default; several can be on at once. The demo reads the thresholds from the
-generated catalog.json and overshoots them by a wide margin, so an alert never sits on the edge.
+Each is off by default; several can be on at once. The scenarios are declared in their alert
+family's entry (stackgen/alerts/families.yaml) and reach the exporter through the generated
+catalog.json (its `demo` section, with the numbers worked out from the spec's thresholds), so
+an alert never sits on the edge, and a new family brings its scenario with it.
 """
 from __future__ import annotations
 
+import json
 import threading
+from importlib import resources
 
-SCENARIOS: dict[str, str] = {
-    "drawdown": "equity falls well below its peak, past the critical drawdown (TradingDrawdownHigh)",
-    "win_rate": "many round trips with few winners: the rolling win rate drops under the floor (TradingWinRateLow)",
-    "loss": "a losing streak takes today's PnL past 2.5 times the daily loss limit (TradingDailyLossLimit)",
-    "loop_latency": "30 % of loop iterations take 3-6 times the p99 budget (TradingLoopLatencyHigh)",
-    "api_latency": "every route answers in 2-4 times the slower latency bound (ApiLatencyHigh, p99 and p95)",
-    "api_errors": "a 5xx share of at least 20 %, well over the spec's ratio (ApiErrorRateHigh)",
-    "rate_limiting": "at least 30 limited requests/s, three times the spec's bound (ApiRateLimiting)",
-    "fx_stale": "okx stays connected but sends nothing; its timestamp stops (FxSourceStale)",
-    "fx_sources_low": "all but critical_below sources disconnect; HTTP fallback on (FxValidSourcesLow warning)",
-    "fx_sources_zero": "every FX source disconnects; 0 valid sources, HTTP fallback on (FxValidSourcesLow)",
-    "websocket_drop": "WebSocket clients drop by three times the allowed drop (WebSocketConnectionsDrop)",
-    "fx_deviation": "okx quotes three times the allowed deviation (at least 30 bps) off the others (FxSourceDeviation)",
-}
+
+def _scenarios() -> dict[str, str]:
+    """Scenario name -> what it does (and the alert it drives), in the families' order."""
+    try:
+        document = json.loads(resources.files(__package__).joinpath("catalog.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    found = (document.get("demo") or {}).get("scenarios") or ()
+    return {entry["name"]: f"{entry.get('about', '')} ({entry.get('alert', '')})" for entry in found
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)}
+
+
+SCENARIOS: dict[str, str] = _scenarios()
 
 
 class UnknownScenario(KeyError):

@@ -58,6 +58,33 @@ class RecordSpec:
     each: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+# The demo's fixed vocabulary (exporter/demo.py): what a scenario can do, and what calm can bound.
+# move: push a signal to a value (or a [low, high] range) -- on a share of observations, on the
+#   series with `labels`; silence: a source stays connected but sends nothing; disconnect: all but
+#   `keep` sources disconnect; bot_alert: the bot reports alerts of a severity from a source; stress:
+#   the risk metrics (sharpe, calmar, VaR) turn bad.
+DEMO_ACTIONS = {
+    "move": ("to", "share", "labels"),
+    "silence": (),
+    "disconnect": ("keep",),
+    "bot_alert": ("source",),
+    "stress": (),
+}
+# Signals (or recorded series) the demo knows how to move or bound.
+DEMO_SIGNALS = ("drawdown", "win_rate", "round_trips", "daily_pnl", "loop_latency", "http_duration",
+                "http_error_ratio", "rate_limited_rate", "fx_source_age", "fx_valid_sources",
+                "fx_source_deviation", "websocket_connections", "websocket_drop")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    about: str
+    actions: tuple[dict, ...]      # one demo action each, values still expressions over the fields
+    e2e: dict | None = None        # the e2e drives it: the severity its alert must carry
+    check: dict | None = None      # {signal, above | below, labels}: the gauge the scenario pushes over
+
+
 @dataclass(frozen=True)
 class Family:
     key: str
@@ -70,7 +97,8 @@ class Family:
     summary: str = ""
     description: str = ""
     switch: bool = False           # `key: true` turns it on; it has no fields
-    scenario: str = ""             # the demo scenario that drives it
+    scenarios: tuple["Scenario", ...] = ()   # the demo scenarios that drive it
+    calm: tuple[tuple[str, str, str], ...] = ()   # (signal, "max" | "min", expression): the demo's calm bound
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -168,7 +196,7 @@ def read_catalog(root: Field) -> Catalog:
 
 
 _FAMILY_KEYS = ("domain", "alert", "fields", "rules", "runbook", "test", "summary", "description", "switch",
-                "scenario")
+                "scenarios", "calm")
 _FIELD_KEYS = ("type", "default", "unit", "range", "open", "integer", "min", "max", "above", "below",
                "within_buckets")
 
@@ -195,11 +223,50 @@ def _family(key: str, item: Field) -> Family:
                     fields=tuple(fields), rules=rules, runbook=f["runbook"].value, test=f["test"].value,
                     summary=f["summary"].string() if "summary" in f else "",
                     description=f["description"].string() if "description" in f else "",
-                    switch=switch, scenario=f["scenario"].string() if "scenario" in f else "")
+                    switch=switch, scenarios=_scenarios(f["scenarios"]) if "scenarios" in f else (),
+                    calm=_calm(f["calm"]) if "calm" in f else ())
     for alert in family.alert_names:
         if alert not in family.runbook:
             raise f["runbook"].error(f"alert {alert} has no runbook text (meaning, steps)")
     return family
+
+
+def _scenarios(item: Field) -> tuple[Scenario, ...]:
+    found = []
+    for name, entry in item.mapping(optional=tuple(item.value)).items():
+        if not isinstance(name, str) or not name.replace("_", "").isalnum():
+            raise entry.error(f"scenario name {name!r}: expected letters, digits and _")
+        s = entry.mapping(required=("about", "do"), optional=("e2e", "check"))
+        actions = []
+        for action in s["do"].items(min_items=1):
+            verb = next((k for k in DEMO_ACTIONS if isinstance(action.value, dict) and k in action.value), None)
+            if verb is None:
+                raise action.error(f"expected one demo action of {', '.join(DEMO_ACTIONS)}")
+            a = action.mapping(required=(verb,), optional=DEMO_ACTIONS[verb])
+            if verb == "move" and a["move"].value not in DEMO_SIGNALS:
+                raise a["move"].error(f"the demo cannot move {a['move'].value!r}; it moves {', '.join(DEMO_SIGNALS)}")
+            if verb == "move" and "to" not in a:
+                raise action.error("move needs to: (a value or [low, high])")
+            actions.append(dict(action.value))
+        e2e = dict(s["e2e"].value) if "e2e" in s else None
+        check = None
+        if "check" in s:
+            c = s["check"].mapping(required=("signal",), optional=("above", "below", "labels"))
+            if ("above" in c) == ("below" in c):
+                raise s["check"].error("a check needs one of above, below")
+            check = dict(s["check"].value)
+        found.append(Scenario(name, " ".join(s["about"].string().split()), tuple(actions), e2e, check))
+    return tuple(found)
+
+
+def _calm(item: Field) -> tuple[tuple[str, str, str], ...]:
+    bounds = []
+    for signal, entry in item.mapping(optional=tuple(item.value)).items():
+        if signal not in DEMO_SIGNALS:
+            raise entry.error(f"the demo cannot bound {signal!r}; it bounds {', '.join(DEMO_SIGNALS)}")
+        for kind, value in entry.mapping(optional=("max", "min")).items():
+            bounds.append((signal, kind, str(value.value)))
+    return tuple(bounds)
 
 
 def _field_spec(name: str, item: Field) -> FieldSpec:

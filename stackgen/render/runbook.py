@@ -20,6 +20,7 @@ class Entry:
     meaning: str
     steps: tuple[str, ...]
     rules: tuple[dict, ...]
+    demo: tuple[tuple[str, str], ...] = ()   # (scenario, what it does): the demo drives the alert
 
 
 def _guide(stack: Stack) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -47,11 +48,17 @@ def render(stack: Stack) -> dict[str, str]:
     for bot in stack.bots:      # each bot's dead man's switch, from its profile
         by_alert.setdefault(profile_rules.ALERT_BOT_STOPPED, []).append(profile_rules.deadman_rule(stack, bot))
     guide = _guide(stack)
+    demo: dict[str, list[tuple[str, str]]] = {}    # alert -> its family's demo scenarios
+    for config in stack.alerts.families:
+        family = fam.families()[config.key]
+        for scenario in family.scenarios:
+            demo.setdefault(family.alert, []).append((scenario.name, scenario.about))
     entries = []
     for name, rules in by_alert.items():
         meaning, steps = guide[name] if name in guide else profile_rules.GUIDE[name]
         entries.append(Entry(name, name.lower(), meaning, steps, tuple(
-            {"severity": dict(r.labels)["severity"], "for_": r.for_, "expr": r.expr} for r in rules)))
+            {"severity": dict(r.labels)["severity"], "for_": r.for_, "expr": r.expr} for r in rules),
+            tuple(demo.get(name, ()))))
     env = jinja2.Environment(loader=jinja2.PackageLoader("stackgen", "templates"),
                              keep_trailing_newline=True, trim_blocks=False, autoescape=False)
     text = env.get_template("runbook.md.j2").render(entries=entries, source=stack.source,

@@ -28,8 +28,41 @@ from stackctl.native import ALERTMANAGER_BINARIES, NativeStack
 from stackctl.settings import SERVICES, Settings
 from tests.conftest import ROOT
 
-# The alert families the test drives (their demo scenario has the family's name), and their alerts.
-DRIVEN = {key: families()[key].alert for key in ("drawdown", "fx_deviation")}
+
+
+@dataclass(frozen=True)
+class Driven:
+    """A demo scenario the e2e run drives, and the alert it must bring to the receiver."""
+    scenario: str
+    family: str
+    alert: str
+    labels: dict            # labels the alert carries besides the target's and the spec's externals
+
+
+def _driven() -> dict[str, Driven]:
+    """The scenarios whose family's entry (families.yaml) marks them `e2e: {severity}`.
+
+    The alert carries that severity, the labels the scenario moves its signal on, and, for a bot
+    family, the demo bot's identity (the exporter's defaults).
+    """
+    from exporter.cli import build_parser
+    bot = vars(build_parser().parse_args([]))
+    found = {}
+    for key, family in families().items():
+        for scenario in family.scenarios:
+            if not scenario.e2e:
+                continue
+            labels = {"severity": str(scenario.e2e["severity"])}
+            for action in scenario.actions:
+                labels.update({str(k): str(v) for k, v in (action.get("labels") or {}).items()})
+            if family.domain == "topn":
+                labels.update({name: bot[name] for name in ("env", "universe", "strategy")})
+            found[scenario.name] = Driven(scenario.name, key, family.alert, labels)
+    return found
+
+
+# The scenarios the test drives (scenario name -> Driven), from the family entries.
+DRIVEN = _driven()
 FAST = "1s"
 TELEGRAM_TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
 
@@ -89,8 +122,8 @@ def derive_test_spec(spec: dict, receiver_port: int) -> dict:
     for job in data["scrape"]["jobs"]:
         if "interval" in job:
             job["interval"] = job["timeout"] = FAST
-    for family in DRIVEN:
-        data["alerts"][family]["for"] = "2s"
+    for driven in DRIVEN.values():
+        data["alerts"][driven.family]["for"] = "2s"
     am = data["alertmanager"]
     am.update(group_wait="1s", group_interval="2s")
     for receiver in am["receivers"]:

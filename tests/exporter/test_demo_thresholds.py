@@ -1,6 +1,7 @@
 """The demo follows the spec's thresholds: calm stays under, each scenario crosses, whatever the numbers.
 
-Thresholds come the way the exporter gets them: the `alerts` section the generator writes into
+The plan comes the way the exporter gets it: the `demo` section (calm bounds and scenarios from
+each family's entry, numbers worked out from the thresholds) the generator writes into
 catalog.json, here rendered in-process from the generator tests' fixture spec with tight and
 loose numbers (never the shipped spec's).
 """
@@ -12,11 +13,12 @@ from importlib import resources
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.demo import DemoBot, Thresholds
+from exporter.demo import DemoBot, Plan
 from exporter.metrics import BotMetrics
 from exporter.scenarios import SCENARIOS, ScenarioSet
-from stackgen.render.exporter_catalog import _thresholds
-from tests.exporter.test_demo import CHECKS, DT, T0, buckets_of, error_share, histogram_quantile, value
+from stackgen.render.exporter_catalog import _demo
+from tests.exporter.test_demo import (DT, T0, buckets_of, check_for, declared_check, error_share, histogram_quantile,
+                                      value)
 from tests.generator.fixture import stack_of
 
 VARIANTS = {
@@ -49,17 +51,22 @@ VARIANTS = {
 }
 
 
-def _thresholds_for(alerts: dict) -> Thresholds:
+def _demo_for(alerts: dict) -> dict:
+    return _demo(stack_of(lambda d: d["alerts"].update(alerts)))
+
+
+def _plan_for(demo: dict) -> Plan:
     document = json.loads(resources.files("exporter").joinpath("catalog.json").read_text("utf-8"))
-    document["alerts"] = _thresholds(stack_of(lambda d: d["alerts"].update(alerts)))
-    return Thresholds.from_catalog(document)
+    document["demo"] = demo
+    return Plan.from_catalog(document)
 
 
-def _bot(alerts: dict, scenarios=()):
+def _bot(alerts: dict, scenarios=(), demo: dict | None = None):
     registry = CollectorRegistry()
     metrics = BotMetrics(registry, process_collectors=False)
     metrics.init_metrics("test", "top20", "topn_arb")
-    return registry, DemoBot(metrics, seed=7, scenarios=ScenarioSet(scenarios), thresholds=_thresholds_for(alerts))
+    plan = _plan_for(demo if demo is not None else _demo_for(alerts))
+    return registry, DemoBot(metrics, seed=7, scenarios=ScenarioSet(scenarios), plan=plan)
 
 
 def _fx_sources_low(r, a, now):
@@ -71,8 +78,9 @@ def _fx_sources_low(r, a, now):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_each_scenario_crosses_the_thresholds_it_is_given(variant, name):
     alerts = VARIANTS[variant]
-    check = _fx_sources_low if name == "fx_sources_low" else CHECKS[name]
-    registry, bot = _bot(alerts, [name])
+    demo = _demo_for(alerts)
+    check = _fx_sources_low if name == "fx_sources_low" else check_for(name, demo)
+    registry, bot = _bot(alerts, [name], demo)
     held = 0
     for i in range(120):
         bot.tick(DT, T0 + i * DT)
@@ -84,11 +92,16 @@ def test_each_scenario_crosses_the_thresholds_it_is_given(variant, name):
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_calm_stays_under_the_thresholds_it_is_given(variant):
     a = VARIANTS[variant]
-    registry, bot = _bot(a)
+    demo = _demo_for(a)
+    registry, bot = _bot(a, demo=demo)
+    # Scenarios whose family's entry declares the gauge they push over: calm never gets there.
+    declared = {e["name"]: declared_check(e) for e in demo["scenarios"] if "check" in e}
     worst_deviation = 0.0
     most_clients, worst_drop = 0.0, 0.0
     for i in range(400):
         bot.tick(DT, T0 + i * DT)
+        crossed = [name for name, check in declared.items() if check(registry, a, T0 + i * DT)]
+        assert not crossed, f"{variant}: calm crosses the checks of {crossed} at tick {i}"
         clients = value(registry, "http_websocket_connections")
         most_clients = max(most_clients, clients)
         worst_drop = max(worst_drop, most_clients - clients)

@@ -83,15 +83,15 @@ def test_scenarios_from_the_command_line_and_over_http(start_exporter):
     assert status == 200 and "drawdown" in json.loads(body)["active"]
 
     # The thresholds the running demo reads (catalog.json), never numbers pinned here.
-    from exporter.demo import Thresholds
-    limits = Thresholds.from_catalog()
+    from importlib import resources
+    limits = json.loads(resources.files("exporter").joinpath("catalog.json").read_text("utf-8"))["alerts"]
 
     def drawdown():
         text = exporter.get("/metrics")[1].decode()
-        return metric_value(text, "trading_drawdown_ratio{") > limits.drawdown_critical
+        return metric_value(text, "trading_drawdown_ratio{") > limits["drawdown"]["critical"]
     wait_for(drawdown, timeout=20, what="drawdown over the critical level after POST /scenario")
     wait_for(lambda: metric_value(exporter.get("/metrics")[1].decode(), "trading_daily_pnl_usd{")
-             < limits.daily_loss_limit, timeout=20, what="daily PnL below the loss limit (--scenario loss)")
+             < limits["daily_loss"]["limit_usd"], timeout=20, what="daily PnL below the loss limit (--scenario loss)")
 
 
 def test_stdin_source(start_exporter):

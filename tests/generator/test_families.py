@@ -8,11 +8,75 @@ from stackgen.alerts import families as fam
 from stackgen.signals import RECORDED_KEYS, signal_names
 
 
-def test_every_family_names_a_demo_scenario_that_exists():
+def test_every_family_declares_a_demo_scenario_the_exporter_offers():
     for key, family in fam.families().items():
         if family.switch or family.key == "target_down":
             continue
-        assert family.scenario in SCENARIOS, key
+        assert family.scenarios, f"{key} has no demo scenario"
+        for scenario in family.scenarios:
+            assert scenario.name in SCENARIOS, (key, scenario.name)
+            assert SCENARIOS[scenario.name].endswith(f"({family.alert})")
+
+
+def _read(text: str):
+    from stackgen.spec.fields import Field
+    from stackgen.spec.loader import parse_yaml
+    value, lines = parse_yaml(text, "families.yaml")
+    return fam.read_catalog(Field(value, (), lines, "families.yaml"))
+
+
+_FAMILY = """\
+families:
+  demo:
+    domain: fx
+    alert: DemoAlert
+    fields:
+      limit: {type: number, range: [0, 10], default: 5}
+    rules:
+      - {severity: warning, expr: "<< fx_valid_sources >> < << limit >>"}
+    runbook:
+      DemoAlert: {meaning: m, steps: [s]}
+    test: {name: t}
+"""
+
+
+def test_a_declared_scenario_reaches_the_family():
+    family = _read(_FAMILY + """\
+    calm:
+      fx_valid_sources: {min: limit}
+    scenarios:
+      cut:
+        about: sources   go
+        do:
+          - {disconnect: fx_sources, keep: limit - 1}
+          - {bot_alert: P0, source: fx_aggregator}
+        check: {signal: fx_valid_sources, below: limit}
+        e2e: {severity: warning}
+""").families["demo"]
+    assert family.calm == (("fx_valid_sources", "min", "limit"),)
+    (scenario,) = family.scenarios
+    assert (scenario.name, scenario.about, scenario.e2e) == ("cut", "sources go", {"severity": "warning"})
+    assert scenario.actions[0] == {"disconnect": "fx_sources", "keep": "limit - 1"}
+    assert scenario.check == {"signal": "fx_valid_sources", "below": "limit"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("    scenarios:\n      x:\n        about: a\n        do:\n          - {teleport: okx}\n",
+     r"families.yaml:\d+: families.demo.scenarios.x.do\[0\]: expected one demo action of move, silence"),
+    ("    scenarios:\n      x:\n        about: a\n        do:\n          - {move: equity, to: 1}\n",
+     r"families.yaml:\d+: families.demo.scenarios.x.do\[0\].move: the demo cannot move 'equity'"),
+    ("    scenarios:\n      x:\n        about: a\n        do:\n          - {move: drawdown}\n",
+     r"move needs to:"),
+    ("    scenarios:\n      x:\n        about: a\n        do:\n          - {silence: okx, keep: 1}\n",
+     r"families.demo.scenarios.x.do\[0\].keep: unknown key \(expected one of: silence\)"),
+    ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n        check: {signal: drawdown}\n",
+     r"a check needs one of above, below"),
+    ("    calm:\n      equity: {max: 1}\n", r"families.demo.calm.equity: the demo cannot bound 'equity'"),
+])
+def test_a_bad_scenario_is_refused_with_its_place(extra, message):
+    from stackgen.spec.fields import SpecError
+    with pytest.raises(SpecError, match=message):
+        _read(_FAMILY + extra)
 
 
 def test_every_signal_key_a_template_names_resolves():
@@ -40,3 +104,18 @@ def test_every_field_default_is_valid_for_its_own_declaration(key):
             low_ok = spec.low is None or (spec.default > spec.low if spec.low_open else spec.default >= spec.low)
             high_ok = spec.high is None or (spec.default < spec.high if spec.high_open else spec.default <= spec.high)
             assert low_ok and high_ok, (key, spec.name, spec.default)
+
+
+def test_the_catalog_carries_the_scenarios_worked_out_from_the_spec():
+    from stackgen.render.exporter_catalog import _demo
+    from tests.generator.fixture import stack_of
+
+    def demo(drawdown: dict) -> dict:
+        return _demo(stack_of(lambda d: d["alerts"]["drawdown"].update(drawdown)))
+
+    low, high = demo({"warning": 0.02, "critical": 0.04}), demo({"warning": 0.3, "critical": 0.6})
+    assert low["calm"]["drawdown"] == {"max": 0.01} and high["calm"]["drawdown"] == {"max": 0.15}
+    moves = [{a["move"]: a["to"] for a in s["do"] if "move" in a} for s in (low, high)
+             for s in [next(e for e in s["scenarios"] if e["name"] == "drawdown")]]
+    assert moves == [{"drawdown": 0.1}, {"drawdown": 0.8}]     # 2.5 times critical, at most halfway to 1
+    assert [e["name"] for e in low["scenarios"]] == list(SCENARIOS)
