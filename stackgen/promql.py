@@ -40,6 +40,9 @@ def catalog_index(stack: Stack) -> SeriesIndex:
     for name, labels in names.WELL_KNOWN_SERIES.items():
         series.setdefault(name, frozenset(labels))
     implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
+    rw = stack.remote_write
+    if rw is not None and rw.hosts:
+        implicit |= {rw.host_label}     # the agents' external label: on every series in the shared store
     return SeriesIndex(series, implicit)
 
 

@@ -67,17 +67,3 @@ def alertmanager_targets(stack: Stack) -> list[str]:
         return [i.web for i in stack.alertmanager_ha.instances]
     return [f"alertmanager:{n.SERVICE_PORTS['alertmanager']}"]
 
-
-def target_absent_expression(stack: Stack) -> str:
-    """TargetAbsent for a sharded fleet: absent() per (host, job) the spec assigns, so a host that does
-    not scrape a job never reports it absent; jobs no agent host runs keep the unscoped form."""
-    rw = stack.remote_write
-    jobs = [job.name for job in stack.scrape.jobs]
-    if stack.scrape.self_monitoring:
-        jobs = ["prometheus", "alertmanager"] + jobs
-    if rw is None or not rw.hosts:
-        return " or ".join(f'absent(up{{job="{job}"}})' for job in jobs)
-    parts = [f'absent(up{{job="{job}", {rw.host_label}="{host.name}"}})' for host in rw.hosts for job in host.jobs]
-    assigned = {job for host in rw.hosts for job in host.jobs}
-    parts += [f'absent(up{{job="{job}"}})' for job in jobs if job not in assigned]
-    return " or ".join(parts)

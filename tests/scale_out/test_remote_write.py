@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
-from stackgen.model.stack import load_stack
+from stackgen import writer
 from stackgen.pipeline import render_spec
-from stackgen.render.remote_write import target_absent_expression
 from tests.conftest import ROOT, need_tools
 
 HOSTS = [{"name": "bot-a", "jobs": ["exporter"], "targets": {"exporter": ["127.0.0.1:9100"]}},
@@ -166,29 +165,62 @@ def test_vmalert_dry_run_accepts_the_generated_rules_and_rejects_a_broken_one(tm
     assert proc.returncode != 0 and "bad prometheus expr" in proc.stdout + proc.stderr
 
 
+# bot-b runs only topn-bot; bot-a runs topn-bot and the exporter: the last (host, job) TargetAbsent checks is
+# (bot-a, exporter), so the generated test loses bot-a's exporter while bot-b never scrapes one.
+SHARDED = [{"name": "bot-b", "jobs": ["topn-bot"]}, {"name": "bot-a", "jobs": ["topn-bot", "exporter"]}]
+
+
+def _sharded(data):
+    fleet()(data)
+    data["remote_write"]["hosts"] = SHARDED
+
+
+def _platform(files) -> tuple[dict, dict]:
+    rules = yaml.safe_load(files[f"{n.RULES_DIR}/platform.rules.yml"])
+    rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "TargetAbsent")
+    test = yaml.safe_load(files[f"{n.RULE_TESTS_DIR}/platform.test.yml"])
+    case = next(t for t in test["tests"] if "TargetAbsent" in t["name"])
+    return rule, case
+
+
+def _promtool_test(files, tmp_path) -> subprocess.CompletedProcess:
+    writer.write(files, tmp_path, n.OWNED_DIRS)
+    return subprocess.run(["promtool", "test", "rules", str(tmp_path / n.RULE_TESTS_DIR / "platform.test.yml")],
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.tools
 def test_sharded_target_absent_fires_only_for_the_host_that_runs_the_job(edited_spec, tmp_path):
-    """The TargetAbsent expression for a fleet, judged by promtool: bot-b never scrapes `exporter`, so its
-    missing exporter series is no alert; bot-a losing its exporter series is one."""
+    """With agent hosts, the generated TargetAbsent has one absent() per (host, job) the spec assigns, and its
+    generated promtool test proves it: bot-b, which does not run the exporter, stays silent; bot-a losing its
+    exporter fires with {job, host}, although bot-b's topn-bot and bot-a's topn-bot are still there."""
     need_tools("promtool")
-    stack = load_stack(edited_spec(fleet()))
-    expr = target_absent_expression(stack)
-    assert 'absent(up{job="exporter", host="bot-a"})' in expr and 'host="bot-b", job="exporter"' not in expr
-    (tmp_path / "absent.rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "absent", "rules": [
-        {"alert": "TargetAbsent", "expr": expr, "for": "1m"}]}]}))
-    present = {"prometheus": "1x20", "alertmanager": "1x20"}
-    series = [{"series": f'up{{job="{job}", instance="{job}:1"}}', "values": v} for job, v in present.items()]
-    series += [{"series": 'up{job="exporter", host="bot-a", instance="a:9100"}', "values": "1x5 _x15"},
-               {"series": 'up{job="topn-bot", host="bot-b", instance="b:9101"}', "values": "1x20"}]
-    (tmp_path / "absent.test.yml").write_text(yaml.safe_dump({
-        "rule_files": ["absent.rules.yml"], "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [
-            {"eval_time": "4m", "alertname": "TargetAbsent", "exp_alerts": []},
-            {"eval_time": "15m", "alertname": "TargetAbsent", "exp_alerts": [
-                {"exp_labels": {"job": "exporter", "host": "bot-a"}}]}]}]}))
-    proc = subprocess.run(["promtool", "test", "rules", "absent.test.yml"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    _, files = render_spec(edited_spec(_sharded))
+    rule, case = _platform(files)
+    assert rule["expr"] == ('absent(up{job="prometheus"}) or absent(up{job="alertmanager"}) or '
+                            'absent(up{job="topn-bot", host="bot-b"}) or absent(up{job="topn-bot", host="bot-a"}) '
+                            'or absent(up{job="exporter", host="bot-a"})')
+    fired = [a["exp_labels"] for t in case["alert_rule_test"] if t["alertname"] == "TargetAbsent"
+             for a in t["exp_alerts"]]
+    assert fired == [{"job": "exporter", "host": "bot-a", "severity": "critical"}]
+    inputs = [s["series"] for s in case["input_series"]]
+    assert 'up{host="bot-b",instance="topn-bot:1",job="topn-bot"}' in inputs
+    assert not [s for s in inputs if 'job="exporter"' in s]           # no host sends the exporter's up
+    proc = _promtool_test(files, tmp_path / "gen")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    # Without agent hosts the expression stays today's unscoped form.
-    plain = target_absent_expression(load_stack(ROOT / "spec.yaml"))
-    assert 'absent(up{job="exporter"})' in plain and "host=" not in plain
+    # The test can fail: the unscoped per-job chain (today's single-host form) does not name the host.
+    platform = tmp_path / "gen" / n.RULES_DIR / "platform.rules.yml"
+    plain = " or ".join(f'absent(up{{job="{j}"}})' for j in ("prometheus", "alertmanager", "topn-bot", "exporter"))
+    platform.write_text(platform.read_text().replace(rule["expr"], plain))
+    assert plain in platform.read_text()
+    proc = subprocess.run(["promtool", "test", "rules", str(tmp_path / "gen" / n.RULE_TESTS_DIR / "platform.test.yml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "TargetAbsent" in proc.stdout + proc.stderr
+
+
+def test_without_agent_hosts_target_absent_stays_the_per_job_chain(edited_spec):
+    stack, files = render_spec(edited_spec())
+    rule, _ = _platform(files)
+    jobs = ["prometheus", "alertmanager"] if stack.scrape.self_monitoring else []
+    jobs += [j.name for j in stack.scrape.jobs]
+    assert rule["expr"] == " or ".join(f'absent(up{{job="{j}"}})' for j in jobs)
