@@ -37,6 +37,15 @@ def fleet_host_label(stack: Stack) -> str:
     return rw.host_label if rw is not None and rw.hosts else ""
 
 
+def target_labels(stack: Stack) -> str:
+    """The labels that name one scrape target, for `by (...)` and `on (...)` clauses: job and instance,
+    and the host label when agent hosts write into a shared store (two hosts may scrape the same
+    address, 127.0.0.1:9100 on each; without the host their series would be summed or matched together).
+    On a Prometheus whose series carry no host label the extra name groups nothing."""
+    host = fleet_host_label(stack)
+    return ", ".join(("job", "instance") + ((host,) if host else ()))
+
+
 def absent_targets(stack: Stack) -> list[dict[str, str]]:
     """The label sets TargetAbsent checks, one absent() each. Without agent hosts: one per scrape job.
     With agent hosts (rules run on the shared store): the stack's own jobs no host runs, unscoped, then
@@ -56,7 +65,8 @@ def base_context(stack: Stack) -> dict:
     """What every template sees: signal keys -> series names, the route label, the scrape jobs, the
     label sets TargetAbsent checks, and the fleet's host label (empty on a single host)."""
     return {**signal_names(stack), "path_label": stack.api.path_label, "jobs": scrape_job_names(stack),
-            "absent_targets": absent_targets(stack), "host_label": fleet_host_label(stack)}
+            "absent_targets": absent_targets(stack), "host_label": fleet_host_label(stack),
+            "target_labels": target_labels(stack)}
 
 
 def family_context(stack: Stack, family: fam.Family, values: dict) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from stackgen import conventions as n
+from stackgen.alerts.engine import target_labels
 from stackgen.alerts.model import Rule
 from stackgen.model.profiles import Bot, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
@@ -102,7 +103,7 @@ def mapping_rules(profile: Profile, bots: list[Bot]) -> list[tuple[Mapping, Rule
     return out
 
 
-def _heartbeat_condition(bot: Bot) -> str:
+def _heartbeat_condition(bot: Bot, by: str = "job, instance") -> str:
     hb = bot.profile.heartbeat
     job = f'job="{bot.name}"'
     down = f"up{{{job}}} == 0 or absent(up{{{job}}})"
@@ -111,11 +112,11 @@ def _heartbeat_condition(bot: Bot) -> str:
     metric = f"{bot.profile.stored_name(hb.metric)}{{{job}}}"
     seconds = heartbeat_seconds(bot)
     if hb.kind == "timestamp":
-        stale = f"time() - max by (job, instance) ({metric}) > {seconds:g}"
+        stale = f"time() - max by ({by}) ({metric}) > {seconds:g}"
     elif hb.kind == "age":
-        stale = f"max by (job, instance) ({metric}) > {seconds:g}"
+        stale = f"max by ({by}) ({metric}) > {seconds:g}"
     else:
-        stale = f"max by (job, instance) (changes({metric}[{bot.heartbeat.max_age}])) == 0"
+        stale = f"max by ({by}) (changes({metric}[{bot.heartbeat.max_age}])) == 0"
     return f"({stale}) or {down}"
 
 
@@ -123,7 +124,7 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     hb = bot.profile.heartbeat
     what = (f"its heartbeat ({hb.metric}) has not advanced for {bot.heartbeat.max_age}, or its target is down or gone"
             if hb else "its target is down or gone (its profile has no heartbeat metric)")
-    return Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot), for_=bot.heartbeat.for_,
+    return Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot, target_labels(stack)), for_=bot.heartbeat.for_,
                 labels=(("severity", bot.heartbeat.severity),),
                 annotations=(("description",
                               f"Bot {{{{ $labels.job }}}} (profile {bot.profile.name}) stopped: {what}."),

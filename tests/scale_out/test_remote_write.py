@@ -11,7 +11,11 @@ import yaml
 
 from stackgen import conventions as n
 from stackgen import writer
+from stackgen.alerts import engine
+from stackgen.alerts import testdata as td
+from stackgen.alerts.model import selector
 from stackgen.pipeline import render_spec
+from stackgen.signals import signal_names
 from tests.conftest import ROOT, need_tools
 
 HOSTS = [{"name": "bot-a", "jobs": ["exporter"], "targets": {"exporter": ["127.0.0.1:9100"]}},
@@ -224,3 +228,68 @@ def test_without_agent_hosts_target_absent_stays_the_per_job_chain(edited_spec):
     jobs = ["prometheus", "alertmanager"] if stack.scrape.self_monitoring else []
     jobs += [j.name for j in stack.scrape.jobs]
     assert rule["expr"] == " or ".join(f'absent(up{{job="{j}"}})' for j in jobs)
+
+
+def _recording_case(stack, host_label: str = "host") -> tuple[dict, list[str]]:
+    """Two hosts scrape the same address (127.0.0.1:9101 on each) with identical target labels: one
+    bot loops fast, the other slow; each has its own FX median and one source. In the store only the
+    host label tells them apart."""
+    names = signal_names(stack)
+    loop = stack.catalog.get(names["loop_latency"])
+    target = {"job": "topn-bot", "instance": "127.0.0.1:9101"}
+    bot = {**target, "env": "paper", "universe": "top20", "strategy": "s1"}
+    fast, slow = td.bucket_below(loop.buckets, 0.01), td.bucket_above(loop.buckets, 0.1)
+    series, samples = [], 20
+    for host, bucket, median in (("bot-a", fast, 1.0), ("bot-b", slow, 1.01)):
+        series += td.histogram_series(loop.name, {**bot, host_label: host}, loop.buckets, bucket[1], 60, samples)
+        series.append((selector(names["fx_median"], {**target, host_label: host}), td.constant(median, samples)))
+        series.append((selector(names["fx_source_rate"], {**target, host_label: host, "source": "okx"}),
+                       td.constant(1.0, samples)))
+    p50 = f'{names["loop_latency_quantile"]}{{quantile="0.5"}}'
+    expected = [
+        {"labels": selector(names["loop_latency_quantile"], {**bot, host_label: host, "quantile": "0.5"}),
+         "value": td.quantile_in_bucket(0.5, *bucket)} for host, bucket in (("bot-a", fast), ("bot-b", slow))]
+    deviation = [
+        {"labels": selector(names["fx_source_deviation"], {**target, host_label: host, "source": "okx"}),
+         "value": value} for host, value in (("bot-a", 0.0), ("bot-b", 10000 * abs(1.0 - 1.01) / 1.01))]
+    case = {"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series],
+            "promql_expr_test": [{"expr": p50, "eval_time": "10m", "exp_samples": expected},
+                                 {"expr": names["fx_source_deviation"], "eval_time": "10m",
+                                  "exp_samples": deviation}]}
+    return case, [names["loop_latency_quantile"], names["fx_source_deviation"]]
+
+
+@pytest.mark.tools
+def test_recording_rules_keep_the_host_label_so_hosts_sharing_an_address_do_not_collide(edited_spec, tmp_path):
+    """With agent hosts the built-in recording rules group and match by (job, instance, host): two hosts
+    scraping the same address keep one recorded series each, and each source is compared with its own
+    host's median. Without the host in the clauses the same test fails (summed into one series, or a
+    many-to-many match)."""
+    need_tools("promtool")
+    stack, files = render_spec(edited_spec(fleet()))
+    assert engine.target_labels(stack) == "job, instance, host"
+    writer.write(files, tmp_path, n.OWNED_DIRS)
+    case, recorded = _recording_case(stack)
+    rules = [str(tmp_path / n.RULES_DIR / f) for f in ("topn.rules.yml", "fx.rules.yml")]
+    (tmp_path / "fleet.test.yml").write_text(yaml.safe_dump({
+        "rule_files": rules, "evaluation_interval": "1m", "tests": [case]}))
+
+    def promtool() -> subprocess.CompletedProcess:
+        return subprocess.run(["promtool", "test", "rules", str(tmp_path / "fleet.test.yml")], capture_output=True,
+                              text=True, timeout=120)
+    proc = promtool()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The single-host form of the same rules collides: one file at a time, each for its own reason.
+    for path, symptom in zip(rules, (f'expr: "{recorded[0]}', "many-to-many matching not allowed"), strict=True):
+        text = Path(path).read_text()
+        assert "job, instance, host" in text
+        Path(path).write_text(text.replace("job, instance, host", "job, instance"))
+        proc = promtool()
+        assert proc.returncode != 0 and symptom in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        Path(path).write_text(text)
+
+def test_without_agent_hosts_rules_group_by_job_and_instance_only(edited_spec):
+    stack, files = render_spec(edited_spec())
+    assert engine.target_labels(stack) == "job, instance"
+    text = "".join(t for p, t in files.items() if p.startswith(f"{n.RULES_DIR}/") and p.endswith(".rules.yml"))
+    assert "by (job, instance" in text and "host" not in text
