@@ -5,9 +5,11 @@ Used by the stack's prometheus.yml (prometheus_config) and by the agent-mode con
 from __future__ import annotations
 
 from stackgen import conventions as n
+from stackgen import promql
 from stackgen.alerts.rulesets import recorded_series, rule_files
 from stackgen.model.scale import RemoteWrite
 from stackgen.model.stack import Stack
+from stackgen.render import profile_rules
 
 
 def kept_series(stack: Stack) -> list[str]:
@@ -16,6 +18,14 @@ def kept_series(stack: Stack) -> list[str]:
     names = {s for m in stack.catalog.metrics for s in m.series_names}
     names |= set(recorded_series([rule for file in rule_files(stack) for rule in file.records]))
     names |= set(n.WELL_KNOWN_SERIES)
+    # Bot profiles: what their rules read (a bot's own names the mapping rules scale or age, its
+    # heartbeat) and what they record, since the rules run on the store too.
+    for profile in stack.profiles:
+        for _, rules in profile_rules.groups(stack, profile):
+            for rule in rules:
+                names |= set(promql.selected_metrics(rule.expr))
+                if rule.record:
+                    names.add(rule.record)
     return sorted(names)
 
 

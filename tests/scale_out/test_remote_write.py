@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
-from stackgen import writer
+from stackgen import promql, writer
 from stackgen.alerts import engine
 from stackgen.alerts import testdata as td
 from stackgen.alerts.model import selector
@@ -293,3 +293,23 @@ def test_without_agent_hosts_rules_group_by_job_and_instance_only(edited_spec):
     assert engine.target_labels(stack) == "job, instance"
     text = "".join(t for p, t in files.items() if p.startswith(f"{n.RULES_DIR}/") and p.endswith(".rules.yml"))
     assert "by (job, instance" in text and "host" not in text
+
+
+def test_agents_scrape_bots_with_their_profile_and_the_store_keeps_what_profile_rules_read(tmp_path):
+    """A bot on an agent host is scraped with its profile's metric_relabel_configs (as on the stack's
+    Prometheus), and the keep filter lets through the bot series the profile rules read and record."""
+    data = yaml.safe_load((ROOT / "examples" / "d77-topn.yaml").read_text())
+    bot = data["bots"][0]["name"]
+    data["remote_write"] = {"url": "http://127.0.0.1:8428/api/v1/write", "hosts": [{"name": "bot-a", "jobs": [bot]}]}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, files = render_spec(spec)
+    central = {j["job_name"]: j for j in _yaml(files, n.PROMETHEUS_CONFIG)["scrape_configs"]}
+    config = _yaml(files, f"{n.AGENTS_DIR}/bot-a/prometheus.yml")
+    (agent,) = config["scrape_configs"]
+    assert agent["metric_relabel_configs"] == central[bot]["metric_relabel_configs"] != []
+    keep = re.compile(f"^(?:{config['remote_write'][0]['write_relabel_configs'][0]['regex']})$")
+    profile_rules = yaml.safe_load(next(t for p, t in files.items() if "/profile-" in p and p.endswith(".rules.yml")))
+    read = {r.get("record") for g in profile_rules["groups"] for r in g["rules"]} - {None}
+    read |= {m for g in profile_rules["groups"] for r in g["rules"] for m in promql.selected_metrics(r["expr"])}
+    assert read and all(keep.match(name) for name in read), [m for m in read if not keep.match(m)]
