@@ -272,3 +272,68 @@ def selected_metrics(expr: str) -> tuple[str, ...]:
     selectors: list[tuple[str, list[str]]] = []
     _walk(parse(expr), selectors, [], set(), [])
     return tuple(dict.fromkeys(name for name, _ in selectors))
+
+
+# -- narrowing a query to one label value ------------------------------------------------------
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+
+
+def add_matcher(expr: str, label: str, value: str) -> str:
+    """The expression with `label=~"value"` added to every selector that has no matcher on `label` yet.
+
+    A scan over the text (string literals, `{...}` matchers, `[...]` ranges and by/on label lists are
+    skipped), then proven by the parser: every selector of the result carries the matcher, and the
+    query still reads the same series. Raises ValueError where that cannot be proven."""
+    metrics = set(selected_metrics(expr))
+    matcher = f'{label}=~"{value}"'
+    has_label = re.compile(rf"(^|[{{,\s]){re.escape(label)}\s*(=|!=|=~|!~)")
+    out: list[str] = []
+    i, size = 0, len(expr)
+    label_list = False                    # the next (...) is a by/on/... label list
+    while i < size:
+        c = expr[i]
+        if c in "\"'`":
+            end = i + 1
+            while end < size and expr[end] != c:
+                end += 2 if expr[end] == "\\" and c != "`" else 1
+            out.append(expr[i:end + 1])
+            i = end + 1
+            continue
+        if c in "[{" or (c == "(" and label_list):
+            close = {"[": "]", "{": "}", "(": ")"}[c]
+            end = expr.index(close, i)
+            part = expr[i:end + 1]
+            if c == "{" and not has_label.search(part[1:-1]):      # a bare {__name__="x"} selector
+                part = "{" + matcher + (", " if part[1:-1].strip() else "") + part[1:]
+            out.append(part)
+            label_list = False
+            i = end + 1
+            continue
+        match = _IDENT.match(expr, i) if (c.isalpha() or c in "_:") else None
+        if match is None:
+            out.append(c)
+            i += 1
+            continue
+        word, i = match.group(0), match.end()
+        out.append(word)
+        label_list = word in _LABEL_LIST_KEYWORDS
+        rest = expr[i:].lstrip()
+        if word not in metrics or rest.startswith("("):
+            continue
+        gap = expr[i:size - len(rest)]
+        if rest.startswith("{"):
+            end = expr.index("}", size - len(rest))
+            inner = expr[size - len(rest) + 1:end]
+            if not has_label.search(inner):
+                inner = matcher + (", " + inner if inner.strip() else "")
+            out.append(gap + "{" + inner + "}")
+            i = end + 1
+        else:
+            out.append("{" + matcher + "}")
+    result = "".join(out)
+    selectors: list[tuple[str, list[str]]] = []
+    _walk(parse(result), selectors, [], set(), [])
+    if set(selected_metrics(result)) != metrics or any(label not in labels for _, labels in selectors):
+        raise ValueError(f"cannot add {matcher} to every selector of {expr}")
+    return result

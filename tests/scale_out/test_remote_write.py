@@ -2,6 +2,7 @@
 and as the real promtool and vmalert judge them."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -313,3 +314,56 @@ def test_agents_scrape_bots_with_their_profile_and_the_store_keeps_what_profile_
     read = {r.get("record") for g in profile_rules["groups"] for r in g["rules"]} - {None}
     read |= {m for g in profile_rules["groups"] for r in g["rules"] for m in promql.selected_metrics(r["expr"])}
     assert read and all(keep.match(name) for name in read), [m for m in read if not keep.match(m)]
+
+
+def _dashboards(files) -> dict[str, dict]:
+    return {p: json.loads(t) for p, t in files.items() if p.startswith(f"{n.DASHBOARDS_DIR}/") and p.endswith(".json")}
+
+
+def _exprs(dashboard: dict) -> list[str]:
+    found, pending = [], list(dashboard.get("panels", []))
+    while pending:
+        panel = pending.pop()
+        pending += panel.get("panels", [])
+        found += [t["expr"] for t in panel.get("targets", []) if t.get("expr")]
+    return found
+
+
+def test_with_agent_hosts_every_dashboard_has_a_host_variable_and_every_selector_uses_it(edited_spec):
+    """The host variable tolerates a single host: "All" is `.*`, which matches series without the label."""
+    _, files = render_spec(edited_spec(fleet()))
+    boards = _dashboards(files)
+    assert boards
+    total = 0
+    for path, board in boards.items():
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        host = variables["host"]
+        assert (host["type"], host["includeAll"], host["allValue"], host["multi"]) == ("query", True, ".*", True), path
+        assert host["definition"] == "label_values(up, host)"
+        assert host["current"] == {"text": ["All"], "value": ["$__all"]}
+        for expr in _exprs(board):
+            selectors: list = []
+            promql._walk(promql.parse(expr), selectors, [], set(), [])
+            assert selectors and all("host" in labels for _, labels in selectors), (path, expr)
+            assert expr.count('host=~"$host"') == len(selectors), expr
+            total += 1
+    assert total >= 40
+    # The shipped spec (no hosts): no host variable, no host matcher.
+    _, plain = render_spec(edited_spec())
+    for board in _dashboards(plain).values():
+        assert "host" not in {v["name"] for v in board["templating"]["list"]}
+        assert not [e for e in _exprs(board) if "$host" in e]
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ('count(up == 0) or on() vector(0)', 'count(up{h=~"$h"} == 0) or on() vector(0)'),
+    ('sum by (status) (rate(x_total{job=~"$job"}[$__rate_interval]))',
+     'sum by (status) (rate(x_total{h=~"$h", job=~"$job"}[$__rate_interval]))'),
+    ('sum(a:b:c) / ignoring (up) group_left sum without (up) (up{})',
+     'sum(a:b:c{h=~"$h"}) / ignoring (up) group_left sum without (up) (up{h=~"$h"})'),
+    ('up{h="a"} + on (instance) label_replace(up, "up", "$1", "instance", "(up)")',
+     'up{h="a"} + on (instance) label_replace(up{h=~"$h"}, "up", "$1", "instance", "(up)")'),
+    ('{__name__="up", job="x"}', '{h=~"$h", __name__="up", job="x"}'),
+])
+def test_add_matcher_narrows_every_selector_and_nothing_else(expr, expected):
+    assert promql.add_matcher(expr, "h", "$h") == expected
