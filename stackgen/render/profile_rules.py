@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from stackgen import conventions as n
-from stackgen.alerts.engine import target_labels
+from stackgen.alerts.engine import fleet_host_label, target_labels
 from stackgen.alerts.model import Rule
 from stackgen.model.profiles import Bot, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
@@ -103,10 +103,21 @@ def mapping_rules(profile: Profile, bots: list[Bot]) -> list[tuple[Mapping, Rule
     return out
 
 
-def _heartbeat_condition(bot: Bot, by: str = "job, instance") -> str:
+def _host_scopes(stack: Stack, job: str) -> list[dict[str, str]]:
+    """The extra labels of each place a job is scraped: one per agent host that runs it, or none."""
+    host_label = fleet_host_label(stack)
+    hosts = [h.name for h in stack.remote_write.hosts if job in h.jobs] if host_label else []
+    return [{host_label: h} for h in hosts] or [{}]
+
+
+def _heartbeat_condition(stack: Stack, bot: Bot) -> str:
     hb = bot.profile.heartbeat
+    by = target_labels(stack)
     job = f'job="{bot.name}"'
-    down = f"up{{{job}}} == 0 or absent(up{{{job}}})"
+    # absent() per agent host that runs the bot (as TargetAbsent): one host losing it is not hidden by another.
+    absent = " or ".join("absent(up{" + ", ".join([job] + [f'{k}="{v}"' for k, v in scope.items()]) + "})"
+                         for scope in _host_scopes(stack, bot.name))
+    down = f"up{{{job}}} == 0 or {absent}"
     if hb is None:
         return down
     metric = f"{bot.profile.stored_name(hb.metric)}{{{job}}}"
@@ -124,7 +135,7 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     hb = bot.profile.heartbeat
     what = (f"its heartbeat ({hb.metric}) has not advanced for {bot.heartbeat.max_age}, or its target is down or gone"
             if hb else "its target is down or gone (its profile has no heartbeat metric)")
-    return Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot, target_labels(stack)), for_=bot.heartbeat.for_,
+    return Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(stack, bot), for_=bot.heartbeat.for_,
                 labels=(("severity", bot.heartbeat.severity),),
                 annotations=(("description",
                               f"Bot {{{{ $labels.job }}}} (profile {bot.profile.name}) stopped: {what}."),
@@ -195,9 +206,14 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
     hb = bot.profile.heartbeat
     seconds = heartbeat_seconds(bot)
     steps = int((seconds + _for_seconds(bot)) // _STEP) + 6
-    stopped, live = {"job": bot.name, "instance": _INSTANCE}, {"job": bot.name, "instance": "bot-2:9100"}
+    first, *rest = _host_scopes(stack, bot.name)
+    stopped = {"job": bot.name, "instance": _INSTANCE, **first}
+    live = {"job": bot.name, "instance": "bot-2:9100", **first}
     series = [{"series": _selector("up", stopped), "values": f"1x{steps}"},
               {"series": _selector("up", live), "values": f"1x{steps}"}]
+    # The bot on its other agent hosts is alive throughout (else their absent() terms fire too).
+    elsewhere = [{"job": bot.name, "instance": _INSTANCE, **scope} for scope in rest]
+    series += [{"series": _selector("up", labels), "values": f"1x{steps}"} for labels in elsewhere]
     moving = ""
     if hb is None:
         series[0]["values"] = f"0x{steps}"
@@ -212,14 +228,15 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
             stuck, moving = f"7x{steps}", f"0+1x{steps}"
         series += [{"series": _selector(name, stopped), "values": stuck},
                    {"series": _selector(name, live), "values": moving}]
+        series += [{"series": _selector(name, labels), "values": moving} for labels in elsewhere]
         what = f"a heartbeat ({hb.metric}) that stopped fires; one that advances stays silent"
     # The profile's other bots are alive throughout (else their absent() branch fires too).
     for other in others:
-        series.append({"series": _selector("up", {"job": other.name, "instance": _INSTANCE}), "values": f"1x{steps}"})
-        if hb is not None:
-            name = other.profile.stored_name(hb.metric)
-            series.append({"series": _selector(name, {"job": other.name, "instance": _INSTANCE}),
-                           "values": moving})
+        for scope in _host_scopes(stack, other.name):
+            labels = {"job": other.name, "instance": _INSTANCE, **scope}
+            series.append({"series": _selector("up", labels), "values": f"1x{steps}"})
+            if hb is not None:
+                series.append({"series": _selector(other.profile.stored_name(hb.metric), labels), "values": moving})
     rule = deadman_rule(stack, bot)
     annotations = {k: v.replace("{{ $labels.job }}", bot.name) for k, v in rule.annotations}
     at = int(((seconds + _for_seconds(bot)) // _STEP + 4) * _STEP)

@@ -367,3 +367,33 @@ def test_with_agent_hosts_every_dashboard_has_a_host_variable_and_every_selector
 ])
 def test_add_matcher_narrows_every_selector_and_nothing_else(expr, expected):
     assert promql.add_matcher(expr, "h", "$h") == expected
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("example", ["fastapi", "d77-topn"])
+def test_bot_stopped_on_agent_hosts_is_per_host_and_its_generated_tests_pass(example, tmp_path):
+    """BotStopped, like TargetAbsent, checks absent() per agent host that runs the bot, and its
+    heartbeat per (job, instance, host); the generated profile tests pass under promtool."""
+    need_tools("promtool")
+    data = yaml.safe_load((ROOT / "examples" / f"{example}.yaml").read_text())
+    bots = [b["name"] for b in data["bots"]]
+    data["remote_write"] = {"url": "http://127.0.0.1:8428/api/v1/write", "hosts": [
+        {"name": "bot-a", "jobs": bots}, {"name": "bot-b", "jobs": bots[:1]}]}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, files = render_spec(spec)
+    (path,) = [p for p in files if "/profile-" in p and p.endswith(".rules.yml")]
+    stopped = [r["expr"] for g in yaml.safe_load(files[path])["groups"] for r in g["rules"]
+               if r.get("alert") == "BotStopped"]
+    assert len(stopped) == len(bots)
+    first = next(e for e in stopped if f'job="{bots[0]}"' in e)
+    assert f'absent(up{{job="{bots[0]}", host="bot-a"}}) or absent(up{{job="{bots[0]}", host="bot-b"}})' in first
+    if len(bots) > 1:
+        second = next(e for e in stopped if f'job="{bots[1]}"' in e)
+        assert f'absent(up{{job="{bots[1]}", host="bot-a"}})' in second and 'host="bot-b"' not in second
+    if data["bots"][0].get("heartbeat"):
+        assert "max by (job, instance, host)" in first
+    writer.write(files, tmp_path / "out", n.OWNED_DIRS)
+    tests = sorted((tmp_path / "out" / n.RULE_TESTS_DIR).glob("*.test.yml"))
+    proc = subprocess.run(["promtool", "test", "rules", *map(str, tests)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
