@@ -279,6 +279,26 @@ _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
 
 
+def _string_end(expr: str, i: int) -> int:
+    """Index just past the string literal starting at expr[i] (", ' or `; backslash escapes in the first two)."""
+    quote, end = expr[i], i + 1
+    while end < len(expr) and expr[end] != quote:
+        end += 2 if expr[end] == "\\" and quote != "`" else 1
+    return end + 1
+
+
+def _closing(expr: str, i: int, close: str) -> int:
+    """Index of the `close` that ends the bracket opened before i, string literals skipped."""
+    while i < len(expr):
+        if expr[i] in "\"'`":
+            i = _string_end(expr, i)
+        elif expr[i] == close:
+            return i
+        else:
+            i += 1
+    raise ValueError(f"unbalanced {close!r}")
+
+
 def add_matcher(expr: str, label: str, value: str) -> str:
     """The expression with `label=~"value"` added to every selector that has no matcher on `label` yet.
 
@@ -294,15 +314,13 @@ def add_matcher(expr: str, label: str, value: str) -> str:
     while i < size:
         c = expr[i]
         if c in "\"'`":
-            end = i + 1
-            while end < size and expr[end] != c:
-                end += 2 if expr[end] == "\\" and c != "`" else 1
-            out.append(expr[i:end + 1])
-            i = end + 1
+            end = _string_end(expr, i)
+            out.append(expr[i:end])
+            i = end
             continue
         if c in "[{" or (c == "(" and label_list):
             close = {"[": "]", "{": "}", "(": ")"}[c]
-            end = expr.index(close, i)
+            end = _closing(expr, i + 1, close)
             part = expr[i:end + 1]
             if c == "{" and not has_label.search(part[1:-1]):      # a bare {__name__="x"} selector
                 part = "{" + matcher + (", " if part[1:-1].strip() else "") + part[1:]
@@ -323,7 +341,7 @@ def add_matcher(expr: str, label: str, value: str) -> str:
             continue
         gap = expr[i:size - len(rest)]
         if rest.startswith("{"):
-            end = expr.index("}", size - len(rest))
+            end = _closing(expr, size - len(rest) + 1, "}")
             inner = expr[size - len(rest) + 1:end]
             if not has_label.search(inner):
                 inner = matcher + (", " + inner if inner.strip() else "")

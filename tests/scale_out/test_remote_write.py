@@ -364,6 +364,7 @@ def test_with_agent_hosts_every_dashboard_has_a_host_variable_and_every_selector
     ('up{h="a"} + on (instance) label_replace(up, "up", "$1", "instance", "(up)")',
      'up{h="a"} + on (instance) label_replace(up{h=~"$h"}, "up", "$1", "instance", "(up)")'),
     ('{__name__="up", job="x"}', '{h=~"$h", __name__="up", job="x"}'),
+    ('sum(x{path=~"/a{1}", q="}"}) + y{a="\\"}"}', 'sum(x{h=~"$h", path=~"/a{1}", q="}"}) + y{h=~"$h", a="\\"}"}'),
 ])
 def test_add_matcher_narrows_every_selector_and_nothing_else(expr, expected):
     assert promql.add_matcher(expr, "h", "$h") == expected
