@@ -40,6 +40,9 @@ def catalog_index(stack: Stack) -> SeriesIndex:
     for name, labels in names.WELL_KNOWN_SERIES.items():
         series.setdefault(name, frozenset(labels))
     implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
+    rw = stack.remote_write
+    if rw is not None and rw.hosts:
+        implicit |= {rw.host_label}     # the agents' external label: on every series in the shared store
     return SeriesIndex(series, implicit)
 
 
@@ -269,3 +272,86 @@ def selected_metrics(expr: str) -> tuple[str, ...]:
     selectors: list[tuple[str, list[str]]] = []
     _walk(parse(expr), selectors, [], set(), [])
     return tuple(dict.fromkeys(name for name, _ in selectors))
+
+
+# -- narrowing a query to one label value ------------------------------------------------------
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+
+
+def _string_end(expr: str, i: int) -> int:
+    """Index just past the string literal starting at expr[i] (", ' or `; backslash escapes in the first two)."""
+    quote, end = expr[i], i + 1
+    while end < len(expr) and expr[end] != quote:
+        end += 2 if expr[end] == "\\" and quote != "`" else 1
+    return end + 1
+
+
+def _closing(expr: str, i: int, close: str) -> int:
+    """Index of the `close` that ends the bracket opened before i, string literals skipped."""
+    while i < len(expr):
+        if expr[i] in "\"'`":
+            i = _string_end(expr, i)
+        elif expr[i] == close:
+            return i
+        else:
+            i += 1
+    raise ValueError(f"unbalanced {close!r}")
+
+
+def add_matcher(expr: str, label: str, value: str) -> str:
+    """The expression with `label=~"value"` added to every selector that has no matcher on `label` yet.
+
+    A scan over the text (string literals, `{...}` matchers, `[...]` ranges and by/on label lists are
+    skipped), then proven by the parser: every selector of the result carries the matcher, and the
+    query still reads the same series. Raises ValueError where that cannot be proven."""
+    metrics = set(selected_metrics(expr))
+    matcher = f'{label}=~"{value}"'
+    has_label = re.compile(rf"(^|[{{,\s]){re.escape(label)}\s*(=|!=|=~|!~)")
+    out: list[str] = []
+    i, size = 0, len(expr)
+    label_list = False                    # the next (...) is a by/on/... label list
+    while i < size:
+        c = expr[i]
+        if c in "\"'`":
+            end = _string_end(expr, i)
+            out.append(expr[i:end])
+            i = end
+            continue
+        if c in "[{" or (c == "(" and label_list):
+            close = {"[": "]", "{": "}", "(": ")"}[c]
+            end = _closing(expr, i + 1, close)
+            part = expr[i:end + 1]
+            if c == "{" and not has_label.search(part[1:-1]):      # a bare {__name__="x"} selector
+                part = "{" + matcher + (", " if part[1:-1].strip() else "") + part[1:]
+            out.append(part)
+            label_list = False
+            i = end + 1
+            continue
+        match = _IDENT.match(expr, i) if (c.isalpha() or c in "_:") else None
+        if match is None:
+            out.append(c)
+            i += 1
+            continue
+        word, i = match.group(0), match.end()
+        out.append(word)
+        label_list = word in _LABEL_LIST_KEYWORDS
+        rest = expr[i:].lstrip()
+        if word not in metrics or rest.startswith("("):
+            continue
+        gap = expr[i:size - len(rest)]
+        if rest.startswith("{"):
+            end = _closing(expr, size - len(rest) + 1, "}")
+            inner = expr[size - len(rest) + 1:end]
+            if not has_label.search(inner):
+                inner = matcher + (", " + inner if inner.strip() else "")
+            out.append(gap + "{" + inner + "}")
+            i = end + 1
+        else:
+            out.append("{" + matcher + "}")
+    result = "".join(out)
+    selectors: list[tuple[str, list[str]]] = []
+    _walk(parse(result), selectors, [], set(), [])
+    if set(selected_metrics(result)) != metrics or any(label not in labels for _, labels in selectors):
+        raise ValueError(f"cannot add {matcher} to every selector of {expr}")
+    return result

@@ -32,9 +32,42 @@ def scrape_job_names(stack: Stack) -> list[str]:
     return names
 
 
+def fleet_host_label(stack: Stack) -> str:
+    """The external label that tells agent hosts apart in the shared store; empty without agent hosts."""
+    rw = stack.remote_write
+    return rw.host_label if rw is not None and rw.hosts else ""
+
+
+def target_labels(stack: Stack) -> str:
+    """The labels that name one scrape target, for `by (...)` and `on (...)` clauses: job and instance,
+    and the host label when agent hosts write into a shared store (two hosts may scrape the same
+    address, 127.0.0.1:9100 on each; without the host their series would be summed or matched together).
+    On a Prometheus whose series carry no host label the extra name groups nothing."""
+    host = fleet_host_label(stack)
+    return ", ".join(("job", "instance") + ((host,) if host else ()))
+
+
+def absent_targets(stack: Stack) -> list[dict[str, str]]:
+    """The label sets TargetAbsent checks, one absent() each. Without agent hosts: one per scrape job.
+    With agent hosts (rules run on the shared store): the stack's own jobs no host runs, unscoped, then
+    one per (host, job) the spec assigns, so a host that does not scrape a job never reports it absent
+    and a host losing a job is named even while another host still scrapes that job."""
+    jobs = scrape_job_names(stack)
+    host_label = fleet_host_label(stack)
+    if not host_label:
+        return [{"job": job} for job in jobs]
+    hosts = stack.remote_write.hosts
+    assigned = {job for host in hosts for job in host.jobs}
+    return ([{"job": job} for job in jobs if job not in assigned]
+            + [{"job": job, host_label: host.name} for host in hosts for job in host.jobs])
+
+
 def base_context(stack: Stack) -> dict:
-    """What every template sees: signal keys -> series names, the route label, the scrape jobs."""
-    return {**signal_names(stack), "path_label": stack.api.path_label, "jobs": scrape_job_names(stack)}
+    """What every template sees: signal keys -> series names, the route label, the scrape jobs, the
+    label sets TargetAbsent checks, and the fleet's host label (empty on a single host)."""
+    return {**signal_names(stack), "path_label": stack.api.path_label, "jobs": scrape_job_names(stack),
+            "absent_targets": absent_targets(stack), "host_label": fleet_host_label(stack),
+            "target_labels": target_labels(stack)}
 
 
 def family_context(stack: Stack, family: fam.Family, values: dict) -> dict:
@@ -194,7 +227,10 @@ def _helpers(stack: Stack) -> dict:
     }
 
 
-def _labels(spec: dict | None, ctx: dict) -> dict[str, str]:
+def _labels(spec: dict | str | None, ctx: dict) -> dict[str, str]:
+    """Labels of a recipe: a mapping of templates, or an expression that yields a mapping."""
+    if isinstance(spec, str):
+        spec = fam.evaluate(spec, ctx)
     return {fam.render(str(k), ctx): fam.render(str(v), ctx) for k, v in (spec or {}).items()}
 
 

@@ -604,3 +604,40 @@ def _legend(field: Field) -> Legend:
     return Legend(mode=f["mode"].one_of(LEGEND_MODES) if "mode" in f else "list",
                   placement=f["placement"].one_of(LEGEND_PLACEMENTS) if "placement" in f else "bottom",
                   calcs=tuple(c.one_of(REDUCERS) for c in f["calcs"].items()) if "calcs" in f else ())
+
+
+# -- many hosts, one store -------------------------------------------------------------------
+HOST_VARIABLE_METRIC = "up"          # every scraped target has it, so every host appears
+HOST_VARIABLE_TITLE = "Host"
+
+
+def with_host_variable(dashboards: tuple[Dashboard, ...], host_label: str) -> tuple[Dashboard, ...]:
+    """With agent hosts writing into a shared store: every dashboard gets a `host` variable (unless it
+    declares one) and every selector of every panel query a `host=~"$host"` matcher. "All" is `.*`,
+    which also matches series without the label, so the same dashboards work on a single Prometheus
+    (where the host, an external label, is absent) and on the store."""
+    from dataclasses import replace
+
+    from stackgen import promql
+    out = []
+    for dashboard in dashboards:
+        variables = dashboard.variables
+        if host_label not in {v.label for v in variables}:
+            variables = (Variable(host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE,
+                                  origin=dashboard.origin),) + variables
+        rows = []
+        for row in dashboard.rows:
+            panels = []
+            for panel in row.panels:
+                queries = []
+                for query in panel.queries:
+                    try:
+                        expr = promql.add_matcher(query.expr, host_label, f"${host_label}")
+                    except ValueError as e:
+                        raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
+                                                 f"add {host_label}=~\"${host_label}\" to its selectors") from None
+                    queries.append(replace(query, expr=expr))
+                panels.append(replace(panel, queries=tuple(queries)))
+            rows.append(replace(row, panels=tuple(panels)))
+        out.append(replace(dashboard, variables=variables, rows=tuple(rows)))
+    return tuple(out)

@@ -8,7 +8,7 @@ from stackgen import conventions as names
 from stackgen.errors import SpecError
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
-from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana
+from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana, with_host_variable
 from stackgen.model.routing import Routing, read_routing
 from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
@@ -90,13 +90,15 @@ def read_stack(root: Field) -> Stack:
     used = tuple(dict.fromkeys(bot.profile for bot in bots))
     job_names = tuple(job.name for job in scrape.jobs)
     reserved = ("project", "cluster", "environment", *names.TARGET_LABELS, *scrape.target_label_names)
+    remote_write = read_remote_write(f["remote_write"], job_names, reserved) if "remote_write" in f else None
+    if remote_write is not None and remote_write.hosts:
+        dashboards = with_host_variable(dashboards, remote_write.host_label)
     return Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
                  api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
                  lines=root._lines, grafana=grafana, dashboards=dashboards, notes=tuple(notes),
                  bots=bots, profiles=used,
                  kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
-                 remote_write=read_remote_write(f["remote_write"], job_names, reserved)
-                 if "remote_write" in f else None,
+                 remote_write=remote_write,
                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
 
 

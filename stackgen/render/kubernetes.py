@@ -1,9 +1,11 @@
 """k8s/: the same stack for kube-prometheus-stack (prometheus-operator), from the same spec.
 
-- k8s/rules/<domain>.yaml: one PrometheusRule per rule file; spec.groups are rules/<domain>.rules.yml's;
+- k8s/rules/<domain>.yaml: one PrometheusRule per rule file; spec.groups are rules/<domain>.rules.yml's,
+  and k8s/rules/profile-<name>.yaml those of rules/profile-<name>.rules.yml (bot profiles);
 - k8s/monitors/<job>.yaml: a ServiceMonitor (+ k8s/monitors/<job>-service.yaml) or a PodMonitor per
   scrape job the spec says runs in the cluster; the `job` label is the spec's job name, so the rules'
-  job matchers (TargetAbsent) mean the same thing as in the single-host stack;
+  job matchers (TargetAbsent) mean the same thing as in the single-host stack; a bot's monitor carries
+  its profile's metric_relabel_configs as `metricRelabelings`;
 - k8s/dashboards/<uid>.yaml: one ConfigMap per dashboard for the Grafana sidecar (minified JSON);
 - k8s/kustomization.yaml ties the manifests together (`kubectl apply -k k8s/`);
 - k8s/values-kube-prometheus-stack.yaml: the chart values that make them work: selectors, the
@@ -19,7 +21,7 @@ from stackgen import conventions as n
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.scale import Workload
 from stackgen.model.stack import Stack
-from stackgen.render import alertmanager_config, dashboards
+from stackgen.render import alertmanager_config, dashboards, profile_rules
 from stackgen.render.alert_rules import rule_document
 from stackgen.render.output import to_yaml
 
@@ -41,17 +43,25 @@ def _metadata(stack: Stack, name: str, labels: dict | None = None, annotations: 
 
 
 # -- PrometheusRule ------------------------------------------------------------------
+def _prometheus_rule(stack: Stack, name: str, groups: list[dict]) -> dict:
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": _metadata(stack, resource_name(name), dict(stack.kubernetes.rule_selector_labels)),
+            "spec": {"groups": groups}}
+
+
 def prometheus_rules(stack: Stack) -> dict[str, dict]:
+    """One PrometheusRule per rule file: the built-in domains, custom, and each bot profile's."""
     out = {}
     for rule_file in rule_files(stack):
         if not rule_file.groups:
             continue
         groups = [{"name": g.name, "rules": [rule_document(r) for r in g.rules]} for g in rule_file.groups]
-        out[f"{n.K8S_DIR}/rules/{rule_file.domain}.yaml"] = {
-            "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-            "metadata": _metadata(stack, resource_name(rule_file.domain),
-                                  dict(stack.kubernetes.rule_selector_labels)),
-            "spec": {"groups": groups}}
+        out[f"{n.K8S_DIR}/rules/{rule_file.domain}.yaml"] = _prometheus_rule(stack, rule_file.domain, groups)
+    for profile in stack.profiles:
+        name = f"profile-{profile.name}"
+        groups = [{"name": group, "rules": [rule_document(r) for r in rules]}
+                  for group, rules in profile_rules.groups(stack, profile)]
+        out[f"{n.K8S_DIR}/rules/{name}.yaml"] = _prometheus_rule(stack, name, groups)
     return out
 
 
@@ -61,9 +71,32 @@ def _endpoint(stack: Stack, workload: Workload) -> dict:
     # Prometheus names the job after the Service (or namespace/PodMonitor); the rules match the spec's name.
     relabelings = [{"action": "replace", "targetLabel": "job", "replacement": job.name}]
     relabelings += [{"action": "replace", "targetLabel": key, "replacement": value} for key, value in job.labels]
-    return {"port": n.K8S_METRICS_PORT, "path": job.metrics_path, "scheme": job.scheme,
-            "interval": job.interval or stack.glob.scrape_interval,
-            "scrapeTimeout": job.timeout or stack.glob.scrape_timeout, "relabelings": relabelings}
+    endpoint = {"port": n.K8S_METRICS_PORT, "path": job.metrics_path, "scheme": job.scheme,
+                "interval": job.interval or stack.glob.scrape_interval,
+                "scrapeTimeout": job.timeout or stack.glob.scrape_timeout, "relabelings": relabelings}
+    bot = stack.bot(job.name) if job.profile else None
+    if bot is not None:
+        metric = [metric_relabeling(c) for c in profile_rules.relabel_configs(bot.profile, stack.api.path_label)]
+        if metric:
+            # The bot's own names and labels mapped onto the signals, as prometheus.yml's metric_relabel_configs.
+            endpoint["metricRelabelings"] = metric
+    return endpoint
+
+
+_CRD_KEYS = {"source_labels": "sourceLabels", "target_label": "targetLabel", "regex": "regex",
+             "replacement": "replacement", "action": "action", "separator": "separator", "modulus": "modulus"}
+
+
+def metric_relabeling(config: dict) -> dict:
+    """A Prometheus relabel config in the operator's RelabelConfig shape (camelCase; the action is written
+    out, since the CRD's default is the lower-case `replace` the operator passes through)."""
+    out = {"action": config.get("action", "replace")}
+    for key, value in config.items():
+        if key not in _CRD_KEYS:
+            raise ValueError(f"relabel key {key!r} has no RelabelConfig field")
+        if key != "action":
+            out[_CRD_KEYS[key]] = list(value) if isinstance(value, (list, tuple)) else value
+    return out
 
 
 def monitors(stack: Stack) -> dict[str, dict]:

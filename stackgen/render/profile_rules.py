@@ -16,6 +16,7 @@ import re
 from stackgen import conventions as n
 from stackgen import promql
 from stackgen.alerts import engine, links
+from stackgen.alerts.engine import fleet_host_label, target_labels
 from stackgen.alerts.model import Rule
 from stackgen.model.profiles import Bot, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
@@ -104,20 +105,31 @@ def mapping_rules(profile: Profile, bots: list[Bot]) -> list[tuple[Mapping, Rule
     return out
 
 
-def _heartbeat_condition(bot: Bot) -> str:
+def _host_scopes(stack: Stack, job: str) -> list[dict[str, str]]:
+    """The extra labels of each place a job is scraped: one per agent host that runs it, or none."""
+    host_label = fleet_host_label(stack)
+    hosts = [h.name for h in stack.remote_write.hosts if job in h.jobs] if host_label else []
+    return [{host_label: h} for h in hosts] or [{}]
+
+
+def _heartbeat_condition(stack: Stack, bot: Bot) -> str:
     hb = bot.profile.heartbeat
+    by = target_labels(stack)
     job = f'job="{bot.name}"'
-    down = f"up{{{job}}} == 0 or absent(up{{{job}}})"
+    # absent() per agent host that runs the bot (as TargetAbsent): one host losing it is not hidden by another.
+    absent = " or ".join("absent(up{" + ", ".join([job] + [f'{k}="{v}"' for k, v in scope.items()]) + "})"
+                         for scope in _host_scopes(stack, bot.name))
+    down = f"up{{{job}}} == 0 or {absent}"
     if hb is None:
         return down
     metric = f"{bot.profile.stored_name(hb.metric)}{{{job}}}"
     seconds = heartbeat_seconds(bot)
     if hb.kind == "timestamp":
-        stale = f"time() - max by (job, instance) ({metric}) > {seconds:g}"
+        stale = f"time() - max by ({by}) ({metric}) > {seconds:g}"
     elif hb.kind == "age":
-        stale = f"max by (job, instance) ({metric}) > {seconds:g}"
+        stale = f"max by ({by}) ({metric}) > {seconds:g}"
     else:
-        stale = f"max by (job, instance) (changes({metric}[{bot.heartbeat.max_age}])) == 0"
+        stale = f"max by ({by}) (changes({metric}[{bot.heartbeat.max_age}])) == 0"
     return f"({stale}) or {down}"
 
 
@@ -125,7 +137,7 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     hb = bot.profile.heartbeat
     what = (f"its heartbeat ({hb.metric}) has not advanced for {bot.heartbeat.max_age}, or its target is down or gone"
             if hb else "its target is down or gone (its profile has no heartbeat metric)")
-    rule = Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(bot), for_=bot.heartbeat.for_,
+    rule = Rule(alert=ALERT_BOT_STOPPED, expr=_heartbeat_condition(stack, bot), for_=bot.heartbeat.for_,
                 labels=(("severity", bot.heartbeat.severity),),
                 annotations=(("description",
                               f"Bot {{{{ $labels.job }}}} (profile {bot.profile.name}) stopped: {what}."),
@@ -201,9 +213,14 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
     hb = bot.profile.heartbeat
     seconds = heartbeat_seconds(bot)
     steps = int((seconds + _for_seconds(bot)) // _STEP) + 6
-    stopped, live = {"job": bot.name, "instance": _INSTANCE}, {"job": bot.name, "instance": "bot-2:9100"}
+    first, *rest = _host_scopes(stack, bot.name)
+    stopped = {"job": bot.name, "instance": _INSTANCE, **first}
+    live = {"job": bot.name, "instance": "bot-2:9100", **first}
     series = [{"series": _selector("up", stopped), "values": f"1x{steps}"},
               {"series": _selector("up", live), "values": f"1x{steps}"}]
+    # The bot on its other agent hosts is alive throughout (else their absent() terms fire too).
+    elsewhere = [{"job": bot.name, "instance": _INSTANCE, **scope} for scope in rest]
+    series += [{"series": _selector("up", labels), "values": f"1x{steps}"} for labels in elsewhere]
     moving = ""
     if hb is None:
         series[0]["values"] = f"0x{steps}"
@@ -218,14 +235,15 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
             stuck, moving = f"7x{steps}", f"0+1x{steps}"
         series += [{"series": _selector(name, stopped), "values": stuck},
                    {"series": _selector(name, live), "values": moving}]
+        series += [{"series": _selector(name, labels), "values": moving} for labels in elsewhere]
         what = f"a heartbeat ({hb.metric}) that stopped fires; one that advances stays silent"
     # The profile's other bots are alive throughout (else their absent() branch fires too).
     for other in others:
-        series.append({"series": _selector("up", {"job": other.name, "instance": _INSTANCE}), "values": f"1x{steps}"})
-        if hb is not None:
-            name = other.profile.stored_name(hb.metric)
-            series.append({"series": _selector(name, {"job": other.name, "instance": _INSTANCE}),
-                           "values": moving})
+        for scope in _host_scopes(stack, other.name):
+            labels = {"job": other.name, "instance": _INSTANCE, **scope}
+            series.append({"series": _selector("up", labels), "values": f"1x{steps}"})
+            if hb is not None:
+                series.append({"series": _selector(other.profile.stored_name(hb.metric), labels), "values": moving})
     rule = deadman_rule(stack, bot)
     annotations = engine.expected(rule, stopped, None).annotations
     at = int(((seconds + _for_seconds(bot)) // _STEP + 4) * _STEP)

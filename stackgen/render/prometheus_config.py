@@ -27,13 +27,7 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
             scrape_configs.append({"job_name": service, "basic_auth": basic_auth(service, secrets_dir),
                                    "static_configs": [{"targets": [at(f"{service}:{n.SERVICE_PORTS[service]}")]}]})
     for job in stack.scrape.jobs:
-        entry = job_entry(job, [at(t) for t in job.targets])
-        bot = stack.bot(job.name) if job.profile else None
-        relabel = profile_rules.relabel_configs(bot.profile, stack.api.path_label) if bot is not None else []
-        if relabel:
-            # The bot's own names, labels and per-exchange names mapped onto the signals (its profile).
-            entry["metric_relabel_configs"] = relabel
-        scrape_configs.append(entry)
+        scrape_configs.append(scrape_entry(stack, job, [at(t) for t in job.targets]))
     return {
         "global": {
             "scrape_interval": g.scrape_interval,
@@ -47,6 +41,17 @@ def config(stack: Stack, deployment: str = hosts.COMPOSE, rules_dir: str = n.PRO
         "scrape_configs": scrape_configs,
         **remote_write_section(stack),
     }
+
+
+def scrape_entry(stack: Stack, job: ScrapeJob, targets: list[str]) -> dict:
+    """A scrape job as the stack's Prometheus and every agent host scrape it (a bot's profile included)."""
+    entry = job_entry(job, targets)
+    bot = stack.bot(job.name) if job.profile else None
+    relabel = profile_rules.relabel_configs(bot.profile, stack.api.path_label) if bot is not None else []
+    if relabel:
+        # The bot's own names, labels and per-exchange names mapped onto the signals (its profile).
+        entry["metric_relabel_configs"] = relabel
+    return entry
 
 
 def job_entry(job: ScrapeJob, targets: list[str]) -> dict:

@@ -5,9 +5,11 @@ Used by the stack's prometheus.yml (prometheus_config) and by the agent-mode con
 from __future__ import annotations
 
 from stackgen import conventions as n
+from stackgen import promql
 from stackgen.alerts.rulesets import recorded_series, rule_files
 from stackgen.model.scale import RemoteWrite
 from stackgen.model.stack import Stack
+from stackgen.render import profile_rules
 
 
 def kept_series(stack: Stack) -> list[str]:
@@ -16,6 +18,14 @@ def kept_series(stack: Stack) -> list[str]:
     names = {s for m in stack.catalog.metrics for s in m.series_names}
     names |= set(recorded_series([rule for file in rule_files(stack) for rule in file.records]))
     names |= set(n.WELL_KNOWN_SERIES)
+    # Bot profiles: what their rules read (a bot's own names the mapping rules scale or age, its
+    # heartbeat) and what they record, since the rules run on the store too.
+    for profile in stack.profiles:
+        for _, rules in profile_rules.groups(stack, profile):
+            for rule in rules:
+                names |= set(promql.selected_metrics(rule.expr))
+                if rule.record:
+                    names.add(rule.record)
     return sorted(names)
 
 
@@ -67,17 +77,3 @@ def alertmanager_targets(stack: Stack) -> list[str]:
         return [i.web for i in stack.alertmanager_ha.instances]
     return [f"alertmanager:{n.SERVICE_PORTS['alertmanager']}"]
 
-
-def target_absent_expression(stack: Stack) -> str:
-    """TargetAbsent for a sharded fleet: absent() per (host, job) the spec assigns, so a host that does
-    not scrape a job never reports it absent; jobs no agent host runs keep the unscoped form."""
-    rw = stack.remote_write
-    jobs = [job.name for job in stack.scrape.jobs]
-    if stack.scrape.self_monitoring:
-        jobs = ["prometheus", "alertmanager"] + jobs
-    if rw is None or not rw.hosts:
-        return " or ".join(f'absent(up{{job="{job}"}})' for job in jobs)
-    parts = [f'absent(up{{job="{job}", {rw.host_label}="{host.name}"}})' for host in rw.hosts for job in host.jobs]
-    assigned = {job for host in rw.hosts for job in host.jobs}
-    parts += [f'absent(up{{job="{job}"}})' for job in jobs if job not in assigned]
-    return " or ".join(parts)

@@ -15,7 +15,7 @@ from stackgen.model.scale import AgentHost
 from stackgen.model.stack import Stack
 from stackgen.render import hosts
 from stackgen.render.output import header, to_yaml
-from stackgen.render.prometheus_config import job_entry
+from stackgen.render.prometheus_config import scrape_entry
 from stackgen.render.remote_write import remote_write_entry
 
 
@@ -26,7 +26,7 @@ def agent_config(stack: Stack, host: AgentHost, deployment: str = hosts.COMPOSE)
     for job in stack.scrape.jobs:
         if job.name in host.jobs:
             targets = overrides.get(job.name, job.targets)
-            scrape_configs.append(job_entry(job, [hosts.address(t, deployment) for t in targets]))
+            scrape_configs.append(scrape_entry(stack, job, [hosts.address(t, deployment) for t in targets]))
     return {
         "global": {
             "scrape_interval": g.scrape_interval,

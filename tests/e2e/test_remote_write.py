@@ -7,6 +7,7 @@ Everything on 127.0.0.1, free ports, a temporary folder; every process is stoppe
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 
@@ -20,7 +21,7 @@ from stackgen.render.remote_write import kept_series
 from tests.conftest import run_generate
 from tests.e2e.conftest import Receiver, _free_ports
 from tests.e2e.servers import Servers, get, need, poll, query
-from tests.e2e.test_native_stack import panel_queries, substitute
+from tests.e2e.test_native_stack import dashboards, panel_queries, substitute
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
@@ -188,27 +189,39 @@ def test_vmalert_evaluates_the_generated_rules_against_the_store(fleet):
 
 
 def test_dashboard_queries_narrowed_to_each_host_return_data(fleet):
-    """The host variable as Grafana fills it: its values are both hosts, and every panel query with
-    host=~"<one host>" added (VictoriaMetrics' extra_filters, applied to every selector) has data."""
+    """The generated host variable as Grafana fills it: its query lists both hosts, and every panel query,
+    with $host set to one host (the other variables on "All"), has data in the store."""
     assert poll(lambda: set(get(f"{fleet['vm']}/api/v1/label/host/values")["data"]) >= set(HOSTS), DATA_TIMEOUT)
     assert get(f"{fleet['vm']}/api/v1/label/cluster/values")["data"] == [load_stack(fleet["spec_path"]).glob.cluster]
+    boards = dashboards(fleet["tree"])
+    for path, board in boards.items():
+        host = next(v for v in board["templating"]["list"] if v["name"] == "host")
+        assert (host["includeAll"], host["allValue"]) == (True, ".*"), path
+        metric, label = re.match(r"label_values\((\w+), (\w+)\)", host["definition"]).groups()
+        values = {r["metric"].get(label) for r in query(fleet["vm"], f"count by ({label}) ({metric})")}
+        assert values == set(HOSTS), (path, values)
     queries = panel_queries(fleet["tree"])
-    assert len(queries) >= 40
+    assert len(queries) >= 40 and all('host=~"$host"' in expr for _, expr in queries)
     # ALERTS carry a host only when the alert's expression keeps it: the Watchdog never does. Those run
-    # without the host filter, as a Grafana panel with "All" selected would.
-    queries = [(where, substitute(expr)) for where, expr in queries]
+    # with the host variable on "All" (`.*`, which also matches a missing label).
     missing = {}
     for host in HOSTS:
-        pending = {f"{host}: {where}": expr for where, expr in queries}
+        pending = {f"{host}: {where}": substitute(expr if "ALERTS" in expr else _with_host(expr, host))
+                   for where, expr in queries}
 
-        def empty(pending=pending, host=host):
+        def empty(pending=pending):
             for key, expr in list(pending.items()):
-                narrow = {} if "ALERTS" in expr else {"extra_filters[]": [f'{{host=~"{host}"}}']}
-                if query(fleet["vm"], expr, **narrow):
+                if query(fleet["vm"], expr):
                     del pending[key]
             return not pending
         poll(empty, DATA_TIMEOUT, interval=1.0)
         missing.update(pending)
-    # The filter is applied: a host nobody has narrows a panel to nothing.
-    assert query(fleet["vm"], "sum(trading_pnl_usd)", **{"extra_filters[]": ['{host=~"no-such-host"}']}) == []
+    # The variable narrows: a host nobody has gives a panel nothing.
+    nowhere = substitute(_with_host(next(e for _, e in queries if "trading_pnl_usd" in e), "no-such-host"))
+    assert query(fleet["vm"], nowhere) == [], nowhere
     assert not missing, "panels without data for one host:\n" + "\n".join(f"{k} -> {v}" for k, v in missing.items())
+
+
+def _with_host(expr: str, host: str) -> str:
+    """$host (or ${host}) as Grafana substitutes one selected value into a regex matcher."""
+    return re.sub(r"\$\{host(?::\w+)?\}|\$host\b", host, expr)   # slugs: nothing to escape

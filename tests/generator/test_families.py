@@ -84,7 +84,9 @@ def test_every_signal_key_a_template_names_resolves():
     catalog = fam.catalog()
     keys = {k for f in catalog.families.values() for r in f.rules for k in fam_keys(r["expr"])}
     keys |= {k for r in catalog.records.values() for k in fam_keys(r.expr)}
-    known = set(names) | {"path_label", "jobs", "job", "quantile", "severity", "seconds"}
+    known = set(names) | {"path_label", "jobs", "job", "quantile", "severity", "seconds", "absent_targets",
+                          "host_label", "target_labels"}
+    known |= {"key", "value"}       # loop variables over absent_targets' label sets
     known |= {f.name for fam_ in catalog.families.values() for f in fam_.fields}
     known |= {k for fam_ in catalog.families.values() for r in fam_.rules for k in (r.get("let") or {})}
     assert keys <= known, keys - known

@@ -255,3 +255,94 @@ def test_two_secret_files_with_one_name_are_refused(edited_spec):
     with pytest.raises(SpecError, match=r"alertmanager\.receivers: /etc/alertmanager/secrets/slack_webhook_url "
                                         r"and /elsewhere/slack_webhook_url would both be key 'slack_webhook_url'"):
         render_spec(edited_spec(clash))
+
+
+# -- bots and profiles: examples rendered with kubernetes enabled ------------------------------
+# Each example's bots run in the cluster: one behind a Service, the others as pods (PodMonitor).
+EXAMPLES = ("rust-trader", "d77-topn", "d80-fx", "fastapi", "zigquant")
+
+
+def _example_in_kubernetes(name: str, tmp_path: Path) -> tuple[dict, dict[str, str]]:
+    data = yaml.safe_load((ROOT / "examples" / f"{name}.yaml").read_text())
+    workloads = []
+    for i, bot in enumerate(data["bots"]):
+        port = int(bot["targets"][0].rsplit(":", 1)[1])
+        if i == 0:
+            workloads.append({"job": bot["name"], "kind": "service", "selector": {"app": bot["name"]}, "port": port})
+        else:
+            workloads.append({"job": bot["name"], "kind": "pod", "selector": {"app": bot["name"]}})
+    data["kubernetes"] = {"enabled": True, "workloads": workloads}
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return data, render_spec(spec)[1]
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def example(request, tmp_path_factory):
+    return request.param, *_example_in_kubernetes(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def test_examples_with_bots_validate_and_carry_the_profile_rules(example):
+    name, data, files = example
+    docs = manifests(files)
+    assert schema_errors(docs) == []
+    profile_files = sorted(p for p in files if Path(p).name.startswith("profile-") and p.endswith(".rules.yml"))
+    assert profile_files, "the example has a bot profile"
+    rules = {Path(p).stem: d for p, d in docs.items() if d["kind"] == "PrometheusRule"}
+    all_rule_files = {Path(p).name.removesuffix(".rules.yml") for p in files
+                      if p.startswith(n.RULES_DIR + "/") and p.endswith(".rules.yml")}
+    assert set(rules) == all_rule_files
+    for path in profile_files:
+        stem = Path(path).name.removesuffix(".rules.yml")
+        assert rules[stem]["spec"]["groups"] == yaml.safe_load(files[path])["groups"]
+        assert rules[stem]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert rules[stem]["metadata"]["name"] == f"tradingmon-{stem}"
+
+
+def _crd_shape(config: dict) -> dict:
+    names = {"source_labels": "sourceLabels", "target_label": "targetLabel"}
+    return {"action": "replace", **{names.get(k, k): v for k, v in config.items()}}
+
+
+def test_bot_monitors_carry_the_profiles_metric_relabel_configs_as_metric_relabelings(example):
+    """The same rewrites as prometheus.yml's metric_relabel_configs, in the CRD's camelCase fields."""
+    name, data, files = example
+    scrape = {j["job_name"]: j for j in yaml.safe_load(files[n.PROMETHEUS_CONFIG])["scrape_configs"]}
+    docs = manifests(files)
+    checked = 0
+    for bot in data["bots"]:
+        monitor = next(d for d in docs.values() if d["kind"] in ("ServiceMonitor", "PodMonitor")
+                       and d["metadata"]["name"] == f"tradingmon-{bot['name']}")
+        (endpoint,) = monitor["spec"].get("endpoints") or monitor["spec"]["podMetricsEndpoints"]
+        expected = [_crd_shape(c) for c in scrape[bot["name"]].get("metric_relabel_configs", [])]
+        assert endpoint.get("metricRelabelings", []) == expected
+        for relabeling in endpoint.get("metricRelabelings", []):
+            assert not {k for k in relabeling if "_" in k}, relabeling       # camelCase only
+            assert set(relabeling) <= {"sourceLabels", "targetLabel", "regex", "replacement", "action"}
+        checked += len(expected)
+    assert checked > 0
+
+
+@pytest.mark.tools
+def test_example_prometheus_rules_pass_promtool_check_and_their_generated_tests(example, tmp_path):
+    need_tools("promtool")
+    name, _, files = example
+    rules_dir = tmp_path / "rules"
+    (rules_dir / "tests").mkdir(parents=True)
+    extracted, tests = [], []
+    for path, doc in manifests(files).items():
+        if doc["kind"] != "PrometheusRule":
+            continue
+        stem = Path(path).stem
+        target = rules_dir / f"{stem}.rules.yml"
+        target.write_text(yaml.safe_dump({"groups": doc["spec"]["groups"]}, sort_keys=False))
+        extracted.append(str(target))
+        test = rules_dir / "tests" / f"{stem}.test.yml"
+        test.write_text(files[f"{n.RULE_TESTS_DIR}/{stem}.test.yml"])
+        tests.append(str(test))
+    assert any("profile-" in t for t in tests)
+    check = subprocess.run(["promtool", "check", "rules", *extracted], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = subprocess.run(["promtool", "test", "rules", *tests], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("SUCCESS") == len(tests)

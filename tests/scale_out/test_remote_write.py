@@ -2,6 +2,7 @@
 and as the real promtool and vmalert judge them."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,9 +11,12 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
-from stackgen.model.stack import load_stack
+from stackgen import promql, writer
+from stackgen.alerts import engine
+from stackgen.alerts import testdata as td
+from stackgen.alerts.model import selector
 from stackgen.pipeline import render_spec
-from stackgen.render.remote_write import target_absent_expression
+from stackgen.signals import signal_names
 from tests.conftest import ROOT, need_tools
 
 HOSTS = [{"name": "bot-a", "jobs": ["exporter"], "targets": {"exporter": ["127.0.0.1:9100"]}},
@@ -166,29 +170,231 @@ def test_vmalert_dry_run_accepts_the_generated_rules_and_rejects_a_broken_one(tm
     assert proc.returncode != 0 and "bad prometheus expr" in proc.stdout + proc.stderr
 
 
+# bot-b runs only topn-bot; bot-a runs topn-bot and the exporter: the last (host, job) TargetAbsent checks is
+# (bot-a, exporter), so the generated test loses bot-a's exporter while bot-b never scrapes one.
+SHARDED = [{"name": "bot-b", "jobs": ["topn-bot"]}, {"name": "bot-a", "jobs": ["topn-bot", "exporter"]}]
+
+
+def _sharded(data):
+    fleet()(data)
+    data["remote_write"]["hosts"] = SHARDED
+
+
+def _platform(files) -> tuple[dict, dict]:
+    rules = yaml.safe_load(files[f"{n.RULES_DIR}/platform.rules.yml"])
+    rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "TargetAbsent")
+    test = yaml.safe_load(files[f"{n.RULE_TESTS_DIR}/platform.test.yml"])
+    case = next(t for t in test["tests"] if "TargetAbsent" in t["name"])
+    return rule, case
+
+
+def _promtool_test(files, tmp_path) -> subprocess.CompletedProcess:
+    writer.write(files, tmp_path, n.OWNED_DIRS)
+    return subprocess.run(["promtool", "test", "rules", str(tmp_path / n.RULE_TESTS_DIR / "platform.test.yml")],
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.tools
 def test_sharded_target_absent_fires_only_for_the_host_that_runs_the_job(edited_spec, tmp_path):
-    """The TargetAbsent expression for a fleet, judged by promtool: bot-b never scrapes `exporter`, so its
-    missing exporter series is no alert; bot-a losing its exporter series is one."""
+    """With agent hosts, the generated TargetAbsent has one absent() per (host, job) the spec assigns, and its
+    generated promtool test proves it: bot-b, which does not run the exporter, stays silent; bot-a losing its
+    exporter fires with {job, host}, although bot-b's topn-bot and bot-a's topn-bot are still there."""
     need_tools("promtool")
-    stack = load_stack(edited_spec(fleet()))
-    expr = target_absent_expression(stack)
-    assert 'absent(up{job="exporter", host="bot-a"})' in expr and 'host="bot-b", job="exporter"' not in expr
-    (tmp_path / "absent.rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "absent", "rules": [
-        {"alert": "TargetAbsent", "expr": expr, "for": "1m"}]}]}))
-    present = {"prometheus": "1x20", "alertmanager": "1x20"}
-    series = [{"series": f'up{{job="{job}", instance="{job}:1"}}', "values": v} for job, v in present.items()]
-    series += [{"series": 'up{job="exporter", host="bot-a", instance="a:9100"}', "values": "1x5 _x15"},
-               {"series": 'up{job="topn-bot", host="bot-b", instance="b:9101"}', "values": "1x20"}]
-    (tmp_path / "absent.test.yml").write_text(yaml.safe_dump({
-        "rule_files": ["absent.rules.yml"], "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": [
-            {"eval_time": "4m", "alertname": "TargetAbsent", "exp_alerts": []},
-            {"eval_time": "15m", "alertname": "TargetAbsent", "exp_alerts": [
-                {"exp_labels": {"job": "exporter", "host": "bot-a"}}]}]}]}))
-    proc = subprocess.run(["promtool", "test", "rules", "absent.test.yml"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    _, files = render_spec(edited_spec(_sharded))
+    rule, case = _platform(files)
+    assert rule["expr"] == ('absent(up{job="prometheus"}) or absent(up{job="alertmanager"}) or '
+                            'absent(up{job="topn-bot", host="bot-b"}) or absent(up{job="topn-bot", host="bot-a"}) '
+                            'or absent(up{job="exporter", host="bot-a"})')
+    fired = [a["exp_labels"] for t in case["alert_rule_test"] if t["alertname"] == "TargetAbsent"
+             for a in t["exp_alerts"]]
+    assert fired == [{"job": "exporter", "host": "bot-a", "severity": "critical"}]
+    inputs = [s["series"] for s in case["input_series"]]
+    assert 'up{host="bot-b",instance="topn-bot:1",job="topn-bot"}' in inputs
+    assert not [s for s in inputs if 'job="exporter"' in s]           # no host sends the exporter's up
+    proc = _promtool_test(files, tmp_path / "gen")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    # Without agent hosts the expression stays today's unscoped form.
-    plain = target_absent_expression(load_stack(ROOT / "spec.yaml"))
-    assert 'absent(up{job="exporter"})' in plain and "host=" not in plain
+    # The test can fail: the unscoped per-job chain (today's single-host form) does not name the host.
+    platform = tmp_path / "gen" / n.RULES_DIR / "platform.rules.yml"
+    plain = " or ".join(f'absent(up{{job="{j}"}})' for j in ("prometheus", "alertmanager", "topn-bot", "exporter"))
+    platform.write_text(platform.read_text().replace(rule["expr"], plain))
+    assert plain in platform.read_text()
+    proc = subprocess.run(["promtool", "test", "rules", str(tmp_path / "gen" / n.RULE_TESTS_DIR / "platform.test.yml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "TargetAbsent" in proc.stdout + proc.stderr
+
+
+def test_without_agent_hosts_target_absent_stays_the_per_job_chain(edited_spec):
+    stack, files = render_spec(edited_spec())
+    rule, _ = _platform(files)
+    jobs = ["prometheus", "alertmanager"] if stack.scrape.self_monitoring else []
+    jobs += [j.name for j in stack.scrape.jobs]
+    assert rule["expr"] == " or ".join(f'absent(up{{job="{j}"}})' for j in jobs)
+
+
+def _recording_case(stack, host_label: str = "host") -> tuple[dict, list[str]]:
+    """Two hosts scrape the same address (127.0.0.1:9101 on each) with identical target labels: one
+    bot loops fast, the other slow; each has its own FX median and one source. In the store only the
+    host label tells them apart."""
+    names = signal_names(stack)
+    loop = stack.catalog.get(names["loop_latency"])
+    target = {"job": "topn-bot", "instance": "127.0.0.1:9101"}
+    bot = {**target, "env": "paper", "universe": "top20", "strategy": "s1"}
+    fast, slow = td.bucket_below(loop.buckets, 0.01), td.bucket_above(loop.buckets, 0.1)
+    series, samples = [], 20
+    for host, bucket, median in (("bot-a", fast, 1.0), ("bot-b", slow, 1.01)):
+        series += td.histogram_series(loop.name, {**bot, host_label: host}, loop.buckets, bucket[1], 60, samples)
+        series.append((selector(names["fx_median"], {**target, host_label: host}), td.constant(median, samples)))
+        series.append((selector(names["fx_source_rate"], {**target, host_label: host, "source": "okx"}),
+                       td.constant(1.0, samples)))
+    p50 = f'{names["loop_latency_quantile"]}{{quantile="0.5"}}'
+    expected = [
+        {"labels": selector(names["loop_latency_quantile"], {**bot, host_label: host, "quantile": "0.5"}),
+         "value": td.quantile_in_bucket(0.5, *bucket)} for host, bucket in (("bot-a", fast), ("bot-b", slow))]
+    deviation = [
+        {"labels": selector(names["fx_source_deviation"], {**target, host_label: host, "source": "okx"}),
+         "value": value} for host, value in (("bot-a", 0.0), ("bot-b", 10000 * abs(1.0 - 1.01) / 1.01))]
+    case = {"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series],
+            "promql_expr_test": [{"expr": p50, "eval_time": "10m", "exp_samples": expected},
+                                 {"expr": names["fx_source_deviation"], "eval_time": "10m",
+                                  "exp_samples": deviation}]}
+    return case, [names["loop_latency_quantile"], names["fx_source_deviation"]]
+
+
+@pytest.mark.tools
+def test_recording_rules_keep_the_host_label_so_hosts_sharing_an_address_do_not_collide(edited_spec, tmp_path):
+    """With agent hosts the built-in recording rules group and match by (job, instance, host): two hosts
+    scraping the same address keep one recorded series each, and each source is compared with its own
+    host's median. Without the host in the clauses the same test fails (summed into one series, or a
+    many-to-many match)."""
+    need_tools("promtool")
+    stack, files = render_spec(edited_spec(fleet()))
+    assert engine.target_labels(stack) == "job, instance, host"
+    writer.write(files, tmp_path, n.OWNED_DIRS)
+    case, recorded = _recording_case(stack)
+    rules = [str(tmp_path / n.RULES_DIR / f) for f in ("topn.rules.yml", "fx.rules.yml")]
+    (tmp_path / "fleet.test.yml").write_text(yaml.safe_dump({
+        "rule_files": rules, "evaluation_interval": "1m", "tests": [case]}))
+
+    def promtool() -> subprocess.CompletedProcess:
+        return subprocess.run(["promtool", "test", "rules", str(tmp_path / "fleet.test.yml")], capture_output=True,
+                              text=True, timeout=120)
+    proc = promtool()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The single-host form of the same rules collides: one file at a time, each for its own reason.
+    for path, symptom in zip(rules, (f'expr: "{recorded[0]}', "many-to-many matching not allowed"), strict=True):
+        text = Path(path).read_text()
+        assert "job, instance, host" in text
+        Path(path).write_text(text.replace("job, instance, host", "job, instance"))
+        proc = promtool()
+        assert proc.returncode != 0 and symptom in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        Path(path).write_text(text)
+
+def test_without_agent_hosts_rules_group_by_job_and_instance_only(edited_spec):
+    stack, files = render_spec(edited_spec())
+    assert engine.target_labels(stack) == "job, instance"
+    text = "".join(t for p, t in files.items() if p.startswith(f"{n.RULES_DIR}/") and p.endswith(".rules.yml"))
+    assert "by (job, instance" in text and "host" not in text
+
+
+def test_agents_scrape_bots_with_their_profile_and_the_store_keeps_what_profile_rules_read(tmp_path):
+    """A bot on an agent host is scraped with its profile's metric_relabel_configs (as on the stack's
+    Prometheus), and the keep filter lets through the bot series the profile rules read and record."""
+    data = yaml.safe_load((ROOT / "examples" / "d77-topn.yaml").read_text())
+    bot = data["bots"][0]["name"]
+    data["remote_write"] = {"url": "http://127.0.0.1:8428/api/v1/write", "hosts": [{"name": "bot-a", "jobs": [bot]}]}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, files = render_spec(spec)
+    central = {j["job_name"]: j for j in _yaml(files, n.PROMETHEUS_CONFIG)["scrape_configs"]}
+    config = _yaml(files, f"{n.AGENTS_DIR}/bot-a/prometheus.yml")
+    (agent,) = config["scrape_configs"]
+    assert agent["metric_relabel_configs"] == central[bot]["metric_relabel_configs"] != []
+    keep = re.compile(f"^(?:{config['remote_write'][0]['write_relabel_configs'][0]['regex']})$")
+    profile_rules = yaml.safe_load(next(t for p, t in files.items() if "/profile-" in p and p.endswith(".rules.yml")))
+    read = {r.get("record") for g in profile_rules["groups"] for r in g["rules"]} - {None}
+    read |= {m for g in profile_rules["groups"] for r in g["rules"] for m in promql.selected_metrics(r["expr"])}
+    assert read and all(keep.match(name) for name in read), [m for m in read if not keep.match(m)]
+
+
+def _dashboards(files) -> dict[str, dict]:
+    return {p: json.loads(t) for p, t in files.items() if p.startswith(f"{n.DASHBOARDS_DIR}/") and p.endswith(".json")}
+
+
+def _exprs(dashboard: dict) -> list[str]:
+    found, pending = [], list(dashboard.get("panels", []))
+    while pending:
+        panel = pending.pop()
+        pending += panel.get("panels", [])
+        found += [t["expr"] for t in panel.get("targets", []) if t.get("expr")]
+    return found
+
+
+def test_with_agent_hosts_every_dashboard_has_a_host_variable_and_every_selector_uses_it(edited_spec):
+    """The host variable tolerates a single host: "All" is `.*`, which matches series without the label."""
+    _, files = render_spec(edited_spec(fleet()))
+    boards = _dashboards(files)
+    assert boards
+    total = 0
+    for path, board in boards.items():
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        host = variables["host"]
+        assert (host["type"], host["includeAll"], host["allValue"], host["multi"]) == ("query", True, ".*", True), path
+        assert host["definition"] == "label_values(up, host)"
+        assert host["current"] == {"text": ["All"], "value": ["$__all"]}
+        for expr in _exprs(board):
+            selectors: list = []
+            promql._walk(promql.parse(expr), selectors, [], set(), [])
+            assert selectors and all("host" in labels for _, labels in selectors), (path, expr)
+            assert expr.count('host=~"$host"') == len(selectors), expr
+            total += 1
+    assert total >= 40
+    # The shipped spec (no hosts): no host variable, no host matcher.
+    _, plain = render_spec(edited_spec())
+    for board in _dashboards(plain).values():
+        assert "host" not in {v["name"] for v in board["templating"]["list"]}
+        assert not [e for e in _exprs(board) if "$host" in e]
+
+
+@pytest.mark.parametrize("expr,expected", [
+    ('count(up == 0) or on() vector(0)', 'count(up{h=~"$h"} == 0) or on() vector(0)'),
+    ('sum by (status) (rate(x_total{job=~"$job"}[$__rate_interval]))',
+     'sum by (status) (rate(x_total{h=~"$h", job=~"$job"}[$__rate_interval]))'),
+    ('sum(a:b:c) / ignoring (up) group_left sum without (up) (up{})',
+     'sum(a:b:c{h=~"$h"}) / ignoring (up) group_left sum without (up) (up{h=~"$h"})'),
+    ('up{h="a"} + on (instance) label_replace(up, "up", "$1", "instance", "(up)")',
+     'up{h="a"} + on (instance) label_replace(up{h=~"$h"}, "up", "$1", "instance", "(up)")'),
+    ('{__name__="up", job="x"}', '{h=~"$h", __name__="up", job="x"}'),
+    ('sum(x{path=~"/a{1}", q="}"}) + y{a="\\"}"}', 'sum(x{h=~"$h", path=~"/a{1}", q="}"}) + y{h=~"$h", a="\\"}"}'),
+])
+def test_add_matcher_narrows_every_selector_and_nothing_else(expr, expected):
+    assert promql.add_matcher(expr, "h", "$h") == expected
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("example", ["fastapi", "d77-topn"])
+def test_bot_stopped_on_agent_hosts_is_per_host_and_its_generated_tests_pass(example, tmp_path):
+    """BotStopped, like TargetAbsent, checks absent() per agent host that runs the bot, and its
+    heartbeat per (job, instance, host); the generated profile tests pass under promtool."""
+    need_tools("promtool")
+    data = yaml.safe_load((ROOT / "examples" / f"{example}.yaml").read_text())
+    bots = [b["name"] for b in data["bots"]]
+    data["remote_write"] = {"url": "http://127.0.0.1:8428/api/v1/write", "hosts": [
+        {"name": "bot-a", "jobs": bots}, {"name": "bot-b", "jobs": bots[:1]}]}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, files = render_spec(spec)
+    (path,) = [p for p in files if "/profile-" in p and p.endswith(".rules.yml")]
+    stopped = [r["expr"] for g in yaml.safe_load(files[path])["groups"] for r in g["rules"]
+               if r.get("alert") == "BotStopped"]
+    assert len(stopped) == len(bots)
+    first = next(e for e in stopped if f'job="{bots[0]}"' in e)
+    assert f'absent(up{{job="{bots[0]}", host="bot-a"}}) or absent(up{{job="{bots[0]}", host="bot-b"}})' in first
+    if len(bots) > 1:
+        second = next(e for e in stopped if f'job="{bots[1]}"' in e)
+        assert f'absent(up{{job="{bots[1]}", host="bot-a"}})' in second and 'host="bot-b"' not in second
+    if data["bots"][0].get("heartbeat"):
+        assert "max by (job, instance, host)" in first
+    writer.write(files, tmp_path / "out", n.OWNED_DIRS)
+    tests = sorted((tmp_path / "out" / n.RULE_TESTS_DIR).glob("*.test.yml"))
+    proc = subprocess.run(["promtool", "test", "rules", *map(str, tests)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
