@@ -42,7 +42,9 @@ bench: $(STAMP) ## Benchmarks: exporter hot path and /metrics, generator run tim
 	$(PY) bench/generate_bench.py
 
 up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, else local processes), wait until healthy, print the URLs
-	@$(MAKE) --no-print-directory tools || echo "up: continuing: a Docker engine does not need these local binaries" >&2
+	@# Natively `up` needs prometheus and an alertmanager; `make tools` only when one is missing (it takes a while).
+	@{ command -v prometheus && { command -v prometheus-alertmanager || command -v alertmanager; }; } >/dev/null \
+		|| $(MAKE) --no-print-directory tools || echo "up: continuing: a Docker engine does not need these local binaries" >&2
 	$(PY) -m stackctl up
 
 down: $(STAMP) ## Stop exactly what `make up` started (docker compose down, or its recorded processes)
