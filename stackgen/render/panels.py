@@ -25,8 +25,18 @@ _ENVELOPE = ("type", "id", "title", "description", "datasource", "gridPos", "lin
 NEUTRAL = "blue"
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def plain(value):
     """grafanalib objects -> plain dicts and lists (what its JSON encoder does, without the JSON)."""
+    kind = type(value)
+    if kind in _SCALARS:                    # the exact built-in types first: most values are these
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
     if hasattr(value, "to_json_data"):
         return plain(value.to_json_data())
     if isinstance(value, dict):
@@ -38,6 +48,13 @@ def plain(value):
 
 def drop_nulls(value):
     """Remove keys whose value is None, at every depth (grafanalib's way of saying "unset")."""
+    kind = type(value)
+    if kind is dict:
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if kind is list:
+        return [drop_nulls(v) for v in value]
+    if kind in _SCALARS:
+        return value
     if isinstance(value, dict):
         return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
