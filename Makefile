@@ -37,9 +37,10 @@ test: $(STAMP) tools ## Lint, then the whole test suite (unit, golden, real prom
 lint: $(STAMP) ## Lint the Python code with ruff
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
 
-bench: $(STAMP) ## Benchmarks: exporter hot path and /metrics, generator run time (prints figures, never fails on time)
+bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time (prints figures, never fails on time; ~5 min)
 	$(PY) bench/exporter_bench.py
-	$(PY) bench/generate_bench.py
+	$(PY) bench/generate_bench.py --repeats 3
+	$(PY) bench/stack_up_bench.py --runs 3 --make
 
 up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, else local processes), wait until healthy, print the URLs
 	@# Natively `up` needs prometheus and an alertmanager; `make tools` only when one is missing (it takes a while).
