@@ -52,6 +52,7 @@ MAX_OPERATORS = 1_200
 _OPERATOR = re.compile(r"\b(?:or|and|unless)\b|==|!=|>=|<=|[-+*/%^<>]")
 
 
+@functools.lru_cache(maxsize=8192)   # the same queries recur across dashboards and checks
 def parse(expr: str):
     """The AST of a PromQL expression (Grafana macros allowed); raises ValueError."""
     _check_size(expr)

@@ -24,7 +24,7 @@ from stackgen import promql
 from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel, Variable
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
-from stackgen.render.panels import FACTORIES, drop_nulls, plain, row_header
+from stackgen.render.panels import FACTORIES, plain_kept, row_header
 
 # Dashboard and variable keys kept from grafanalib's output; the rest is legacy
 # (rows, style, sharedCrosshair, hideControls, __inputs, gnetId, id, version, useTags, ...).
@@ -128,7 +128,7 @@ def build(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> dict:
                                 asDropdown=True, keepTime=True, includeVars=False, icon="external link")],
         templating=gl.Templating(list=[_datasource_variable(stack)] + [_variable(v) for v in dashboard.variables]),
     )
-    raw = drop_nulls(plain(glboard))
+    raw = plain_kept(glboard)
     out = {key: raw[key] for key in _DASHBOARD_KEYS if key in raw}
     for link in out["links"]:
         link.pop("url", None)   # grafanalib writes url "" on a tag-list link, which takes none

@@ -43,32 +43,28 @@ INDENT = 2          # PyYAML's default best_indent
 _FAST_MIN = 1_000
 _FAST = re.compile("[\\[{][\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]*")
 _TOKEN = "stackgen-fast-scalar-9f3c"
-_RUNS = re.compile(r" +|[^ ]+")
+_LONE_SPACE = re.compile(r"(?<! ) (?! )")
 
 
 def _single_quoted(text: str, column: int, indent: int) -> str:
-    """`text` as PyYAML writes it single-quoted, its opening quote at `column`, folded lines at `indent`."""
+    """`text` as PyYAML writes it single-quoted, its opening quote at `column`, folded lines at `indent`:
+    quotes doubled; past the width, the first lone space (not the first or last character) becomes a
+    line break and `indent` spaces."""
     width = WIDTH
-    column += 1
-    if column + len(text) + text.count("'") <= width:
-        return "'" + text.replace("'", "''") + "'"
-    out = ["'"]
-    end = len(text)
-    for match in _RUNS.finditer(text):
-        run = match.group()
-        if run[0] == " ":
-            if len(run) == 1 and column > width and match.start() != 0 and match.end() != end:
-                out.append("\n" + " " * indent)
-                column = indent
-                continue
-            out.append(run)
-            column += len(run)
-        else:
-            quotes = run.count("'")
-            out.append(run.replace("'", "''") if quotes else run)
-            column += len(run) + quotes
-    out.append("'")
-    return "".join(out)
+    escaped = text.replace("'", "''")
+    column += 1                                  # after the opening quote
+    parts = ["'"]
+    line = 0                                     # where the current output line's text starts in `escaped`
+    last = len(escaped) - 1
+    while True:
+        found = _LONE_SPACE.search(escaped, max(line, line + width - column + 1))
+        if found is None or found.start() == last:
+            break
+        at = found.start()
+        parts += [escaped[line:at], "\n", " " * indent]
+        line, column = at + 1, indent
+    parts += [escaped[line:], "'"]
+    return "".join(parts)
 
 
 def _take_long(data, found: list[str]):
@@ -138,13 +134,15 @@ class _NotPlain(Exception):
     """A value the fast layout does not handle (NaN, a tuple, a non-string key, ...): use json.dumps."""
 
 
-_leaf = json.encoder.JSONEncoder(ensure_ascii=False, allow_nan=False).encode   # C encoder for scalars
+_string = json.encoder.encode_basestring     # what json.dumps(ensure_ascii=False) writes for a str (C)
+_keys: dict[str, str] = {}                    # the same few keys in every panel
+_FINITE = (float("-inf"), float("inf"))
 
 
 def _json(value, out: list[str], newline: str) -> None:
     kind = type(value)
     if kind is str:
-        out.append(_leaf(value))
+        out.append(_string(value))
     elif kind is dict:
         if not value:
             out.append("{}")
@@ -155,8 +153,10 @@ def _json(value, out: list[str], newline: str) -> None:
             if type(key) is not str:
                 raise _NotPlain
             out.append(sep)
-            out.append(_leaf(key))
-            out.append(": ")
+            encoded = _keys.get(key)
+            if encoded is None:
+                encoded = _keys[key] = _string(key) + ": "
+            out.append(encoded)
             _json(value[key], out, inner)
             sep = "," + inner
         out.append(newline + "}")
@@ -175,9 +175,8 @@ def _json(value, out: list[str], newline: str) -> None:
         out.append("true" if value is True else "false" if value is False else "null" if value is None
                    else int.__repr__(value))
     elif kind is float:
-        try:
-            out.append(_leaf(value))
-        except ValueError:      # NaN/Infinity: json.dumps writes them its own way
-            raise _NotPlain from None
+        if value != value or value in _FINITE:   # NaN/Infinity: json.dumps writes them its own way
+            raise _NotPlain
+        out.append(float.__repr__(value))
     else:
         raise _NotPlain
