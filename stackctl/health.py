@@ -73,8 +73,11 @@ def targets(prometheus_url: str, auth: tuple[str, str] | None = None) -> list[di
 def describe_target(target: dict) -> str:
     labels = target.get("labels", {})
     error = target.get("lastError") or ""
+    state = target.get("health", "?")
+    if state == "unknown" and not error:
+        state = "unknown (not scraped yet: Prometheus scrapes it within its scrape interval)"
     return (f"{labels.get('job', '?')} {labels.get('instance', target.get('scrapeUrl', '?'))}: "
-            f"{target.get('health', '?')}" + (f" ({error})" if error else ""))
+            f"{state}" + (f" ({error})" if error else ""))
 
 
 def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
