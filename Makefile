@@ -39,12 +39,15 @@ test: $(STAMP) tools ## Lint, then the whole test suite (unit, golden, real prom
 lint: $(STAMP) ## Lint the Python code with ruff
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
 
-bench: $(STAMP) ## Benchmarks: exporter hot path and /metrics, generator run time (prints figures, never fails on time)
+bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time (prints figures, never fails on time; ~5 min)
 	$(PY) bench/exporter_bench.py
-	$(PY) bench/generate_bench.py
+	$(PY) bench/generate_bench.py --repeats 3
+	$(PY) bench/stack_up_bench.py --runs 3 --make
 
 up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, else local processes), wait until healthy, print the URLs
-	@$(MAKE) --no-print-directory tools || echo "up: continuing: a Docker engine does not need these local binaries" >&2
+	@# Natively `up` needs prometheus and an alertmanager; `make tools` only when one is missing (it takes a while).
+	@{ command -v prometheus && { command -v prometheus-alertmanager || command -v alertmanager; }; } >/dev/null \
+		|| $(MAKE) --no-print-directory tools || echo "up: continuing: a Docker engine does not need these local binaries" >&2
 	$(PY) -m stackctl up
 
 down: $(STAMP) ## Stop exactly what `make up` started (docker compose down, or its recorded processes)

@@ -73,8 +73,11 @@ def targets(prometheus_url: str, auth: tuple[str, str] | None = None) -> list[di
 def describe_target(target: dict) -> str:
     labels = target.get("labels", {})
     error = target.get("lastError") or ""
+    state = target.get("health", "?")
+    if state == "unknown" and not error:
+        state = "unknown (not scraped yet: Prometheus scrapes it within its scrape interval)"
     return (f"{labels.get('job', '?')} {labels.get('instance', target.get('scrapeUrl', '?'))}: "
-            f"{target.get('health', '?')}" + (f" ({error})" if error else ""))
+            f"{state}" + (f" ({error})" if error else ""))
 
 
 def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
@@ -88,10 +91,36 @@ def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
             return True, found
         if time.monotonic() >= deadline or not still_running():
             return False, found
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
-def wait_until(check, timeout: float, interval: float = 0.25) -> bool:
+def wait_targets_answer(prometheus_url: str, timeout: float, expected: int, probe,
+                        auth: tuple[str, str] | None = None, interval: float = 0.1) -> tuple[bool, list[dict], int]:
+    """Poll until Prometheus lists at least `expected` active targets and each one is up: scraped up
+    by Prometheus, or, before Prometheus' first scrape of it (health "unknown"; that scrape comes at
+    a fixed offset within the job's scrape interval, up to 15 s later), answering `probe(target)`,
+    a GET of its scrape URL with Prometheus' own credentials. A target Prometheus scraped as down
+    is never counted. Returns (all up, the targets, how many Prometheus itself scraped up)."""
+    deadline = time.monotonic() + timeout
+    answered: set[str] = set()
+    found: list[dict] = []
+    while True:
+        found = targets(prometheus_url, auth)
+        scraped = sum(t.get("health") == "up" for t in found)
+        for target in found:
+            url = target.get("scrapeUrl", "")
+            if target.get("health") == "unknown" and url not in answered and probe(target):
+                answered.add(url)
+        ready = all(t.get("health") == "up" or (t.get("health") == "unknown" and t.get("scrapeUrl", "") in answered)
+                    for t in found)
+        if len(found) >= expected and ready:
+            return True, found, scraped
+        if time.monotonic() >= deadline:
+            return False, found, scraped
+        time.sleep(interval)
+
+
+def wait_until(check, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         if check():

@@ -70,6 +70,18 @@ class NativeStack:
     def stage(self, service: str):
         """The new config (and rule files) written into run/<service>/next/ and checked by promtool or
         amtool: (the service's files, how to render the config, the verdict)."""
+        target, render, candidate = self._write_candidate(service)
+        return target, render, staged.check(service, candidate)
+
+    def stage_all(self, services=("prometheus", "alertmanager")):
+        """stage() of each service, the tools' checks run side by side (each is a process)."""
+        from concurrent.futures import ThreadPoolExecutor
+        written = [self._write_candidate(service) for service in services]
+        with ThreadPoolExecutor(max_workers=len(written)) as pool:
+            verdicts = list(pool.map(staged.check, services, [c for _, _, c in written]))
+        return [(target, render, verdict) for (target, render, _), verdict in zip(written, verdicts, strict=True)]
+
+    def _write_candidate(self, service: str):
         target = self.files(service)
         if service == "prometheus":
             def render(rules_dir):
@@ -83,13 +95,11 @@ class NativeStack:
             def render(rules_dir):
                 return text
             rule_files = []
-        candidate = target.stage(render, rule_files)
-        return target, render, staged.check(service, candidate)
+        return target, render, target.stage(render, rule_files)
 
     def install_configs(self) -> None:
         """`up`: both configs checked, then put in place; a rejected one stops `up` before anything starts."""
-        for service in ("prometheus", "alertmanager"):
-            target, render, verdict = self.stage(service)
+        for service, (target, render, verdict) in zip(("prometheus", "alertmanager"), self.stage_all(), strict=True):
             if not verdict.ok:
                 target.discard()
                 raise StackError(f"{service}: the new config is REJECTED by {staged.TOOLS[service][0]}; nothing "
@@ -287,13 +297,26 @@ class NativeStack:
                              f"last lines of {record.log}:\n" + processes.tail(record.log, 20))
         self.out(f"{record.name}: ready ({url})")
 
+    def _probe_target(self, target: dict) -> bool:
+        """GET the target's scrape URL as Prometheus does (its self-monitoring jobs log in)."""
+        job = target.get("labels", {}).get("job", "")
+        auth = self.s.auth(job) if self.stack.scrape.self_monitoring and job in webauth.SERVICES else None
+        return health.request(target.get("scrapeUrl", ""), timeout=3, auth=auth).ok
+
     def _wait_targets(self) -> None:
-        ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                             expected_targets(self.stack), auth=self.s.auth("prometheus"))
+        """Every target Prometheus lists is up: scraped up by it, or (before its first scrape, which
+        comes at a fixed offset within the scrape interval) answering its scrape URL with the same
+        credentials; so `up` does not wait out a 15 s interval."""
+        ok, found, scraped = health.wait_targets_answer(self.s.url("prometheus"), self.s.wait_seconds,
+                                                        expected_targets(self.stack), self._probe_target,
+                                                        auth=self.s.auth("prometheus"))
         if not ok:
             raise StackError(f"not every Prometheus target is up after {self.s.wait_seconds:g}s:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
-        self.out(f"prometheus: all {len(found)} targets up")
+        waiting = len(found) - scraped
+        self.out(f"prometheus: all {len(found)} targets up" + (
+            f" ({waiting} answered their scrape URL; Prometheus' first scrape of them comes within their "
+            "scrape interval)" if waiting else ""))
         alertmanagers = self.s.url("prometheus", "/api/v1/alertmanagers")
         if not health.wait_until(lambda: (health.get_json(alertmanagers, auth=self.s.auth("prometheus")) or {}).get(
                 "data", {}).get(

@@ -6,6 +6,7 @@ fails at generate time instead of on an operator's screen.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -54,6 +55,7 @@ MAX_OPERATORS = 1_200
 _OPERATOR = re.compile(r"\b(?:or|and|unless)\b|==|!=|>=|<=|[-+*/%^<>]")
 
 
+@functools.lru_cache(maxsize=8192)   # the same queries recur across dashboards and checks
 def parse(expr: str):
     """The AST of a PromQL expression (Grafana macros allowed); raises ValueError."""
     _check_size(expr)
@@ -267,6 +269,7 @@ def _combine(node, child_labels: list, index: SeriesIndex) -> frozenset[str] | N
     return frozenset()
 
 
+@functools.lru_cache(maxsize=4096)
 def selected_metrics(expr: str) -> tuple[str, ...]:
     """The series names the expression selects, in order of first appearance (Grafana macros allowed)."""
     selectors: list[tuple[str, list[str]]] = []

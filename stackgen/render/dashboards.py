@@ -24,7 +24,7 @@ from stackgen import promql
 from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel, Variable
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
-from stackgen.render.panels import FACTORIES, drop_nulls, plain, row_header
+from stackgen.render.panels import FACTORIES, plain_kept, row_header
 
 # Dashboard and variable keys kept from grafanalib's output; the rest is legacy
 # (rows, style, sharedCrosshair, hideControls, __inputs, gnetId, id, version, useTags, ...).
@@ -47,10 +47,18 @@ _BUILT_IN_ANNOTATION = {
 }
 
 
+_last_render: tuple[Stack, dict[str, str]] | None = None   # the kubernetes renderer reads the same files
+
+
 def render(stack: Stack) -> dict[str, str]:
+    global _last_render
+    if _last_render is not None and _last_render[0] is stack:   # a Stack is frozen: same object, same files
+        return dict(_last_render[1])
     check_queries(stack)
     titles = {d.uid: d.title for d in stack.dashboards}
-    return {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
+    files = {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
+    _last_render = (stack, files)
+    return dict(files)
 
 
 # -- checks ------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def build(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> dict:
                                 asDropdown=True, keepTime=True, includeVars=False, icon="external link")],
         templating=gl.Templating(list=[_datasource_variable(stack)] + [_variable(v) for v in dashboard.variables]),
     )
-    raw = drop_nulls(plain(glboard))
+    raw = plain_kept(glboard)
     out = {key: raw[key] for key in _DASHBOARD_KEYS if key in raw}
     for link in out["links"]:
         link.pop("url", None)   # grafanalib writes url "" on a tag-list link, which takes none
@@ -228,8 +236,18 @@ def expr_metrics(stack: Stack, expr: str, recorded: dict[str, str] | None = None
     return frozenset(out)
 
 
+_last_infos: tuple[Stack, tuple[AlertInfo, ...]] | None = None
+
+
 def alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
     """Every alert of the stack's rules, once per name, with the catalog metrics its expression reads."""
+    global _last_infos
+    if _last_infos is None or _last_infos[0] is not stack:     # asked once per panel: built once per Stack
+        _last_infos = (stack, _alert_infos(stack))
+    return _last_infos[1]
+
+
+def _alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
     from stackgen.alerts.rulesets import rule_files   # the rules are built from the same Stack
 
     files = rule_files(stack)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -30,11 +31,152 @@ def _str(dumper, value: str):
 _Dumper.add_representer(str, _str)
 
 
+WIDTH = 10_000
+INDENT = 2          # PyYAML's default best_indent
+
+# A long JSON document as a mapping value (a dashboard in a Kubernetes ConfigMap) is what PyYAML's
+# pure-Python emitter spends its time on (it scans and writes it character by character). Such a
+# value can only be emitted single-quoted: it starts with a flow indicator, has no line break and
+# only printable characters (allow_unicode). `_single_quoted` writes exactly what the emitter writes
+# for it (quotes doubled; a lone space past the width folded into a line break); the document is
+# dumped with a placeholder in its place. Output bytes are the same (tests/generator/test_output_yaml.py).
+_FAST_MIN = 1_000
+_FAST = re.compile("[\\[{][\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]*")
+_TOKEN = "stackgen-fast-scalar-9f3c"
+_LONE_SPACE = re.compile(r"(?<! ) (?! )")
+
+
+def _single_quoted(text: str, column: int, indent: int) -> str:
+    """`text` as PyYAML writes it single-quoted, its opening quote at `column`, folded lines at `indent`:
+    quotes doubled; past the width, the first lone space (not the first or last character) becomes a
+    line break and `indent` spaces."""
+    width = WIDTH
+    escaped = text.replace("'", "''")
+    column += 1                                  # after the opening quote
+    parts = ["'"]
+    line = 0                                     # where the current output line's text starts in `escaped`
+    last = len(escaped) - 1
+    while True:
+        found = _LONE_SPACE.search(escaped, max(line, line + width - column + 1))
+        if found is None or found.start() == last:
+            break
+        at = found.start()
+        parts += [escaped[line:at], "\n", " " * indent]
+        line, column = at + 1, indent
+    parts += [escaped[line:], "'"]
+    return "".join(parts)
+
+
+def _take_long(data, found: list[str]):
+    """`data` with each long JSON-like mapping value replaced by a numbered placeholder (into `found`)."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if (isinstance(value, str) and len(value) >= _FAST_MIN and isinstance(key, str)
+                    and _FAST.fullmatch(value)):
+                out[key] = f"{_TOKEN}-{len(found)}"
+                found.append(value)
+            else:
+                out[key] = _take_long(value, found)
+        return out
+    if isinstance(data, list):
+        return [_take_long(item, found) for item in data]
+    return data
+
+
+def _dump(data, sort_keys: bool) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
+                     allow_unicode=True, width=WIDTH)
+
+
+def _put_back(body: str, values: list[str]) -> str | None:
+    """The placeholders replaced by their values; None when one is not a plain `key: value` line."""
+    parts, at, seen = [], 0, 0
+    for match in re.finditer(f" {_TOKEN}-(\\d+)\n", body):
+        where = match.start()
+        line_start = body.rfind("\n", 0, where) + 1
+        line = body[line_start:where]
+        if line.lstrip(" ").startswith(("- ", "? ")) or not line.endswith(":"):
+            return None
+        column = where - line_start + 1            # where the opening quote goes
+        indent = len(line) - len(line.lstrip(" ")) + INDENT
+        parts += [body[at:where], " ", _single_quoted(values[int(match.group(1))], column, indent), "\n"]
+        at = match.end()
+        seen += 1
+    if seen != len(values):
+        return None
+    parts.append(body[at:])
+    return "".join(parts)
+
+
 def to_yaml(data, source: str, sort_keys: bool = True) -> str:
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
-                     allow_unicode=True, width=10_000)
+    values: list[str] = []
+    light = _take_long(data, values)
+    body = _put_back(_dump(light, sort_keys), values) if values else None
+    if body is None or _TOKEN in body:
+        body = _dump(data, sort_keys)
     return header(source) + body
 
 
 def to_json(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + newline, written faster:
+    with an indent the json module formats in pure Python; here the strings and numbers go through
+    its C encoder and only the layout is Python (the same bytes: tests/generator/test_output_json.py)."""
+    try:
+        out: list[str] = []
+        _json(data, out, "\n")
+        return "".join(out) + "\n"
+    except _NotPlain:
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+class _NotPlain(Exception):
+    """A value the fast layout does not handle (NaN, a tuple, a non-string key, ...): use json.dumps."""
+
+
+_string = json.encoder.encode_basestring     # what json.dumps(ensure_ascii=False) writes for a str (C)
+_keys: dict[str, str] = {}                    # the same few keys in every panel
+_FINITE = (float("-inf"), float("inf"))
+
+
+def _json(value, out: list[str], newline: str) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        sep = "{" + inner
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _NotPlain
+            out.append(sep)
+            encoded = _keys.get(key)
+            if encoded is None:
+                encoded = _keys[key] = _string(key) + ": "
+            out.append(encoded)
+            _json(value[key], out, inner)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif kind is list:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _json(item, out, inner)
+            sep = "," + inner
+        out.append(newline + "]")
+    elif kind is int or kind is bool or value is None:
+        out.append("true" if value is True else "false" if value is False else "null" if value is None
+                   else int.__repr__(value))
+    elif kind is float:
+        if value != value or value in _FINITE:   # NaN/Infinity: json.dumps writes them its own way
+            raise _NotPlain
+        out.append(float.__repr__(value))
+    else:
+        raise _NotPlain

@@ -25,8 +25,18 @@ _ENVELOPE = ("type", "id", "title", "description", "datasource", "gridPos", "lin
 NEUTRAL = "blue"
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def plain(value):
     """grafanalib objects -> plain dicts and lists (what its JSON encoder does, without the JSON)."""
+    kind = type(value)
+    if kind in _SCALARS:                    # the exact built-in types first: most values are these
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
     if hasattr(value, "to_json_data"):
         return plain(value.to_json_data())
     if isinstance(value, dict):
@@ -36,8 +46,34 @@ def plain(value):
     return value
 
 
+def plain_kept(value):
+    """drop_nulls(plain(value)) in one pass."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            item = plain_kept(item)
+            if item is not None:
+                out[key] = item
+        return out
+    if kind is list or kind is tuple:
+        return [plain_kept(v) for v in value]
+    if hasattr(value, "to_json_data"):
+        return plain_kept(value.to_json_data())
+    return drop_nulls(plain(value))
+
+
 def drop_nulls(value):
     """Remove keys whose value is None, at every depth (grafanalib's way of saying "unset")."""
+    kind = type(value)
+    if kind is dict:
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if kind is list:
+        return [drop_nulls(v) for v in value]
+    if kind in _SCALARS:
+        return value
     if isinstance(value, dict):
         return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -139,7 +175,7 @@ def _common(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: di
 def _finish(glpanel, options: dict, defaults: dict, instant: bool = False, panel: Panel | None = None,
             fmt: str = "", transformations: list | None = None) -> dict:
     """Keep grafanalib's envelope; set targets, options and fieldConfig in Grafana 12's shape."""
-    raw = drop_nulls(plain(glpanel))
+    raw = plain_kept(glpanel)
     out = {key: raw[key] for key in _ENVELOPE if key in raw}
     if not out.get("links"):
         out.pop("links", None)
@@ -166,7 +202,7 @@ def stat(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[
                       graphMode="area" if panel.sparkline else "none", reduceCalc=panel.reduce,
                       textMode="auto", alignment="auto", orientation="auto",
                       **_common(panel, panel_id, grid, datasource, links, runbooks=runbooks))
-    options = _merge(drop_nulls(plain(glpanel))["options"], {
+    options = _merge(plain_kept(glpanel.to_json_data()["options"]), {
         "percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True})
     return _finish(glpanel, options, _defaults(panel, "thresholds"), panel=panel)
 
@@ -201,7 +237,7 @@ def timeseries(panel: Panel, panel_id: int, grid: dict, datasource: dict, links:
         legendDisplayMode=panel.legend.mode, legendPlacement=panel.legend.placement,
         legendCalcs=list(panel.legend.calcs), tooltipMode="multi", tooltipSort="desc",
         **_common(panel, panel_id, grid, datasource, links, runbooks=runbooks))
-    raw = drop_nulls(plain(glpanel))
+    raw = plain_kept(glpanel)
     options = _merge(raw["options"], {"legend": _legend(panel.legend)})
     defaults = _defaults(panel, "palette-classic")
     defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
@@ -212,7 +248,7 @@ def state_timeline(panel: Panel, panel_id: int, grid: dict, datasource: dict, li
                    runbooks: Runbooks = ()) -> dict:
     """One band per series whose colour is the state (value mappings: UP/DOWN, connected, ...)."""
     glpanel = gl.StateTimeline(**_common(panel, panel_id, grid, datasource, links, runbooks=runbooks))
-    raw = drop_nulls(plain(glpanel))
+    raw = plain_kept(glpanel)
     options = _merge(raw["options"], {"legend": _legend(panel.legend), "tooltip": {"mode": "single", "sort": "none"}})
     defaults = _defaults(panel, "thresholds")
     defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
@@ -224,7 +260,7 @@ def piechart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
     """Shares of a whole, one slice per series (now): "buy vs sell", "orders by exchange"."""
     glpanel = gl.PieChartv2(pieType="donut" if panel.donut else "pie", reduceOptionsCalcs=[panel.reduce],
                             **_common(panel, panel_id, grid, datasource, links, instant=True, runbooks=runbooks))
-    raw = drop_nulls(plain(glpanel))
+    raw = plain_kept(glpanel)
     options = {"displayLabels": ["percent"],
                "legend": {"calcs": [], "displayMode": "table", "placement": "right", "showLegend": True,
                           "values": ["value", "percent"]},
@@ -296,7 +332,7 @@ def barchart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
     (Grafana 12), and the tests check them against that key list and the shared legend/tooltip schemas."""
     glpanel = gl.BarChart(orientation=panel.orientation, stacking="normal" if panel.stack else "none",
                           **_common(panel, panel_id, grid, datasource, links, instant=True, runbooks=runbooks))
-    raw = drop_nulls(plain(glpanel))
+    raw = plain_kept(glpanel)
     options = {"barRadius": 0, "barWidth": 0.8, "fullHighlight": False, "groupWidth": 0.7,
                "legend": _legend(Legend(mode="list" if len(panel.queries) > 1 else "hidden")),
                "orientation": panel.orientation, "showValue": "auto",
@@ -314,7 +350,7 @@ def barchart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
 
 def row_header(title: str, panel_id: int, y: int) -> dict:
     """A row header across the dashboard (never collapsed, so it holds no panels of its own)."""
-    raw = drop_nulls(plain(gl.RowPanel(title=title, id=panel_id, gridPos=gl.GridPos(h=1, w=24, x=0, y=y))))
+    raw = plain_kept((gl.RowPanel(title=title, id=panel_id, gridPos=gl.GridPos(h=1, w=24, x=0, y=y))))
     return {"collapsed": False, "gridPos": raw["gridPos"], "id": raw["id"], "panels": [], "title": raw["title"],
             "type": "row"}
 

@@ -30,6 +30,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 # Plain scalars that YAML 1.1 (PyYAML) reads differently from YAML 1.2 and from most readers.
 _SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
@@ -231,35 +232,39 @@ class _Builder:
 
     def scalar(self, event, path: tuple, is_key: bool):
         text = event.value
-        where = _dotted(self.stack[-1].path if is_key else path) or None
+
+        def where():   # only for an error: the dotted path costs more than the rest for a plain string
+            return _dotted(self.stack[-1].path if is_key else path) or None
         line = event.start_mark.line + 1
         if len(text) > MAX_SCALAR_CHARS:
             raise SpecError(f"a value longer than {MAX_SCALAR_CHARS:,} characters is refused", file=self.name,
-                            line=line, path=where)
+                            line=line, path=where())
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)
         if tag == _MERGE_TAG:
             raise SpecError("YAML merge keys (<<) are not supported: write the keys out", file=self.name,
-                            line=line, path=where)
+                            line=line, path=where())
         plain = not event.style and event.implicit[0]
         if plain:
             surprise = _yaml11_surprise(text, tag)
             if surprise:
-                raise SpecError(surprise, file=self.name, line=line, path=where)
+                raise SpecError(surprise, file=self.name, line=line, path=where())
         if tag == "tag:yaml.org,2002:int" and sum(c.isdigit() for c in text) > _MAX_DIGITS:
             raise SpecError(f"expected a number of at most 19 digits, got one of {sum(c.isdigit() for c in text)} "
-                            "digits", file=self.name, line=line, path=where)
+                            "digits", file=self.name, line=line, path=where())
+        if tag == _STR_TAG:
+            return text            # what SafeConstructor.construct_yaml_str returns for it
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         try:
             return self.constructor.construct_object(node)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             raise SpecError(f"bad value: {' '.join(str(problem).split())}", file=self.name, line=line,
-                            path=where) from None
+                            path=where()) from None
         except (ValueError, OverflowError, TypeError) as exc:
             raise SpecError(f"bad value {text[:40]!r}: {' '.join(str(exc).split())[:120]}", file=self.name,
-                            line=line, path=where) from None
+                            line=line, path=where()) from None
 
 
 def _yaml11_surprise(text: str, tag: str) -> str | None:
