@@ -22,6 +22,7 @@ from stackgen.model.profiles import Bot, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml
 from stackgen.signals import registry
+from stackgen.render.alert_rules import rule_document
 
 ALERT_BOT_STOPPED = "BotStopped"
 # What BotStopped means and the first steps (docs/runbook.md), like the alert families' guide.
@@ -148,18 +149,6 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     native = promql.selected_metrics(rule.expr)
     also = [r.record for _, r in maps if set(promql.selected_metrics(r.expr)) & set(native)]
     return links.link(stack, rule, links.recorded_exprs(r for _, r in maps), also)
-
-
-def rule_document(rule: Rule) -> dict:
-    doc: dict = {"record": rule.record} if rule.record else {"alert": rule.alert}
-    doc["expr"] = rule.expr
-    if rule.for_:
-        doc["for"] = rule.for_
-    if rule.labels:
-        doc["labels"] = dict(rule.labels)
-    if rule.annotations:
-        doc["annotations"] = dict(rule.annotations)
-    return doc
 
 
 def groups(stack: Stack, profile: Profile) -> list[tuple[str, list[Rule]]]:
