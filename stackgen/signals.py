@@ -7,7 +7,7 @@ exporter/signals.json) the exporter all take names from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -52,14 +52,15 @@ class Registry:
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
 
     def __getitem__(self, key: str) -> Signal:
-        return self._by_key()[key]
+        return self._by_key[key]
 
     def get(self, key: str) -> Signal | None:
-        return self._by_key().get(key)
+        return self._by_key.get(key)
 
     def by_name(self, name: str) -> Signal | None:
         return next((s for s in self.signals if s.name == name), None)
 
+    @cached_property   # built once: every signal lookup (conventions, profiles, catalog) goes through it
     def _by_key(self) -> dict[str, Signal]:
         return {s.key: s for s in self.signals}
 
