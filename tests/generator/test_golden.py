@@ -1,4 +1,6 @@
-"""Golden pairs (testdata/golden/<case>/in.yaml -> out/), in-process; the drift check of the shipped spec.
+"""Golden pairs (testdata/golden/<case>/in.yaml -> out/), in-process.
+
+The drift check of the shipped spec is tests/real_tools/test_drift.py.
 
 Regenerate the expected files after an intended change with
 `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/generator/test_golden.py` and review the diff.
@@ -12,7 +14,6 @@ import pytest
 from stackgen import conventions as n
 from stackgen import writer
 from stackgen.pipeline import render_all
-from tests.conftest import run_generate
 from tests.generator.fixture import BASE, TESTDATA, load, render
 
 GOLDEN = TESTDATA / "golden"
@@ -86,15 +87,6 @@ def test_a_panel_citing_a_family_that_is_off_falls_back_to_its_default_and_says_
     stack, files = render(lambda d: d["alerts"].pop("fx_stale"))
     assert any("alert family 'fx_stale' is off; citing its default max_age 30s" in note for note in stack.notes)
     assert not any(path.startswith(n.RULES_DIR) and "FxSourceStale" in text for path, text in files.items())
-
-
-def test_the_shipped_spec_renders_exactly_the_committed_files():
-    """The drift check: the one test that looks at the shipped spec.yaml and its outputs."""
-    result = run_generate("--check")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "up to date" in result.stdout
-
-
 
 
 def test_a_threshold_moved_past_a_fixed_panel_step_wins_and_the_step_goes_with_a_note():
