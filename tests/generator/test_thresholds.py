@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.spec.fields import parse_duration
-from tests.generator.fixture import base_data, load, render, spec_text
+from tests.generator.fixture import base_data, base_render, load, render, spec_text
 
 
 def test_changing_a_threshold_changes_rule_and_test():
@@ -14,7 +14,7 @@ def test_changing_a_threshold_changes_rule_and_test():
         data["alerts"]["drawdown"]["warning"] = 0.07
         data["alerts"]["fx_stale"]["max_age"] = "45s"
         data["alerts"]["loop_latency"]["p99_seconds"] = 0.025
-    _, before = render()
+    _, before = base_render()
     _, after = render(tighter)
     topn = after[f"{n.RULES_DIR}/topn.rules.yml"]
     assert "trading_drawdown_ratio > 0.07" in topn and '{quantile="0.99"} > 0.025' in topn

@@ -17,7 +17,7 @@ from stackgen import conventions as n
 from stackgen import writer
 from stackgen.alerts import families as fam
 from tests.conftest import ROOT, need_tools
-from tests.generator.fixture import base_data, render
+from tests.generator.fixture import base_data, base_render, render
 
 pytestmark = pytest.mark.tools
 
@@ -118,7 +118,7 @@ def test_any_thresholds_within_their_ranges_give_rules_whose_tests_pass(edit, tm
 
 def test_generated_tests_catch_a_rule_edited_by_hand(tmp_path):
     """A test that cannot fail proves nothing: break a rule, keep its tests, and promtool must object."""
-    _, files = render()
+    _, files = base_render()
     writer.write(files, tmp_path, n.OWNED_DIRS)
     rules = tmp_path / n.RULES_DIR / "topn.rules.yml"
     critical = base_data()["alerts"]["drawdown"]["critical"]
@@ -142,7 +142,7 @@ def test_fixture_outputs_pass_every_real_check_with_routing(tmp_path):
 
 
 def test_amtool_rejects_a_route_to_the_wrong_receiver(tmp_path):
-    _, files = render()
+    _, files = base_render()
     writer.write(files, tmp_path, n.OWNED_DIRS)
     proc = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={tmp_path / n.ALERTMANAGER_CONFIG}",
                            "--verify.receivers=slack", "severity=critical", "alertname=X"],
