@@ -100,7 +100,7 @@ def test_hostile_spec_ends_in_one_line(workspace, spec_text, expected):
 
 def test_999_scrape_jobs_are_fine(workspace, tmp_path):
     """The RecursionError of 1,000 jobs (a 1,000-term `or` chain in TargetAbsent) is gone."""
-    code, _, stderr, seconds = run(jobs(998), workspace.base / "jobs.yaml", tmp_path / "out")
+    code, _, stderr, _ = run(jobs(998), workspace.base / "jobs.yaml", tmp_path / "out")
     assert code == 0, stderr
     assert "job997" in (tmp_path / "out" / "rules" / "platform.rules.yml").read_text()
 
