@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import io
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +60,17 @@ class Workspace:
         return snapshot(self.out) == self.digest
 
     def restore(self) -> None:
-        """Put back the seed's outputs (after a spec that was accepted and wrote its own)."""
-        shutil.rmtree(self.out)
+        """Put back the seed's outputs (after a spec that was accepted and wrote its own): remove
+        the files the seed does not have, rewrite the ones that differ."""
+        present = {p.relative_to(self.out).as_posix(): p for p in self.out.rglob("*") if p.is_file()}
+        for rel, path in present.items():
+            if rel not in self.files:
+                path.unlink()
         for rel, data in self.files.items():
             path = self.out / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            if rel not in present or path.read_bytes() != data:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
         assert self.unchanged()
 
 
