@@ -58,6 +58,18 @@ def render(edit=None) -> tuple[Stack, dict[str, str]]:
     return stack, render_all(stack)
 
 
+@functools.lru_cache(maxsize=1)
+def _base_render() -> tuple[Stack, dict[str, str]]:
+    return render()
+
+
+def base_render() -> tuple[Stack, dict[str, str]]:
+    """The base spec rendered once per session (a fresh dict each call; the Stack is frozen).
+    Tests that need a render of their own, such as rendering twice, call render()."""
+    stack, files = _base_render()
+    return stack, dict(files)
+
+
 def error_of(edit=None, text: str | None = None) -> str:
     """The one-line error a bad spec gives (what generate.py prints after `error: `)."""
     with pytest.raises(SpecError) as info:

@@ -1,7 +1,8 @@
 """Bad specs: each fails with one line naming file, line and field (expected vs got), in-process.
 
-Cases are small edits of the tests' own spec (testdata/base.yaml). Two CLI tests check what a
-user sees from generate.py: one line on stderr, exit 2, nothing written.
+Cases are small edits of the tests' own spec (testdata/base.yaml). One generate.py subprocess
+checks what a user sees from the command line: one line on stderr, exit 2, nothing written;
+the missing-file case runs generate.main in-process.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 
 import pytest
 
+import generate
 from tests.conftest import run_generate
 from tests.generator.fixture import BASE, base_text, error_of, setter
 
@@ -207,7 +209,7 @@ def test_syntax_error_names_the_right_line():
     assert broken <= line <= broken + 2
 
 
-# -- what a user sees from the command line (two subprocesses in all) ---------------------------------
+# -- what a user sees from the command line (one subprocess in all) -----------------------------------
 def test_cli_prints_one_line_exits_2_and_writes_nothing(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(base_text().replace("drawdown: {warning: 0.2,", "drawdown: {warning: 1.5,"))
@@ -221,8 +223,11 @@ def test_cli_prints_one_line_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_cli_missing_spec_file(tmp_path):
-    result = run_generate("--spec", str(tmp_path / "nope.yaml"), "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert "nope.yaml: cannot read the spec: No such file or directory" in result.stderr
+def test_cli_missing_spec_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert generate.main(["--spec", str(tmp_path / "nope.yaml"), "--out", str(out)]) == 2
+    stdout, stderr = capsys.readouterr()
+    assert stdout == ""
+    assert stderr == f"error: {tmp_path / 'nope.yaml'}: cannot read the spec: No such file or directory\n"
+    assert not out.exists()
     assert BASE.exists()

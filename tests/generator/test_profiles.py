@@ -7,12 +7,12 @@ import re
 import pytest
 import yaml
 
+import generate
 from stackgen import coverage
 from stackgen.errors import SpecError
 from stackgen.model.profiles import builtin_profiles
 from stackgen.model.stack import load_stack
 from stackgen.pipeline import render_all
-from tests.conftest import run_generate
 
 BASE = {
     "version": "tradingmon/v1",
@@ -117,14 +117,16 @@ def test_coverage_names_what_a_bot_cannot_feed(tmp_path):
     assert [i.fed for i in report["fx"].panels] == [True, False]
 
 
-def test_generate_prints_the_coverage_of_every_bot(tmp_path):
+def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
+    """generate.main in-process, as the CLI runs it (the real tools' judgement is tests/real_tools')."""
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(BASE, sort_keys=False))
-    proc = run_generate("--spec", str(path), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 0, proc.stderr
-    assert "bot api (profile rust-trader): alerts 2/4, panels 0/2" in proc.stdout
-    assert "  alert TradingDrawdownHigh: not fed, needs trading_drawdown_ratio" in proc.stdout
-    assert "  panel FX / Drawdown: no data, needs trading_drawdown_ratio" in proc.stdout
+    code = generate.main(["--spec", str(path), "--out", str(tmp_path / "out"), "--no-tool-check"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "bot api (profile rust-trader): alerts 2/4, panels 0/2" in stdout
+    assert "  alert TradingDrawdownHigh: not fed, needs trading_drawdown_ratio" in stdout
+    assert "  panel FX / Drawdown: no data, needs trading_drawdown_ratio" in stdout
 
 
 BAD = [

@@ -6,8 +6,6 @@ import pytest
 from stackgen import checks
 from tests.conftest import ROOT, need_tools, run_generate
 
-pytestmark = pytest.mark.tools
-
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
@@ -17,6 +15,7 @@ def test_there_is_an_example_per_seed_system():
         assert system in names
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("spec", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_generates_and_passes_promtool_and_amtool(spec, tmp_path):
     need_tools("promtool", "amtool")

@@ -92,7 +92,7 @@ def test_ci_runs_the_make_targets_the_tests_run():
     assert github == gitlab == ["check", "test"]
     assert all(target in recipes for target in github)
     # `make check` is the drift check and the real-tool checks the suite runs in-process
-    # (tests/generator/test_real_tools.py: stackgen.checks.run_all), `make test` is the suite itself.
+    # (tests/real_tools/test_real_tools.py: stackgen.checks.run_all), `make test` is the suite itself.
     assert "$(PY) generate.py --check" in recipes["check"]
     assert "$(PY) -m stackgen.checks" in recipes["check"]
     assert "$(PY) -m pytest" in recipes["test"]
@@ -101,6 +101,7 @@ def test_ci_runs_the_make_targets_the_tests_run():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.tools
 def test_make_check_passes_here():
     need_tools("promtool", "amtool")
     proc = subprocess.run(["make", "--no-print-directory", "check", f"PY={sys.executable}"], cwd=ROOT,
@@ -109,6 +110,7 @@ def test_make_check_passes_here():
     assert "0 failed" in proc.stdout
 
 
+@pytest.mark.tools
 def test_pre_commit_hook_runs_the_drift_check():
     hooks = yaml.safe_load(HOOKS.read_text())
     hook = next(h for h in hooks if h["id"] == "stackgen-check")
