@@ -251,7 +251,7 @@ class _Builder:
             raise SpecError("YAML merge keys (<<) are not supported: write the keys out", file=self.name,
                             line=line, path=where())
         plain = not event.style and event.implicit[0]
-        if plain:
+        if plain and tag != _STR_TAG:          # only booleans and numbers surprise
             surprise = _yaml11_surprise(text, tag)
             if surprise:
                 raise SpecError(surprise, file=self.name, line=line, path=where())
