@@ -100,7 +100,7 @@ def parse_registry(document: dict) -> Registry:
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     text = resources.files("stackgen").joinpath("data", SIGNALS_FILE).read_text(encoding="utf-8")
-    return parse_registry(yaml.safe_load(text))
+    return parse_registry(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 def name(key: str) -> str:

@@ -299,6 +299,27 @@ def _alert_annotations(dashboard: Dashboard, stack: Stack) -> list[dict]:
              "useValueForTime": False}]
 
 
+PanelAt = tuple[int, int]          # (dashboard index, panel id)
+_last_index: tuple[Stack, dict, dict] | None = None
+
+
+def _panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
+    """metric -> the panels reading it; panel -> (Panel, the metrics it reads). Built once per Stack,
+    so linking every alert costs what its own metrics' panels cost, not a walk of every dashboard."""
+    global _last_index
+    if _last_index is None or _last_index[0] is not stack:
+        readers: dict[str, list[PanelAt]] = {}
+        panels: dict[PanelAt, tuple[Panel, frozenset]] = {}
+        for d_index, dashboard in enumerate(stack.dashboards):
+            for panel, panel_id in panel_ids(dashboard):
+                read = panel_metrics(stack, panel)
+                panels[d_index, panel_id] = (panel, read)
+                for metric in read:
+                    readers.setdefault(metric, []).append((d_index, panel_id))
+        _last_index = (stack, readers, panels)
+    return _last_index[1], _last_index[2]
+
+
 def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[str]) -> str | None:
     """The URL of the Grafana panel that shows an alert's signal, for its `dashboard` annotation.
 
@@ -316,17 +337,16 @@ def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[s
     wanted = {metric_base(stack, m) for m in metric_names}
     if not wanted or stack.grafana is None:
         return None
+    readers, panels = _panels_reading(stack)
     best = None
-    for d_index, dashboard in enumerate(stack.dashboards):
-        for panel, panel_id in panel_ids(dashboard):
-            read = panel_metrics(stack, panel)
-            hit = wanted & read
-            if not hit:
-                continue
-            key = (-len(hit), panel.type not in (*TIME_SERIES_TYPES, "heatmap"), len(read - wanted), d_index,
-                   panel_id)
-            if best is None or key < best[0]:
-                best = (key, dashboard, panel_id)
+    for d_index, panel_id in {at for metric in wanted for at in readers.get(metric, ())}:
+        dashboard = stack.dashboards[d_index]
+        panel, read = panels[d_index, panel_id]
+        hit = wanted & read
+        key = (-len(hit), panel.type not in (*TIME_SERIES_TYPES, "heatmap"), len(read - wanted), d_index,
+               panel_id)
+        if best is None or key < best[0]:
+            best = (key, dashboard, panel_id)
     if best is None:
         return None
     _, dashboard, panel_id = best

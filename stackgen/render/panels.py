@@ -175,7 +175,8 @@ def _common(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: di
 def _finish(glpanel, options: dict, defaults: dict, instant: bool = False, panel: Panel | None = None,
             fmt: str = "", transformations: list | None = None) -> dict:
     """Keep grafanalib's envelope; set targets, options and fieldConfig in Grafana 12's shape."""
-    raw = plain_kept(glpanel)
+    # glpanel: a grafanalib panel, or the plain_kept() of one a factory has already converted.
+    raw = glpanel if type(glpanel) is dict else plain_kept(glpanel)
     out = {key: raw[key] for key in _ENVELOPE if key in raw}
     if not out.get("links"):
         out.pop("links", None)
@@ -202,9 +203,10 @@ def stat(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[
                       graphMode="area" if panel.sparkline else "none", reduceCalc=panel.reduce,
                       textMode="auto", alignment="auto", orientation="auto",
                       **_common(panel, panel_id, grid, datasource, links, runbooks=runbooks))
-    options = _merge(plain_kept(glpanel.to_json_data()["options"]), {
+    raw = plain_kept(glpanel)
+    options = _merge(raw["options"], {
         "percentChangeColorMode": "standard", "showPercentChange": False, "wideLayout": True})
-    return _finish(glpanel, options, _defaults(panel, "thresholds"), panel=panel)
+    return _finish(raw, options, _defaults(panel, "thresholds"), panel=panel)
 
 
 def gauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -241,7 +243,7 @@ def timeseries(panel: Panel, panel_id: int, grid: dict, datasource: dict, links:
     options = _merge(raw["options"], {"legend": _legend(panel.legend)})
     defaults = _defaults(panel, "palette-classic")
     defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
-    return _finish(glpanel, options, defaults, panel=panel)
+    return _finish(raw, options, defaults, panel=panel)
 
 
 def state_timeline(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -252,7 +254,7 @@ def state_timeline(panel: Panel, panel_id: int, grid: dict, datasource: dict, li
     options = _merge(raw["options"], {"legend": _legend(panel.legend), "tooltip": {"mode": "single", "sort": "none"}})
     defaults = _defaults(panel, "thresholds")
     defaults["custom"] = raw["fieldConfig"]["defaults"]["custom"]
-    return _finish(glpanel, options, defaults, panel=panel)
+    return _finish(raw, options, defaults, panel=panel)
 
 
 def piechart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -268,7 +270,7 @@ def piechart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
                "tooltip": {"mode": "single", "sort": "none"}}
     defaults = _defaults(panel, "palette-classic")
     defaults["custom"] = {"hideFrom": {"legend": False, "tooltip": False, "viz": False}}
-    return _finish(glpanel, options, defaults, instant=True, panel=panel)
+    return _finish(raw, options, defaults, instant=True, panel=panel)
 
 
 def heatmap(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -344,7 +346,7 @@ def barchart(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
     defaults["custom"] = {key: custom[key] for key in ("axisCenteredZero", "axisColorMode", "axisLabel",
                                                        "axisPlacement", "fillOpacity", "gradientMode",
                                                        "hideFrom", "lineWidth", "scaleDistribution")}
-    return _finish(glpanel, options, defaults, instant=True, panel=panel, fmt="table",
+    return _finish(raw, options, defaults, instant=True, panel=panel, fmt="table",
                    transformations=_table_transformations(panel))
 
 

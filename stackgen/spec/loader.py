@@ -108,6 +108,7 @@ class _Builder:
         self.open_anchors: set[str] = set()
         self.stack: list[_Frame] = []
         self.count = 0
+        self.tags: dict[tuple[str, tuple], str] = {}
 
     def error(self, message: str, event, path: tuple | None = None) -> SpecError:
         return SpecError(message, file=self.name, line=event.start_mark.line + 1,
@@ -241,12 +242,16 @@ class _Builder:
                             line=line, path=where())
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)
+            # The resolver's answer depends on the text and `implicit` only; a spec repeats its keys
+            # and values (name, expr, targets) thousands of times at scale.
+            tag = self.tags.get((text, event.implicit))
+            if tag is None:
+                tag = self.tags[text, event.implicit] = self.loader.resolve(yaml.ScalarNode, text, event.implicit)
         if tag == _MERGE_TAG:
             raise SpecError("YAML merge keys (<<) are not supported: write the keys out", file=self.name,
                             line=line, path=where())
         plain = not event.style and event.implicit[0]
-        if plain:
+        if plain and tag != _STR_TAG:          # only booleans and numbers surprise
             surprise = _yaml11_surprise(text, tag)
             if surprise:
                 raise SpecError(surprise, file=self.name, line=line, path=where())
