@@ -11,9 +11,12 @@ gauge, an application's own metrics) are rendered by prometheus_client itself,
 in the same response. The result parses to the same samples as generate_latest
 on the same state (tests/exporter/test_fast_exposition.py).
 
-Between chunks of series the renderer gives up the GIL (time.sleep(0)), so a
-scrape of 10,000 series does not hold the bot's trading loop for more than one
-chunk at a time.
+The renderer never holds the bot's GIL for long (issue 14): it works in slices
+of at most SLICE seconds and hands the GIL over between slices (hand_over()), so a
+trading loop waits at most about one slice for a scrape, however many series.
+Each slice is encoded to bytes on its own (no megabyte-sized join at the end), and
+the render iterates each metric's children without building a tuple per series
+(fewer allocations, so fewer garbage collections triggered inside a scrape).
 """
 from __future__ import annotations
 
@@ -25,7 +28,21 @@ from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.utils import floatToGoString
 
-CHUNK = 256  # series rendered between two GIL releases (~0.1-0.3 ms of work here)
+SLICE = 0.0005     # seconds of rendering between two GIL hand-overs
+CHECK_EVERY = 16   # series rendered between two looks at the clock
+HAND_OVER = 5e-05  # seconds the renderer sleeps to hand the GIL over
+
+
+def hand_over() -> None:
+    """Give the GIL to a thread that waits for it (the trading loop), if any.
+
+    time.sleep(0) is not enough: it releases the GIL and takes it back within
+    microseconds, usually before a waiting thread has even woken, and that thread
+    then waits another full switch interval (5 ms by default). A sleep a little
+    longer than a thread's wake-up lets the waiting thread take the GIL; the
+    renderer gets it back when the interpreter next switches threads (within
+    sys.getswitchinterval()). Costs HAND_OVER when no other thread waits."""
+    time.sleep(HAND_OVER)
 
 
 def _escape_value(text: str) -> str:
@@ -70,8 +87,17 @@ class _Family:
 
     def children(self) -> list:
         if not self.labelled:
-            return [((), self.metric)]
-        return list(self.metric._metrics.items())  # a C-level copy: safe while other threads add children
+            return [self.metric]
+        return list(self.metric._metrics.values())  # a C-level copy: safe while other threads add children
+
+    def labelvalues(self, child) -> tuple:
+        """The label values of a child seen for the first time (a scan: once per new series)."""
+        if not self.labelled:
+            return ()
+        for values, candidate in list(self.metric._metrics.items()):
+            if candidate is child:
+                return values
+        return None  # removed meanwhile
 
     def prepare(self, labelvalues: tuple, child):
         names = self.metric._labelnames
@@ -101,23 +127,34 @@ class FastExposition:
     def render(self, openmetrics: bool = False, encoder=None) -> bytes:
         """The exposition (text format, or OpenMetrics 1.0); `encoder` renders the other collectors
         (prometheus_client's generate_latest of the negotiated format by default)."""
+        return b"".join(self.render_pieces(openmetrics, encoder))
+
+    def render_pieces(self, openmetrics: bool = False, encoder=None) -> list[bytes]:
+        """render() as a list of byte strings (one per slice, in order): what the server writes,
+        without joining a megabyte-sized body first."""
         # Other collectors first: the exporter's housekeeping (the daily PnL roll-over) runs in there.
         encoder = encoder or (openmetrics_latest if openmetrics else text_latest)
         others = encoder(_Others(self._registry, self._fast))
         if openmetrics:
             others = others[: -len(b"# EOF\n")] if others.endswith(b"# EOF\n") else others
+        pieces: list[bytes] = []
         out: list[str] = []
         append = out.append
+        clock = time.perf_counter
+        longest = 0.0
+        hand_over()  # whatever ran before (the request's parsing, the other collectors) ends its stretch here
+        stretch_start = clock()
         done = 0
-        sleep, clock = time.sleep, time.perf_counter
-        longest, stretch_start = 0.0, clock()
         for family in self._families:
             append(family.om_header if openmetrics else family.text_header)
             prepared = family.prepared
             histogram = family.kind == "histogram"
-            for labelvalues, child in family.children():
+            for child in family.children():
                 prefix = prepared.get(child)
                 if prefix is None:
+                    labelvalues = family.labelvalues(child)
+                    if labelvalues is None:
+                        continue
                     prefix = family.prepare(labelvalues, child)
                 if not histogram:
                     value = child._value._value
@@ -133,14 +170,16 @@ class FastExposition:
                         append(f"{bucket_prefix}{total!r}\n" if total < 1e6 else f"{bucket_prefix}{_format(total)}\n")
                     append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(child._sum._value)}\n")
                 done += 1
-                if done % CHUNK == 0:
-                    now = clock()
-                    longest = max(longest, now - stretch_start)
-                    sleep(0)  # let the trading loop run between chunks
+                if done % CHECK_EVERY == 0 and clock() - stretch_start >= SLICE:
+                    pieces.append("".join(out).encode("utf-8"))
+                    out.clear()
+                    longest = max(longest, clock() - stretch_start)
+                    hand_over()  # let the trading loop run between slices
                     stretch_start = clock()
-        body = "".join(out).encode("utf-8") + others
+        pieces.append("".join(out).encode("utf-8"))
+        pieces.append(others + b"# EOF\n" if openmetrics else others)
         self.longest_stretch = max(longest, clock() - stretch_start)
-        return body + b"# EOF\n" if openmetrics else body
+        return pieces
 
 
 class _Others:

@@ -20,7 +20,6 @@ Hardened against slow, many and hostile clients (issue 12):
 from __future__ import annotations
 
 import errno
-import gzip
 import json
 import logging
 import socket
@@ -28,13 +27,15 @@ import socketserver
 import sys
 import threading
 import time
-from typing import Callable
+import zlib
+from typing import Callable, Iterator
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import generate_latest, make_wsgi_app
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from exporter.checks import show
+from exporter.exposition import hand_over
 
 log = logging.getLogger("exporter")
 
@@ -45,6 +46,10 @@ MAX_CONNECTIONS = 64       # requests handled at once
 SLOT_WAIT = 0.1            # how long a new connection may wait for a free slot before a 503
 MAX_BODY = 64 * 1024       # bytes of a request body (state-changing routes only)
 HEALTH_RENDER_EVERY = 5.0  # /health renders /metrics itself when no render was seen this recently
+# /metrics compression (issue 14): level 1 costs a tenth of gzip's default 9 in CPU (1.7 vs 17 ms for a
+# megabyte of exposition) for about 24% more bytes; the body is compressed slice by slice.
+GZIP_LEVEL = 1
+WRITE_PIECE = 256 * 1024   # bytes written to the socket between two GIL hand-overs
 STATE_CHANGE_HEADER = "X-Tradingmon-Scenario"   # its value must be "1"
 # What an HTML form (or a cross-origin request without a CORS preflight) can send.
 SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
@@ -274,15 +279,16 @@ class MetricsServer:
         openmetrics = content_type.startswith("application/openmetrics-text")
         if openmetrics and "version=1.0.0" not in content_type:
             return None
-        body = metrics.exposition(openmetrics, encoder)
-        if body is None:
+        pieces = metrics.exposition_pieces(openmetrics, encoder)
+        if pieces is None:
             return None
         headers = [("Content-Type", content_type)]
         if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
-            body = gzip.compress(body)
+            pieces = _gzip(pieces)
             headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(sum(map(len, pieces)))))
         start_response("200 OK", headers)
-        return [body]
+        return _written(pieces)
 
     def _rendered(self, error: str | None) -> None:
         if error is not None and error != self._render_error:
@@ -323,6 +329,35 @@ class MetricsServer:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [text.encode() + b"\n"]
         return _json(start_response, 404, {"error": f"no such endpoint: {path}"})
+
+
+def _gzip(pieces: list[bytes]) -> list[bytes]:
+    """The pieces as one gzip stream (in pieces), the GIL handed over between them. zlib releases the
+    GIL while it compresses; the hand-overs keep its short GIL holds from chaining into a stall."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    out = []
+    for piece in pieces:
+        if piece:
+            out.append(compressor.compress(piece))
+            hand_over()
+    out.append(compressor.flush())
+    return [chunk for chunk in out if chunk]
+
+
+def _written(pieces: list[bytes]) -> Iterator[bytes]:
+    """The response body for wsgiref to write: pieces of at most about WRITE_PIECE bytes, the GIL
+    handed over between two writes."""
+    batch: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece)
+        if size >= WRITE_PIECE:
+            yield b"".join(batch)
+            hand_over()
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 def _refuse_state_change(environ: dict) -> tuple[int, dict] | None:
