@@ -22,6 +22,8 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
+import selectors
 import socket
 import socketserver
 import sys
@@ -75,7 +77,48 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     def __init__(self, *args, **kwargs) -> None:
         self._slots = threading.Semaphore(self.max_connections)
         self.refused = 0  # connections answered 503 because every slot was busy
+        self._stopping = False
+        self._stopped = threading.Event()
         super().__init__(*args, **kwargs)
+        self._wake_r, self._wake_w = os.pipe()  # after the bind: a failed one leaves nothing open
+
+    def serve_forever(self, poll_interval: float | None = None) -> None:
+        """Accept connections until shutdown(). Unlike socketserver's loop, which wakes every
+        poll_interval to look for a shutdown request (and takes the bot's GIL each time, a stall
+        for a busy trading loop), this one sleeps until a connection comes or shutdown() wakes it."""
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping:
+                    ready = selector.select(poll_interval)
+                    if self._stopping:
+                        break
+                    for key, _ in ready:
+                        if key.fileobj is self:
+                            self._handle_request_noblock()
+                        else:
+                            os.read(self._wake_r, 64)  # a stale wake-up: drained, or it would spin
+        finally:
+            self._stopping = False
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serve_forever() (running in another thread) and wait until it has returned."""
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        for fd in (getattr(self, "_wake_r", None), getattr(self, "_wake_w", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._wake_r = self._wake_w = None
 
     def process_request(self, request, client_address) -> None:
         # A thread per request, but never more than max_connections of them.
@@ -199,8 +242,7 @@ class MetricsServer:
                                      f"also defaults to 9100?); choose another port") from None
             raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._started = self._clock()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="exporter-http", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="exporter-http", daemon=True)
         self._thread.start()
         log.info("serving /metrics and /health on %s", self.url)
         return self
@@ -332,21 +374,16 @@ class MetricsServer:
 
 
 def _gzip(pieces: list[bytes]) -> list[bytes]:
-    """The pieces as one gzip stream (in pieces), the GIL handed over between them. zlib releases the
-    GIL while it compresses; the hand-overs keep its short GIL holds from chaining into a stall."""
+    """The pieces as one gzip stream, compressed WRITE_PIECE bytes at a time. zlib releases the GIL
+    while it compresses (about 0.4 ms per piece at level 1), so the trading loop runs meanwhile."""
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
-    out = []
-    for piece in pieces:
-        if piece:
-            out.append(compressor.compress(piece))
-            hand_over()
+    out = [compressor.compress(group) for group in _grouped(pieces)]
     out.append(compressor.flush())
     return [chunk for chunk in out if chunk]
 
 
-def _written(pieces: list[bytes]) -> Iterator[bytes]:
-    """The response body for wsgiref to write: pieces of at most about WRITE_PIECE bytes, the GIL
-    handed over between two writes."""
+def _grouped(pieces: list[bytes]) -> Iterator[bytes]:
+    """The pieces joined into byte strings of about WRITE_PIECE bytes (a piece is never split)."""
     batch: list[bytes] = []
     size = 0
     for piece in pieces:
@@ -354,10 +391,18 @@ def _written(pieces: list[bytes]) -> Iterator[bytes]:
         size += len(piece)
         if size >= WRITE_PIECE:
             yield b"".join(batch)
-            hand_over()
             batch, size = [], 0
     if batch:
         yield b"".join(batch)
+
+
+def _written(pieces: list[bytes]) -> Iterator[bytes]:
+    """The response body for wsgiref to write: about WRITE_PIECE bytes at a time, the GIL handed over
+    between two writes."""
+    for i, group in enumerate(_grouped(pieces)):
+        if i:
+            hand_over()
+        yield group
 
 
 def _refuse_state_change(environ: dict) -> tuple[int, dict] | None:
