@@ -5,8 +5,9 @@ series on every scrape, then escapes, sorts and formats every label set again:
 about 18 µs per series, all under the bot's GIL. The exporter's label sets are
 known once a child exists, so each series' text (`name{labels} `) is built once,
 the first time the series is seen, and a scrape only reads each value and
-formats it. prometheus_client stays the registry and the source of every value;
-collectors that are not the exporter's own (process/platform/GC, the last-event
+formats it, or reuses the series' last line when its value has not changed
+(a histogram's when its count and sum have not). prometheus_client stays the
+registry and the source of every value; collectors that are not the exporter's own (process/platform/GC, the last-event
 gauge, an application's own metrics) are rendered by prometheus_client itself,
 in the same response. The result parses to the same samples as generate_latest
 on the same state (tests/exporter/test_fast_exposition.py).
@@ -85,21 +86,20 @@ class _Family:
         self.text_header = f"# HELP {name} {_escape_help(doc, False)}\n# TYPE {name} {self.kind}\n"
         self.om_header = f"# HELP {base} {_escape_help(doc, True)}\n# TYPE {base} {self.kind}\n"
         self.labelled = bool(metric._labelnames)
-        self.prepared: dict = {}  # child -> prefix (counter/gauge) or (bucket prefixes, count, sum)
+        # child -> [prefix (counter/gauge) or (bucket prefixes, count, sum), last value or count, last sum, text]
+        self.prepared: dict = {}
 
     def children(self) -> list:
         if not self.labelled:
             return [self.metric]
         return list(self.metric._metrics.values())  # a C-level copy: safe while other threads add children
 
-    def labelvalues(self, child) -> tuple:
-        """The label values of a child seen for the first time (a scan: once per new series)."""
+    def labelvalues(self) -> dict:
+        """{id(child): its label values} for the children seen for the first time in a render: built
+        once per render that meets a new child (a lookup per child would be quadratic)."""
         if not self.labelled:
-            return ()
-        for values, candidate in list(self.metric._metrics.items()):
-            if candidate is child:
-                return values
-        return None  # removed meanwhile
+            return {id(self.metric): ()}
+        return {id(child): values for values, child in list(self.metric._metrics.items())}
 
     def prepare(self, labelvalues: tuple, child):
         names = self.metric._labelnames
@@ -113,8 +113,9 @@ class _Family:
                       f"{self.sample}_sum{_labels(names, labelvalues)} ")
         if len(self.prepared) > 4 * len(self.metric._metrics if self.labelled else ()) + 64:
             self.prepared = {}  # children removed (clear/remove): forget their text
-        self.prepared[child] = prefix
-        return prefix
+        entry = [prefix, None, None, ""]  # the prefix(es); the value(s) last rendered and their text
+        self.prepared[child] = entry
+        return entry
 
 
 class FastExposition:
@@ -151,26 +152,42 @@ class FastExposition:
             append(family.om_header if openmetrics else family.text_header)
             prepared = family.prepared
             histogram = family.kind == "histogram"
+            new = None
             for child in family.children():
-                prefix = prepared.get(child)
-                if prefix is None:
-                    labelvalues = family.labelvalues(child)
+                entry = prepared.get(child)
+                if entry is None:
+                    if new is None:
+                        new = family.labelvalues()
+                    labelvalues = new.get(id(child))
                     if labelvalues is None:
-                        continue
-                    prefix = family.prepare(labelvalues, child)
+                        continue  # removed meanwhile
+                    entry = family.prepare(labelvalues, child)
                 if not histogram:
                     value = child._value._value
-                    if value < 1e6 and value - value == 0:
-                        append(f"{prefix}{value!r}\n")
-                    else:
-                        append(f"{prefix}{floatToGoString(value)}\n")
+                    if value != entry[1]:  # changed since the last render (NaN always is): new text
+                        prefix = entry[0]
+                        if value < 1e6 and value - value == 0:
+                            entry[3] = f"{prefix}{value!r}\n"
+                        else:
+                            entry[3] = f"{prefix}{floatToGoString(value)}\n"
+                        entry[1] = value
+                    append(entry[3])
                 else:
-                    buckets, count_prefix, sum_prefix = prefix
                     total = 0.0
-                    for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
+                    for bucket in child._buckets:
                         total += bucket._value
-                        append(f"{bucket_prefix}{total!r}\n" if total < 1e6 else f"{bucket_prefix}{_format(total)}\n")
-                    append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(child._sum._value)}\n")
+                    total_sum = child._sum._value
+                    if total != entry[1] or total_sum != entry[2]:  # an observation since the last render
+                        buckets, count_prefix, sum_prefix = entry[0]
+                        lines = []
+                        total = 0.0
+                        for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
+                            total += bucket._value
+                            lines.append(f"{bucket_prefix}{total!r}\n" if total < 1e6
+                                         else f"{bucket_prefix}{_format(total)}\n")
+                        lines.append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(total_sum)}\n")
+                        entry[1], entry[2], entry[3] = total, total_sum, "".join(lines)
+                    append(entry[3])
                 done += 1
                 if done % CHECK_EVERY == 0 and clock() - stretch_start >= SLICE:
                     pieces.append("".join(out).encode("utf-8"))

@@ -184,3 +184,20 @@ def test_stop_wakes_the_server_and_closes_what_it_opened(metrics):
         assert not server.running
     if fds is not None:
         assert len(os.listdir("/proc/self/fd")) <= fds  # sockets and the wake-up pipe are closed
+
+
+def test_reused_lines_follow_every_change_between_renders():
+    """A series' last line is reused only while its value (a histogram's count and sum) is unchanged."""
+    m, registry = large(400)
+    gauge = m._metrics[names.OPEN_POSITIONS]
+    symbol = next(iter(gauge._metrics))
+    for step, value in enumerate([1.0, 1.0, float("nan"), 2e6, float("inf"), -3.5, 0.0, 7.0]):
+        gauge.labels(*symbol).set(value)
+        m.record_trade("entry")                                    # a counter moves
+        m.observe_http_request("GET", "/r1", 200, 0.0)             # a histogram: count moves, sum does not
+        if step % 2:
+            m.observe_http_request("GET", "/r2", 200, 12.5)        # count and sum move
+        m.set_open_positions(f"LATE{step}", step)                  # a series that appears between renders
+        assert parsed(m.exposition().decode()) == parsed(generate_latest(registry).decode())
+        assert parsed(m.exposition(openmetrics=True).decode(), True) == \
+            parsed(openmetrics_latest(registry).decode(), True)
