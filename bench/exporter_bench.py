@@ -384,19 +384,30 @@ STALL = 0.002  # the issue's line: no stall above 2 ms attributable to a scrape
 
 class _ThreadClock:
     """The calling thread's voluntary context switches (it slept: in the loop, only to wait for the GIL)
-    and its time spent runnable but not running (waiting for a CPU), where Linux tells (else zeros)."""
+    and its time spent runnable but not running (waiting for a CPU), where Linux tells (else zeros).
+
+    Neither read releases the GIL (getrusage does not; schedstat is read through ctypes.PyDLL, which
+    keeps it): a loop that let go of the GIL every millisecond would win it straight back each time and
+    keep the exporter's thread from ever forcing a switch, which would measure another loop than the
+    seed's."""
 
     def __init__(self) -> None:
+        import ctypes
         import resource
         self._usage = lambda: resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw  # noqa: E731
         try:
             self._usage()
         except (AttributeError, OSError):
             self._usage = lambda: 0  # noqa: E731
+        self._sched = None
         try:
             self._sched = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
-        except OSError:
-            self._sched = None
+            self._pread = ctypes.PyDLL(None).pread
+            self._pread.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_long)
+            self._buffer = ctypes.create_string_buffer(64)
+            self.waited_for_cpu()
+        except (OSError, AttributeError, ValueError, IndexError):
+            self.close()
 
     def switches(self) -> int:
         return self._usage()
@@ -405,11 +416,13 @@ class _ThreadClock:
         """Seconds this thread has waited on a run queue (schedstat's second field)."""
         if self._sched is None:
             return 0.0
-        return int(os.pread(self._sched, 64, 0).split()[1]) / 1e9
+        n = self._pread(self._sched, self._buffer, 63, 0)
+        return int(self._buffer.raw[:n].split()[1]) / 1e9
 
     def close(self) -> None:
         if self._sched is not None:
             os.close(self._sched)
+            self._sched = None
 
 
 def run_loop(seconds: float) -> tuple[int, list[tuple[float, float, float]]]:
