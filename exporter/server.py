@@ -23,6 +23,7 @@ import errno
 import json
 import logging
 import os
+import queue
 import selectors
 import socket
 import socketserver
@@ -45,6 +46,7 @@ LISTEN_BACKLOG = 128
 IO_TIMEOUT = 10.0          # seconds per socket read/write
 HEADER_TIMEOUT = 2.0       # seconds per read until the request line and headers are in (idle clients)
 MAX_CONNECTIONS = 64       # requests handled at once
+WORKER_IDLE = 60.0         # seconds an idle request thread waits for the next connection before it ends
 SLOT_WAIT = 0.1            # how long a new connection may wait for a free slot before a 503
 MAX_BODY = 64 * 1024       # bytes of a request body (state-changing routes only)
 HEALTH_RENDER_EVERY = 5.0  # /health renders /metrics itself when no render was seen this recently
@@ -79,6 +81,10 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
         self.refused = 0  # connections answered 503 because every slot was busy
         self._stopping = False
         self._stopped = threading.Event()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()  # connections for the idle request threads
+        self._workers_lock = threading.Lock()
+        self._idle_workers = 0
+        self._workers = 0
         super().__init__(*args, **kwargs)
         self._wake_r, self._wake_w = os.pipe()  # after the bind: a failed one leaves nothing open
 
@@ -112,6 +118,9 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
 
     def server_close(self) -> None:
         super().server_close()
+        with self._workers_lock:
+            for _ in range(self._workers):
+                self._jobs.put(None)  # each request thread ends after its current request
         for fd in (getattr(self, "_wake_r", None), getattr(self, "_wake_w", None)):
             if fd is not None:
                 try:
@@ -128,10 +137,49 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
             self.shutdown_request(request)
             return
         try:
-            super().process_request(request, client_address)
+            self._dispatch(request, client_address)
         except BaseException:
             self._slots.release()
             raise
+
+    def _dispatch(self, request, client_address) -> None:
+        """Give the connection to an idle request thread, or start one. Threads are reused from one
+        scrape to the next: starting a thread per request passes the GIL back and forth between the
+        accepting thread and the new one (Thread.start() waits for it to run) while the bot waits."""
+        with self._workers_lock:
+            if self._idle_workers:
+                self._idle_workers -= 1
+                self._jobs.put((request, client_address))
+                return
+            self._workers += 1
+        try:
+            threading.Thread(target=self._work, args=(request, client_address), name="exporter-http-request",
+                             daemon=True).start()
+        except BaseException:
+            with self._workers_lock:
+                self._workers -= 1
+            raise
+
+    def _work(self, request, client_address) -> None:
+        job = (request, client_address)
+        while job is not None:
+            self.process_request_thread(*job)  # releases the slot
+            with self._workers_lock:
+                self._idle_workers += 1
+            job = self._next_job()
+        with self._workers_lock:
+            self._workers -= 1
+
+    def _next_job(self):
+        while True:
+            try:
+                return self._jobs.get(timeout=WORKER_IDLE)
+            except queue.Empty:
+                with self._workers_lock:
+                    # a connection handed to "an idle thread" is in the queue before the lock is let go
+                    if self._jobs.empty():
+                        self._idle_workers -= 1
+                        return None
 
     def process_request_thread(self, request, client_address) -> None:
         try:

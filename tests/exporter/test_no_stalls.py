@@ -201,3 +201,32 @@ def test_reused_lines_follow_every_change_between_renders():
         assert parsed(m.exposition().decode()) == parsed(generate_latest(registry).decode())
         assert parsed(m.exposition(openmetrics=True).decode(), True) == \
             parsed(openmetrics_latest(registry).decode(), True)
+
+
+def request_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "exporter-http-request"]
+
+
+def wait_for(condition, seconds: float = 10.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_one_request_thread_serves_scrape_after_scrape(served, metrics, monkeypatch):
+    monkeypatch.setattr(server_module, "WORKER_IDLE", 0.3)
+    before = len(request_threads())
+    server = served(metrics)
+    httpd = server._httpd
+    for _ in range(5):
+        response, body = get(server.url, PROMETHEUS_HEADERS)
+        assert response.status == 200 and gzip.decompress(body).endswith(b"# EOF\n")
+        assert wait_for(lambda: httpd._idle_workers == 1)  # back waiting for the next connection
+    assert httpd._workers == 1 and len(request_threads()) - before == 1
+    # an idle thread ends after WORKER_IDLE; the next scrape starts a new one
+    assert wait_for(lambda: httpd._workers == 0)
+    assert get(server.url, {})[0].status == 200
+    assert wait_for(lambda: httpd._idle_workers == 1) and httpd._workers == 1
