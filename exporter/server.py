@@ -1,8 +1,15 @@
 """The HTTP side: /metrics, /health (and extra routes such as the demo's /scenario) on one port.
 
-A small threaded WSGI server from the standard library; /metrics is
-prometheus_client's own WSGI app, so content negotiation (OpenMetrics),
-gzip and `name[]` filtering behave exactly as in prometheus_client.
+A small threaded WSGI server from the standard library. /metrics negotiates
+like prometheus_client (its choose_encoder and gzip_accepted); the exporter's
+own metrics come from the fast exposition, gzip-compressed at GZIP_LEVEL and
+written in pieces with the GIL handed over between them, and what the fast path
+does not take (`name[]` filters, other OpenMetrics versions, HEAD, a foreign
+registry) is answered by prometheus_client's own WSGI app.
+
+Made not to stall the bot's trading loop (issue 14; docs/exporter.md, "Scrapes
+and the trading loop"): the accept loop sleeps until a connection comes (no
+periodic wake-ups), and request threads are reused from one scrape to the next.
 
 Hardened against slow, many and hostile clients (issue 12):
 - listen backlog LISTEN_BACKLOG (the standard library's default is 5);
