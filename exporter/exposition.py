@@ -5,15 +5,19 @@ series on every scrape, then escapes, sorts and formats every label set again:
 about 18 µs per series, all under the bot's GIL. The exporter's label sets are
 known once a child exists, so each series' text (`name{labels} `) is built once,
 the first time the series is seen, and a scrape only reads each value and
-formats it. prometheus_client stays the registry and the source of every value;
-collectors that are not the exporter's own (process/platform/GC, the last-event
+formats it, or reuses the series' last line when its value has not changed
+(a histogram's when its count and sum have not). prometheus_client stays the
+registry and the source of every value; collectors that are not the exporter's own (process/platform/GC, the last-event
 gauge, an application's own metrics) are rendered by prometheus_client itself,
 in the same response. The result parses to the same samples as generate_latest
 on the same state (tests/exporter/test_fast_exposition.py).
 
-Between chunks of series the renderer gives up the GIL (time.sleep(0)), so a
-scrape of 10,000 series does not hold the bot's trading loop for more than one
-chunk at a time.
+The renderer never holds the bot's GIL for long (issue 14): it works in slices
+of at most SLICE seconds and hands the GIL over between slices (hand_over()), so a
+trading loop waits at most about one slice for a scrape, however many series.
+Each slice is encoded to bytes on its own (no megabyte-sized join at the end), and
+the render iterates each metric's children without building a tuple per series
+(fewer allocations, so fewer garbage collections triggered inside a scrape).
 """
 from __future__ import annotations
 
@@ -25,7 +29,23 @@ from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.utils import floatToGoString
 
-CHUNK = 256  # series rendered between two GIL releases (~0.1-0.3 ms of work here)
+SLICE = 0.0005     # seconds of rendering between two GIL hand-overs
+CHECK_EVERY = 16   # series rendered between two looks at the clock
+HAND_OVER = 0.0005  # seconds the renderer sleeps to hand the GIL over (longer than a thread's wake-up on a busy VM)
+
+
+def hand_over() -> None:
+    """Give the GIL to a thread that waits for it (the trading loop), if any.
+
+    time.sleep(0) is not enough: it releases the GIL and takes it back within
+    microseconds, usually before a waiting thread has even woken, and that thread
+    then waits another full switch interval (5 ms by default). A sleep a little
+    longer than a thread's wake-up (tens of µs on bare metal, hundreds on a busy
+    VM) lets the waiting thread take the GIL; the renderer gets it back when the
+    interpreter next switches threads (within sys.getswitchinterval()). Costs
+    HAND_OVER of wall time when no other thread waits (20 slices at 10,000 series:
+    10 ms per scrape)."""
+    time.sleep(HAND_OVER)
 
 
 def _escape_value(text: str) -> str:
@@ -66,12 +86,20 @@ class _Family:
         self.text_header = f"# HELP {name} {_escape_help(doc, False)}\n# TYPE {name} {self.kind}\n"
         self.om_header = f"# HELP {base} {_escape_help(doc, True)}\n# TYPE {base} {self.kind}\n"
         self.labelled = bool(metric._labelnames)
-        self.prepared: dict = {}  # child -> prefix (counter/gauge) or (bucket prefixes, count, sum)
+        # child -> [prefix (counter/gauge) or (bucket prefixes, count, sum), last value or count, last sum, text]
+        self.prepared: dict = {}
 
     def children(self) -> list:
         if not self.labelled:
-            return [((), self.metric)]
-        return list(self.metric._metrics.items())  # a C-level copy: safe while other threads add children
+            return [self.metric]
+        return list(self.metric._metrics.values())  # a C-level copy: safe while other threads add children
+
+    def labelvalues(self) -> dict:
+        """{id(child): its label values} for the children seen for the first time in a render: built
+        once per render that meets a new child (a lookup per child would be quadratic)."""
+        if not self.labelled:
+            return {id(self.metric): ()}
+        return {id(child): values for values, child in list(self.metric._metrics.items())}
 
     def prepare(self, labelvalues: tuple, child):
         names = self.metric._labelnames
@@ -85,8 +113,9 @@ class _Family:
                       f"{self.sample}_sum{_labels(names, labelvalues)} ")
         if len(self.prepared) > 4 * len(self.metric._metrics if self.labelled else ()) + 64:
             self.prepared = {}  # children removed (clear/remove): forget their text
-        self.prepared[child] = prefix
-        return prefix
+        entry = [prefix, None, None, ""]  # the prefix(es); the value(s) last rendered and their text
+        self.prepared[child] = entry
+        return entry
 
 
 class FastExposition:
@@ -101,46 +130,75 @@ class FastExposition:
     def render(self, openmetrics: bool = False, encoder=None) -> bytes:
         """The exposition (text format, or OpenMetrics 1.0); `encoder` renders the other collectors
         (prometheus_client's generate_latest of the negotiated format by default)."""
+        return b"".join(self.render_pieces(openmetrics, encoder))
+
+    def render_pieces(self, openmetrics: bool = False, encoder=None) -> list[bytes]:
+        """render() as a list of byte strings (one per slice, in order): what the server writes,
+        without joining a megabyte-sized body first."""
         # Other collectors first: the exporter's housekeeping (the daily PnL roll-over) runs in there.
         encoder = encoder or (openmetrics_latest if openmetrics else text_latest)
         others = encoder(_Others(self._registry, self._fast))
         if openmetrics:
             others = others[: -len(b"# EOF\n")] if others.endswith(b"# EOF\n") else others
+        pieces: list[bytes] = []
         out: list[str] = []
         append = out.append
+        clock = time.perf_counter
+        longest = 0.0
+        hand_over()  # whatever ran before (the request's parsing, the other collectors) ends its stretch here
+        stretch_start = clock()
         done = 0
-        sleep, clock = time.sleep, time.perf_counter
-        longest, stretch_start = 0.0, clock()
         for family in self._families:
             append(family.om_header if openmetrics else family.text_header)
             prepared = family.prepared
             histogram = family.kind == "histogram"
-            for labelvalues, child in family.children():
-                prefix = prepared.get(child)
-                if prefix is None:
-                    prefix = family.prepare(labelvalues, child)
+            new = None
+            for child in family.children():
+                entry = prepared.get(child)
+                if entry is None:
+                    if new is None:
+                        new = family.labelvalues()
+                    labelvalues = new.get(id(child))
+                    if labelvalues is None:
+                        continue  # removed meanwhile
+                    entry = family.prepare(labelvalues, child)
                 if not histogram:
                     value = child._value._value
-                    if value < 1e6 and value - value == 0:
-                        append(f"{prefix}{value!r}\n")
-                    else:
-                        append(f"{prefix}{floatToGoString(value)}\n")
+                    if value != entry[1]:  # changed since the last render (NaN always is): new text
+                        prefix = entry[0]
+                        if value < 1e6 and value - value == 0:
+                            entry[3] = f"{prefix}{value!r}\n"
+                        else:
+                            entry[3] = f"{prefix}{floatToGoString(value)}\n"
+                        entry[1] = value
+                    append(entry[3])
                 else:
-                    buckets, count_prefix, sum_prefix = prefix
                     total = 0.0
-                    for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
+                    for bucket in child._buckets:
                         total += bucket._value
-                        append(f"{bucket_prefix}{total!r}\n" if total < 1e6 else f"{bucket_prefix}{_format(total)}\n")
-                    append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(child._sum._value)}\n")
+                    total_sum = child._sum._value
+                    if total != entry[1] or total_sum != entry[2]:  # an observation since the last render
+                        buckets, count_prefix, sum_prefix = entry[0]
+                        lines = []
+                        total = 0.0
+                        for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
+                            total += bucket._value
+                            lines.append(f"{bucket_prefix}{total!r}\n" if total < 1e6
+                                         else f"{bucket_prefix}{_format(total)}\n")
+                        lines.append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(total_sum)}\n")
+                        entry[1], entry[2], entry[3] = total, total_sum, "".join(lines)
+                    append(entry[3])
                 done += 1
-                if done % CHUNK == 0:
-                    now = clock()
-                    longest = max(longest, now - stretch_start)
-                    sleep(0)  # let the trading loop run between chunks
+                if done % CHECK_EVERY == 0 and clock() - stretch_start >= SLICE:
+                    pieces.append("".join(out).encode("utf-8"))
+                    out.clear()
+                    longest = max(longest, clock() - stretch_start)
+                    hand_over()  # let the trading loop run between slices
                     stretch_start = clock()
-        body = "".join(out).encode("utf-8") + others
+        pieces.append("".join(out).encode("utf-8"))
+        pieces.append(others + b"# EOF\n" if openmetrics else others)
         self.longest_stretch = max(longest, clock() - stretch_start)
-        return body + b"# EOF\n" if openmetrics else body
+        return pieces
 
 
 class _Others:

@@ -242,6 +242,12 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         exposition = self._exposition
         return exposition.render(openmetrics, encoder) if exposition is not None else None
 
+    def exposition_pieces(self, openmetrics: bool = False, encoder=None) -> list[bytes] | None:
+        """exposition() as the list of byte strings that make it up, in order (what /metrics writes,
+        with the GIL handed over between them); None while unbound."""
+        exposition = self._exposition
+        return exposition.render_pieces(openmetrics, encoder) if exposition is not None else None
+
     # -- the events sidecar ---------------------------------------------------------------
 
     def count_event(self, applied: bool) -> None:
