@@ -347,14 +347,8 @@ def bench_render(renders: int) -> tuple[list[str], bool]:
 
 
 # What Prometheus 2.42 (Debian 12's) sends with every scrape, captured from a real one: OpenMetrics
-# preferred, gzip accepted.
-PROMETHEUS_HEADERS = {
-    "User-Agent": "Prometheus/2.42.0",
-    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-              "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "Accept-Encoding": "gzip",
-    "X-Prometheus-Scrape-Timeout-Seconds": "10",
-}
+# preferred, gzip accepted (kept once, for the bench and tests/exporter/test_no_stalls.py).
+PROMETHEUS_HEADERS = json.loads((ROOT / "tests" / "fixtures" / "prometheus_scrape_headers.json").read_text())
 
 # A separate process, as a real Prometheus is. It prints each scrape's (start, end) on the system-wide
 # monotonic clock (CLOCK_MONOTONIC, which time.perf_counter reads in the bot's process too on Linux).

@@ -195,6 +195,7 @@ def expression(text: str):
 # does). Anything else (a call, a filter, a block, `\r`, a name not in the context) goes to Jinja.
 _NAME_ONLY = re.compile(r"<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*>>")
 _PLAIN_VALUE = (str, int, float)
+_MISSING = object()
 # Words Jinja reads as literals or operators, never as a name from the context.
 _JINJA_WORDS = frozenset("true false none True False None and or not in is if else".split())
 
@@ -231,9 +232,6 @@ def render(text: str, context: dict) -> str:
             out.append(str(value))
         return "".join(out)
     return template(text).render(context)
-
-
-_MISSING = object()
 
 
 def evaluate(text, context: dict):

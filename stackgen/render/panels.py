@@ -172,11 +172,10 @@ def _common(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: di
                 + [_runbook_link(alert, url) for alert, url in runbooks])
 
 
-def _finish(glpanel, options: dict, defaults: dict, instant: bool = False, panel: Panel | None = None,
+def _finish(raw: dict, options: dict, defaults: dict, instant: bool = False, panel: Panel | None = None,
             fmt: str = "", transformations: list | None = None) -> dict:
-    """Keep grafanalib's envelope; set targets, options and fieldConfig in Grafana 12's shape."""
-    # glpanel: a grafanalib panel, or the plain_kept() of one a factory has already converted.
-    raw = glpanel if type(glpanel) is dict else plain_kept(glpanel)
+    """Keep grafanalib's envelope (raw: plain_kept of the grafanalib panel, converted once by its
+    factory); set targets, options and fieldConfig in Grafana 12's shape."""
     out = {key: raw[key] for key in _ENVELOPE if key in raw}
     if not out.get("links"):
         out.pop("links", None)
@@ -215,7 +214,7 @@ def gauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict
     glpanel = gl.GaugePanel(**_common(panel, panel_id, grid, datasource, links, runbooks=runbooks))
     options = {"minVizHeight": 75, "minVizWidth": 75, "orientation": "auto", "reduceOptions": _reduce(panel),
                "showThresholdLabels": False, "showThresholdMarkers": True, "sizing": "auto"}
-    return _finish(glpanel, options, _defaults(panel, "thresholds"), panel=panel)
+    return _finish(plain_kept(glpanel), options, _defaults(panel, "thresholds"), panel=panel)
 
 
 def bargauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -226,7 +225,7 @@ def bargauge(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: d
     options = {"displayMode": "gradient", "legend": _legend(Legend(mode="hidden")), "maxVizHeight": 300,
                "minVizHeight": 16, "minVizWidth": 8, "namePlacement": "auto", "orientation": panel.orientation,
                "reduceOptions": _reduce(panel), "showUnfilled": True, "sizing": "auto", "valueMode": "color"}
-    return _finish(glpanel, options, _defaults(panel, "thresholds"), instant=True, panel=panel)
+    return _finish(plain_kept(glpanel), options, _defaults(panel, "thresholds"), instant=True, panel=panel)
 
 
 def timeseries(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict[str, str],
@@ -294,7 +293,7 @@ def heatmap(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: di
                "yAxis": y_axis}
     defaults = {"custom": {"hideFrom": {"legend": False, "tooltip": False, "viz": False},
                            "scaleDistribution": {"type": "linear"}}}
-    return _finish(glpanel, options, defaults, panel=panel, fmt="heatmap")
+    return _finish(plain_kept(glpanel), options, defaults, panel=panel, fmt="heatmap")
 
 
 def _value_columns(panel: Panel) -> dict[str, str]:
@@ -322,7 +321,7 @@ def table(panel: Panel, panel_id: int, grid: dict, datasource: dict, links: dict
                "frameIndex": 0, "showHeader": True, "sortBy": [{"desc": True, "displayName": first}]}
     defaults = _defaults(panel, "thresholds")
     defaults["custom"] = {"align": "auto", "inspect": False}   # cells: Grafana's default (auto)
-    return _finish(glpanel, options, defaults, instant=True, panel=panel, fmt="table",
+    return _finish(plain_kept(glpanel), options, defaults, instant=True, panel=panel, fmt="table",
                    transformations=_table_transformations(panel))
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -26,14 +28,9 @@ from exporter.server import MetricsServer
 from .conftest import BOT
 from .test_fast_exposition import parsed
 
-# What Prometheus 2.42 sends (captured from a real one; bench/exporter_bench.py keeps the same).
-PROMETHEUS_HEADERS = {
-    "User-Agent": "Prometheus/2.42.0",
-    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-              "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "Accept-Encoding": "gzip",
-    "X-Prometheus-Scrape-Timeout-Seconds": "10",
-}
+# What Prometheus 2.42 sends (captured from a real one; bench/exporter_bench.py reads the same file).
+PROMETHEUS_HEADERS = json.loads((Path(__file__).parent.parent / "fixtures" / "prometheus_scrape_headers.json")
+                                .read_text())
 
 
 def large(series: int = 3000) -> tuple[BotMetrics, CollectorRegistry]:
