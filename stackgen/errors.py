@@ -1,4 +1,39 @@
 """The one error type of the generator: says where (file, line, field path) and what."""
+from __future__ import annotations
+
+import re
+
+# An error is one readable line: what it echoes of the input is cut, never the whole attack.
+SHOWN_CHARS = 60
+LISTED_ITEMS = 12
+MAX_MESSAGE = 900
+# A quoted run this long in a message is an echoed value (every list we print is cut shorter by listed()).
+_LONG_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.){240,}'|\"(?:[^\"\\\n]|\\.){240,}\"")
+
+
+def shown(value) -> str:
+    """repr() of a value, cut to a short prefix with its length when long."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value):,} chars" if isinstance(value, str) else f"{len(text):,} chars as written"
+    return f"{text[:SHOWN_CHARS - 5]}...' ({size})"
+
+
+def listed(items, limit: int = LISTED_ITEMS) -> str:
+    """Choices joined with ', ', the first `limit` of them and "and N more"."""
+    items = [str(x) for x in items]
+    head = ", ".join(x if len(x) <= SHOWN_CHARS else shown(x) for x in items[:limit])
+    return head + (f" and {len(items) - limit:,} more" if len(items) > limit else "")
+
+
+def _cut(message: str) -> str:
+    """The net under every message: long quoted echoes cut, then the whole line bounded."""
+    message = _LONG_QUOTED.sub(lambda m: f"{m.group(0)[:SHOWN_CHARS - 5]}...{m.group(0)[0]} "
+                                         f"({len(m.group(0)) - 2:,} chars)", message)
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + f"... ({len(message) - MAX_MESSAGE:,} more chars)"
+    return message
 
 
 class SpecError(Exception):
@@ -6,10 +41,10 @@ class SpecError(Exception):
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  path: str | None = None):
-        self.message = message
+        self.message = _cut(message)
         self.file = file
         self.line = line
-        self.path = path
+        self.path = path if path is None or len(path) <= MAX_MESSAGE // 3 else _cut(path[:MAX_MESSAGE // 3]) + "..."
         super().__init__(str(self))
 
     def __str__(self) -> str:

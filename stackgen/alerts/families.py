@@ -18,7 +18,7 @@ import jinja2.sandbox
 from jinja2.environment import TemplateExpression
 
 from stackgen.alerts.humanize import duration, humanize_duration
-from stackgen.spec.fields import Field, _type_name, parse_duration
+from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
 
 FAMILIES_FILE = "families.yaml"
@@ -384,20 +384,9 @@ def read_value(spec: FieldSpec, item: Field):
         if parse_duration(text) > spec.maximum:
             raise item.error(f"must be at most {duration(spec.maximum)} (got {text})")
         return text
-    low = spec.low
     high = spec.high if spec.high is not None else DEFAULT_MAX_NUMBER
-    value = item.value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise item.error(f"expected a {'whole ' if spec.integer else ''}number, got {_type_name(value)}")
-    if spec.integer and value != int(value):
-        raise item.error(f"expected a whole number, got {value!r}")
-    too_low = low is not None and (value <= low if spec.low_open else value < low)
-    too_high = value >= high if spec.high_open else value > high
-    if too_low or too_high:
-        lower = "" if low is None else f"{'above' if spec.low_open else 'at least'} {low:g}"
-        upper = f"{'below' if spec.high_open else 'at most'} {high:g}"
-        raise item.error(f"must be {lower + ' and ' if lower else ''}{upper} (got {value!r})")
-    return int(value) if spec.integer else float(value)
+    return item.number(low=spec.low, high=high, low_open=spec.low_open, high_open=spec.high_open,
+                       integer=spec.integer)
 
 
 def cite(spec: FieldSpec | None, value) -> str:

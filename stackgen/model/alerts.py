@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stackgen.errors import listed
 from stackgen.alerts import families as fam
 from stackgen.spec.fields import Field, parse_duration
 
@@ -105,7 +106,7 @@ def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
             import difflib
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise item.error(f"unknown alert family (expected one of: {', '.join(known)}; or an alert "
+            raise item.error(f"unknown alert family (expected one of: {listed(known)}; or an alert "
                              f"name in CamelCase for an alert of your own){hint}")
     order = list(known)
     configs.sort(key=lambda c: order.index(c.key))

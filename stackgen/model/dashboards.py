@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from stackgen import conventions as names
+from stackgen.errors import listed
 from stackgen.model.alerts import Alerts, cite
 from stackgen.model.catalog import Catalog
 from stackgen.spec.fields import Field, parse_duration
@@ -339,7 +340,7 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
     if ptype.value not in PANEL_TYPES:
         close = difflib.get_close_matches(str(ptype.value), PANEL_TYPES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ptype.error(f"unknown panel type {ptype.value!r} (expected one of: {', '.join(PANEL_TYPES)}){hint}")
+        raise ptype.error(f"unknown panel type {ptype.value!r} (expected one of: {listed(PANEL_TYPES, 50)}){hint}")
     kind = ptype.value
     allowed = _COMMON_KEYS + _TYPE_KEYS[kind]
     for key in item.value:
@@ -595,7 +596,7 @@ def _mapping(item: Field) -> ValueText:
     raw = f["value"].value
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise f["value"].error("expected a number or a string")
-    value = f"{raw:g}" if isinstance(raw, (int, float)) else raw
+    value = raw if isinstance(raw, str) else f"{f['value'].number():g}"
     return ValueText(value, f["text"].string(), _color(f["color"]) if "color" in f else "")
 
 

@@ -11,6 +11,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from stackgen.errors import listed
 from stackgen.spec.fields import MAX_INT, Field, port_ok
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -236,7 +237,7 @@ def read_routing(field: Field) -> Routing:
     def known(name_field: Field) -> str:
         name = name_field.string()
         if name not in seen:
-            raise name_field.error(f"unknown receiver {name!r} (declared: {', '.join(sorted(seen))})")
+            raise name_field.error(f"unknown receiver {name!r} (declared: {listed(sorted(seen))})")
         return name
 
     routes = []

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stackgen import conventions as names
-from stackgen.errors import SpecError
+from stackgen.errors import SpecError, listed
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana, with_host_variable
@@ -117,7 +117,7 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
         pf = item.child("profile", entries["profile"])
         name = pf.string()
         if name not in profiles:
-            raise pf.error(f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})")
+            raise pf.error(f"unknown profile {name!r} (known: {listed(sorted(profiles))})")
         heartbeat = read_bot_heartbeat(item.child("heartbeat", entries.get("heartbeat") or {}))
         if enabled:
             jobs.append(replace(job, profile=name))

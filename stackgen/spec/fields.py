@@ -6,7 +6,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from stackgen.errors import SpecError
+from stackgen.errors import SpecError, listed, shown
 from stackgen.spec.loader import Lines, _dotted
 
 # At most 12 digits per unit: longer numbers are refused by the pattern, before int() sees them.
@@ -32,7 +32,7 @@ def _type_name(value) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def parse_duration(text: str) -> float | None:
@@ -49,6 +49,15 @@ def _human_seconds(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
+
+
+def _span(low, high, low_open: bool, high_open: bool) -> str:
+    """The allowed range in words: "between 1 and 10", "above 0 and below 1", "at most 5"."""
+    if low is not None and high is not None and not (low_open or high_open):
+        return f"between {low:g} and {high:g}"
+    lower = "" if low is None else f"{'above' if low_open else 'at least'} {low:g}"
+    upper = "" if high is None else f"{'below' if high_open else 'at most'} {high:g}"
+    return " and ".join(x for x in (lower, upper) if x)
 
 
 def port_ok(text: str) -> bool:
@@ -95,7 +104,7 @@ class Field:
                 close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise self.child(key, None).error(
-                    f"unknown key (expected one of: {', '.join(sorted(allowed))}){hint}")
+                    f"unknown key (expected one of: {listed(sorted(allowed))}){hint}")
         for key in required:
             if key not in self.value:
                 raise self.error(f"missing required key {key!r}")
@@ -113,7 +122,7 @@ class Field:
         if not isinstance(self.value, str) or not self.value:
             raise self.error(f"expected a non-empty string, got {_type_name(self.value)}")
         if pattern is not None and not pattern.match(self.value):
-            raise self.error(f"{self.value!r} is not a valid {what or 'value'}")
+            raise self.error(f"{shown(self.value)} is not a valid {what or 'value'}")
         return self.value
 
     def name(self, what: str = "Prometheus name") -> str:
@@ -129,7 +138,8 @@ class Field:
         return self.value
 
     def number(self, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, integer: bool = False) -> float:
+               low_open: bool = False, high_open: bool = False, integer: bool = False) -> float:
+        """The one bounded number reader: within int64 when whole, finite, and inside [low, high]."""
         value = self.value
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise self.error(f"expected a number of at most 19 digits, got one of {len(str(abs(value)))} digits")
@@ -138,16 +148,9 @@ class Field:
         if integer and value != int(value):
             raise self.error(f"expected a whole number, got {value!r}")
         too_low = low is not None and (value <= low if low_open else value < low)
-        if too_low or (high is not None and value > high):
-            if low is not None and high is not None:
-                span = f"between {low:g} and {high:g}"
-                if low_open:
-                    span = f"above {low:g} and at most {high:g}"
-            elif low is not None:
-                span = f"{'above' if low_open else 'at least'} {low:g}"
-            else:
-                span = f"at most {high:g}"
-            raise self.error(f"must be {span} (got {value!r})")
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            raise self.error(f"must be {_span(low, high, low_open, high_open)} (got {value!r})")
         return int(value) if integer else float(value)
 
     def duration(self, *, minimum: float = 0.0, maximum: float = MAX_DURATION, why: str = "") -> str:
@@ -171,30 +174,30 @@ class Field:
         """An absolute http(s) URL with a host, as Go's url.Parse and the tools accept it."""
         text = self.string()
         if _TEMPLATE.search(text):
-            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {text!r}")
+            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {shown(text)}")
         bad = _URL_FORBIDDEN.search(text)
         if bad:
-            raise self.error(f"{what} must not contain {bad.group(0)!r} (percent-encode it), got {text!r}")
+            raise self.error(f"{what} must not contain {bad.group(0)!r} (percent-encode it), got {shown(text)}")
         try:
             parts = urlsplit(text)
             port = parts.port
         except ValueError as exc:
-            raise self.error(f"malformed {what} {text!r}: {exc}") from None
+            raise self.error(f"malformed {what} {shown(text)}: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.error(f"expected an http(s) {what} with a host, such as https://example.com/path, "
-                             f"got {text!r}")
+                             f"got {shown(text)}")
         if port == 0:
-            raise self.error(f"port must be between 1 and 65535, got {text!r}")
+            raise self.error(f"port must be between 1 and 65535, got {shown(text)}")
         return text
 
     def no_template(self, what: str = "value") -> str:
         """A string the tools would read as a Go template: refuse {{ and }}."""
         text = self.string()
         if _TEMPLATE.search(text):
-            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {text!r}")
+            raise self.error(f"{what} must not contain template braces ({{{{ or }}}}), got {shown(text)}")
         return text
 
     def one_of(self, choices) -> str:
         if self.value not in choices:
-            raise self.error(f"expected one of {', '.join(map(str, choices))}, got {_type_name(self.value)}")
+            raise self.error(f"expected one of {listed(choices)}, got {_type_name(self.value)}")
         return self.value

@@ -83,6 +83,19 @@ CASES = [
      r"\d+: alertmanager\.group_by\[2\]: label 'job' is listed twice"),
     ("1,001 scrape jobs", jobs(1000), r"\d+: scrape\.jobs: at most 1000 scrape jobs \(got 1001\)"),
     ("10,001 scrape jobs", jobs(10_000), r"\d+: scrape\.jobs: at most 1000 scrape jobs \(got 10001\)"),
+    ("64 KB project name", sub("project: fuzz", "project: '" + "X" * 65_536 + "'"),
+     r"\d+: global\.project: 'XXXX.{0,60} \(65,536 chars\) is not a valid"),
+    ("1,000-char unknown key", sub("  cluster: local", "  cluster: local\n  " + "k" * 1000 + ": 1"),
+     r"\d+: global\.k+\.\.\.: unknown key \(expected one of: .*\)$"),
+    ("64 KB severity", sub("    severity: critical", "    severity: " + "c" * 65_536),
+     r"\d+: alerts\.target_down\.severity: expected one of critical, warning, info, "
+     r"got str 'ccc.{0,60}\(65,536 chars\)"),
+    ("1,000 receivers, a route to none", sub("      receivers: [chat, hook]", "      receivers: [nobody]").replace(
+        "  routes:\n", "".join(f"    - name: r{i}\n      webhook: {{url: 'http://127.0.0.1:5001/{i}'}}\n"
+                               for i in range(1000)) + "  routes:\n", 1),
+     r"\d+: .*unknown receiver 'nobody' \(declared: [^)]* and 990 more\)"),
+    ("64 KB PromQL", sub("count(up == 0) or on() vector(0)", "up{job='" + "j" * 65_536 + "'} +"),
+     r"\d+: .*"),
     ("PromQL nested 200 deep", sub("count(up == 0) or on() vector(0)", "(" * 200 + "up" + ")" * 200),
      r"\d+: .*nested 200 brackets deep"),
 ]
@@ -94,6 +107,7 @@ def test_hostile_spec_ends_in_one_line(workspace, spec_text, expected):
     code, stdout, stderr, seconds = run(spec_text, spec, workspace.out)
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert len(stderr.encode()) <= 1024, f"{len(stderr.encode()):,} bytes"
     assert re.match(rf"error: {re.escape(str(spec))}:?{expected}", stderr), stderr
     assert workspace.unchanged()
     assert seconds < 10
@@ -121,6 +135,7 @@ def test_fuzzed_specs_end_in_one_line_or_render(workspace, spec_text):
     assert "Traceback" not in stderr
     if code == 2:
         assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+        assert len(stderr.encode()) <= 1024, stderr[:2000]
         assert workspace.unchanged()
     else:
         workspace.restore()   # accepted: the seed's outputs back for the next example
@@ -148,3 +163,64 @@ def test_plain_anchors_and_aliases_still_work(workspace, tmp_path):
     line = bad.splitlines().index("  group_by: &grouping [alertname, job, job]") + 1
     assert code == 2
     assert f"bad-alias.yaml:{line}: alertmanager.routes[0].group_by[2]: label 'job' is listed twice" in stderr
+
+
+# -- numbers past int64 or float, in every numeric field -------------------------------------------
+
+HUGE = ("1" + "0" * 450, "-" + "9" * 451, "1.7e308", "2e308")
+
+
+def _one_line_refusal(workspace, text: str, name: str) -> str:
+    code, _, stderr, _ = run(text, workspace.base / f"{name}.yaml", workspace.out)
+    assert code in (0, 2) and "Traceback" not in stderr, stderr
+    if code == 0:
+        workspace.restore()
+        return ""
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert len(stderr.encode()) <= 1024, stderr[:2000]
+    assert workspace.unchanged()
+    return stderr
+
+
+def _family_number_fields():
+    from stackgen.alerts.families import families
+    return [(key, spec.name) for key, fam in sorted(families().items())
+            for spec in fam.fields if spec.type == "number"]
+
+
+@pytest.mark.parametrize("family, field", _family_number_fields(), ids=lambda x: str(x))
+def test_huge_number_in_any_family_field_is_one_line(workspace, family, field):
+    """Every numeric field of every family goes through the one bounded reader (int64, finite)."""
+    for value in HUGE:
+        if family == "drawdown":   # the seed sets it: change that one field in place
+            fields = {"warning": "0.05", "critical": "0.10", "for": "5m", field: value}
+            block = "".join(f"    {k}: {v}\n" for k, v in fields.items())
+            text = sub("    warning: 0.05\n    critical: 0.10\n    for: 5m\n", block)
+        else:
+            text = sub("alerts:\n", f"alerts:\n  {family}:\n    {field}: {value}\n")
+        stderr = _one_line_refusal(workspace, text, "huge-family")
+        if value.lstrip("-").isdigit():
+            # a whole number of 451 digits is never a valid threshold
+            assert "at most 19 digits" in stderr or "required" in stderr or "unknown" in stderr, stderr
+
+
+_NUMERIC_LINE = re.compile(r"^(\s*(?:- )?[A-Za-z_]+:\s*)-?\d+(?:\.\d+)?\s*$")
+
+
+@pytest.mark.parametrize("index", [i for i, line in enumerate(SEED.splitlines()) if _NUMERIC_LINE.match(line)])
+def test_huge_number_in_any_numeric_line_is_one_line(workspace, index):
+    lines = SEED.splitlines()
+    head = _NUMERIC_LINE.match(lines[index]).group(1)
+    for value in HUGE:
+        lines[index] = head + value
+        _one_line_refusal(workspace, "\n".join(lines) + "\n", "huge-line")
+
+
+@pytest.mark.parametrize("where", ["mappings: [{value: %s, text: x}]", "min: %s", "max: %s",
+                                   "thresholds: [{color: green}, {color: red, from: %s}]"])
+def test_huge_number_in_a_panel_is_one_line(workspace, where):
+    for value in HUGE:
+        text = sub("            decimals: 0\n", f"            decimals: 0\n            {where % value}\n")
+        if where.startswith("thresholds"):
+            text = text.replace("            thresholds: [{color: green}, {color: red, from: 1}]\n", "", 1)
+        _one_line_refusal(workspace, text, "huge-panel")
