@@ -33,7 +33,7 @@ def _mode(settings: Settings, command: str, forced: str) -> tuple[str, object]:
     recorded = settings.mode_file.read_text().strip() if settings.mode_file.is_file() else ""
     if forced == "auto":
         records = processes.read_all(settings.pids_dir)
-        if any(processes.alive(r) for r in records):       # a native stack runs: never start a second one
+        if any(processes.running(r) for r in records):     # a native stack runs: never start a second one
             return "native", None
         if command != "up" and (recorded == "native" or (not recorded and records)):
             return "native", None

@@ -329,7 +329,7 @@ class DockerStack:
         print_targets(self.s, self.out)
         if not containers:
             self.out(f"no containers of compose project {PROJECT} (make up starts them)")
-            return 3
+            return 0          # stopped is a state, not a failure
         return 1 if bad else 0
 
     def reload(self) -> int:

@@ -232,12 +232,21 @@ class NativeStack:
                 processes.remove_pid_file(self.s.pids_dir, record.name)
         return alive
 
+    def _stop_orphaned(self) -> None:
+        """A service whose log relay died has no recorded pid: stop it, so `up` starts it anew
+        (its port would otherwise be taken by our own leftover)."""
+        for record in processes.read_all(self.s.pids_dir):
+            if not processes.alive(record) and processes.survivors(record):
+                self.out(f"{record.name}: {processes.stop(record)}")
+                processes.remove_pid_file(self.s.pids_dir, record.name)
+
     def up(self) -> int:
         files.check_run_dir(self.s.run_dir)
         commands = self.commands()
         for service in ("prometheus", "alertmanager"):
             if service not in commands:
                 raise StackError(f"{service} is not installed and no Docker engine answers: {INSTALL_HINT}")
+        self._stop_orphaned()
         running = self.running()
         to_start = [name for name in START_ORDER if name in commands and name not in running]
         for name in START_ORDER:
@@ -333,7 +342,7 @@ class NativeStack:
             record = next((r for r in records if r.name == name), None)
             if record is None:
                 continue
-            if processes.alive(record):
+            if processes.running(record):
                 self.out(f"{name}: {processes.stop(record)} ({record.describe()})")
             else:
                 self.out(f"{name}: was not running (pid {record.pid} ended or belongs to another program now; "
@@ -349,6 +358,7 @@ class NativeStack:
     def status(self) -> int:
         records = {r.name: r for r in processes.read_all(self.s.pids_dir)}
         bad = 0
+        notes: list[str] = []
         self.out(f"{'service':<13} {'process':<22} {'port':<6} {'healthy':<9} ready")
         for name in START_ORDER:
             record = records.get(name)
@@ -356,6 +366,12 @@ class NativeStack:
                 process = "not started"
             elif processes.alive(record):
                 process = f"running (pid {record.pid})"
+            elif processes.survivors(record):
+                left = processes.survivors(record)
+                process = f"ORPHANED (pid {left[0]})"
+                notes.append(f"{name}: its log relay (pid {record.pid}) died; the service (pid "
+                             f"{', '.join(map(str, left))}) still runs unrecorded: make down stops it, "
+                             "make up restarts it")
             else:
                 process = "DEAD (see make logs)"
             service = SERVICES[name]
@@ -366,10 +382,13 @@ class NativeStack:
                 bad += 1
         if records.get("prometheus") is not None and processes.alive(records["prometheus"]):
             bad += not self.report_writes()
+        for note in notes:
+            self.out(note)
         print_targets(self.s, self.out)
         if not records:
+            # Stopped is a state, not a failure: exit 0 (a script checks the words or `make up`).
             self.out("the native stack is not running (make up starts it)")
-            return 3
+            return 0
         return 1 if bad else 0
 
     def report_writes(self) -> bool:

@@ -59,6 +59,36 @@ def alive(record: Record) -> bool:
     return identity is not None and identity[0] == record.start_time and identity[1] not in ("Z", "X")
 
 
+def survivors(record: Record) -> list[int]:
+    """Processes left in the session the record started when the recorded process itself is gone:
+    a service whose log relay was killed (kill -9, the OOM killer). Linux keeps a pid number
+    allocated while any process still uses it as its session id, so once no other program holds
+    the number these are ours, never a stranger's. Elsewhere: none found (the relay's child has its
+    parent-death signal only on Linux too)."""
+    if alive(record) or not Path("/proc/self/stat").exists():
+        return []
+    identity = _identity(record.pid)
+    if identity is not None and identity[0] != record.start_time:
+        return []                          # the number is another program's now: so is its session
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == record.pid:
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[3]) == record.pid and fields[0] not in ("Z", "X"):   # field 6 of stat: the session
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def running(record: Record) -> bool:
+    """The recorded process runs, or what it started still does (its relay died under it)."""
+    return alive(record) or bool(survivors(record))
+
+
 def pid_file(pids_dir: Path, name: str) -> Path:
     return pids_dir / f"{name}.json"
 
@@ -146,7 +176,10 @@ def stop(record: Record, timeout: float = 10.0) -> str:
     Says what happened, in words."""
     if not alive(record):
         _reap(record)
-        return "not running"
+        left = survivors(record)
+        if not left:
+            return "not running"
+        return _stop_survivors(record, left, timeout)
     group = _leads_group(record.pid)
 
     def gone() -> bool:
@@ -160,6 +193,17 @@ def stop(record: Record, timeout: float = 10.0) -> str:
     _wait(gone, 5)
     _reap(record)
     return "killed (did not stop within %gs of SIGTERM)" % timeout
+
+
+def _stop_survivors(record: Record, pids: list[int], timeout: float) -> str:
+    """The relay is gone; its service (same process group) still runs: stop the group."""
+    what = f"its log relay had died; its service (pid {', '.join(map(str, pids))})"
+    _signal(record, signal.SIGTERM, True)
+    if _wait(lambda: not survivors(record), timeout):
+        return f"{what} stopped"
+    _signal(record, signal.SIGKILL, True)
+    _wait(lambda: not survivors(record), 5)
+    return f"{what} killed (did not stop within {timeout:g}s of SIGTERM)"
 
 
 def _wait(check, timeout: float) -> bool:

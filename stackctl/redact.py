@@ -17,6 +17,7 @@ masked (they would mangle ordinary words).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from stackgen import secrets as spec_secrets
 MASK = "***"
 MIN_LENGTH = 4
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|KEY|WEBHOOK|CREDENTIAL", re.I)
+PR_SET_PDEATHSIG = 1     # <linux/prctl.h>
 MAX_LINE = 1 << 20     # the relay reads at most this much at once (a line longer than this is split)
 
 
@@ -97,6 +99,21 @@ def relay(source, sink, redactor: Redactor) -> None:
         sink.flush()
 
 
+def _die_with(parent: int):
+    """In the service, before it runs: SIGTERM when this relay dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), so a killed relay never leaves its service serving without a recorded pid.
+    stackctl.processes.survivors() finds what is left where this is not available."""
+    def arm() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:          # the relay died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm if sys.platform.startswith("linux") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stackctl.redact",
                                      description="run COMMAND; copy its output to standard output with every "
@@ -108,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     with os.fdopen(args.secrets_fd, "rb") as pipe:
         redactor = Redactor(json.loads(pipe.read() or b"[]"))
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             preexec_fn=_die_with(os.getpid()))
     # stop() signals the whole group (this relay and the service); a signal to this pid alone is passed on.
     # Either way the relay keeps copying until the service has closed its output.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

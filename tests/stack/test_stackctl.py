@@ -222,7 +222,7 @@ def test_cli_up_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
 
 def test_cli_status_and_down_when_nothing_runs(tmp_path):
     status = _cli(tmp_path, "status")
-    assert status.returncode == 3
+    assert status.returncode == 0, status.stdout + status.stderr     # stopped is a state, not a failure
     assert "the native stack is not running" in status.stdout
     down = _cli(tmp_path, "down")
     assert down.returncode == 0
