@@ -53,7 +53,7 @@ up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, e
 down: $(STAMP) ## Stop exactly what `make up` started (docker compose down, or its recorded processes)
 	$(PY) -m stackctl down
 
-status: $(STAMP) ## Health of every service (/-/healthy, /-/ready, /health), its port and the Prometheus targets
+status: $(STAMP) ## Health of every service (/-/healthy, /-/ready, /health), its port and the Prometheus targets; exit 0 when healthy or stopped, 1 when something is unhealthy
 	$(PY) -m stackctl status
 
 reload: $(STAMP) generate ## Regenerate, then hot-reload Prometheus and Alertmanager without a restart

@@ -18,11 +18,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from stackgen import venv  # noqa: E402  (standard library only)
+
+if __name__ == "__main__":
+    venv.ensure()       # `python generate.py` outside .venv runs again under .venv's python
+
 # Only what parsing the arguments needs is imported here; the pipeline (and, through it, each
 # renderer) is imported when used, so --help and a spec error start fast.
-from stackgen import conventions as names  # noqa: E402
-from stackgen import coverage, writer  # noqa: E402
-from stackgen.errors import SpecError  # noqa: E402
+try:
+    from stackgen import conventions as names  # noqa: E402
+    from stackgen import coverage, writer  # noqa: E402
+    from stackgen.errors import SpecError  # noqa: E402
+except ModuleNotFoundError as exc:
+    sys.exit(venv.missing_package(exc, "generate.py"))
 
 
 # Skips the promtool/amtool judgement of the rendered files (for in-process test runs).

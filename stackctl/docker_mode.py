@@ -25,8 +25,8 @@ from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackctl import amconfig, files, health, redact, report, webauth
 from stackctl import mounted as mounted_files
-from stackctl.native import (check_ports, expected_targets, print_targets, reload_grafana, reload_service,
-                             report_writes)
+from stackctl.native import (check_ports, expected_targets, own_target, print_targets, reload_grafana,
+                             reload_service, report_bots_down, report_writes)
 from stackctl.settings import EXTERNAL_URL_VARIABLES, LOCALHOST, SERVICES, START_ORDER, Settings, StackError
 
 PROJECT = "tradingmon"            # docker-compose.yml's `name:`
@@ -270,12 +270,15 @@ class DockerStack:
                         self.out(f"{service}: put the last good files back into {target.folder}")
                     continue
             target.keep_as_good()        # a healthy container accepted them
+        own = own_target(self.stack)
         ok, found = health.wait_targets_up(self.s.url("prometheus"), self.s.wait_seconds,
-                                           expected=expected_targets(self.stack), auth=self.s.auth("prometheus"))
+                                           expected=expected_targets(self.stack), auth=self.s.auth("prometheus"),
+                                           own=own)
         if not ok:
-            raise StackError("not every Prometheus target is up:\n  "
+            raise StackError("not every target of the stack is up:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
-        self.out(f"prometheus: all {len(found)} targets up")
+        down = report_bots_down(found, own, self.out)
+        self.out(f"prometheus: {f'{len(found) - down} of ' if down else 'all '}{len(found)} targets up")
         self.out("The stack is up (Docker):")
         for line in report.urls(self.s, self.stack, host=self.s.host):
             self.out(line)

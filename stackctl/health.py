@@ -80,14 +80,36 @@ def describe_target(target: dict) -> str:
             f"{state}" + (f" ({error})" if error else ""))
 
 
+# Once the stack's own targets are up, how long `up` still waits for the bots' (a bot that is down
+# must not keep the monitoring from starting: that is when TargetDown has to page).
+BOT_GRACE_SECONDS = 5.0
+
+
+def _settled(ready_own: bool, ready_all: bool, since: list[float]) -> bool:
+    """All up; or the stack's own targets up for BOT_GRACE_SECONDS (the bots' are reported, not waited out)."""
+    if ready_all:
+        return True
+    if not ready_own:
+        since.clear()
+        return False
+    if not since:
+        since.append(time.monotonic())
+    return time.monotonic() - since[0] >= BOT_GRACE_SECONDS
+
+
 def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
-                    still_running=lambda: True, auth: tuple[str, str] | None = None) -> tuple[bool, list[dict]]:
-    """Poll until at least `expected` active targets exist and all are up."""
+                    still_running=lambda: True, auth: tuple[str, str] | None = None,
+                    own=lambda target: True) -> tuple[bool, list[dict]]:
+    """Poll until at least `expected` active targets exist and all are up, or the `own` ones are
+    (then the rest are given BOT_GRACE_SECONDS). True when every `own` target is up."""
     deadline = time.monotonic() + timeout
     found: list[dict] = []
+    since: list[float] = []
     while True:
         found = targets(prometheus_url, auth)
-        if len(found) >= expected and all(t.get("health") == "up" for t in found):
+        up = [t.get("health") == "up" for t in found]
+        ready_own = len(found) >= expected and all(u for t, u in zip(found, up, strict=True) if own(t))
+        if _settled(ready_own, ready_own and all(up), since):
             return True, found
         if time.monotonic() >= deadline or not still_running():
             return False, found
@@ -95,15 +117,18 @@ def wait_targets_up(prometheus_url: str, timeout: float, expected: int = 1,
 
 
 def wait_targets_answer(prometheus_url: str, timeout: float, expected: int, probe,
-                        auth: tuple[str, str] | None = None, interval: float = 0.1) -> tuple[bool, list[dict], int]:
+                        auth: tuple[str, str] | None = None, interval: float = 0.1,
+                        own=lambda target: True) -> tuple[bool, list[dict], int]:
     """Poll until Prometheus lists at least `expected` active targets and each one is up: scraped up
     by Prometheus, or, before Prometheus' first scrape of it (health "unknown"; that scrape comes at
     a fixed offset within the job's scrape interval, up to 15 s later), answering `probe(target)`,
     a GET of its scrape URL with Prometheus' own credentials. A target Prometheus scraped as down
-    is never counted. Returns (all up, the targets, how many Prometheus itself scraped up)."""
+    is never counted. Only the `own` targets (the stack's) must be up; the others (bots) get
+    BOT_GRACE_SECONDS once they are. Returns (own all up, the targets, how many Prometheus scraped up)."""
     deadline = time.monotonic() + timeout
     answered: set[str] = set()
     found: list[dict] = []
+    since: list[float] = []
     while True:
         found = targets(prometheus_url, auth)
         scraped = sum(t.get("health") == "up" for t in found)
@@ -111,9 +136,10 @@ def wait_targets_answer(prometheus_url: str, timeout: float, expected: int, prob
             url = target.get("scrapeUrl", "")
             if target.get("health") == "unknown" and url not in answered and probe(target):
                 answered.add(url)
-        ready = all(t.get("health") == "up" or (t.get("health") == "unknown" and t.get("scrapeUrl", "") in answered)
-                    for t in found)
-        if len(found) >= expected and ready:
+        ready = [t.get("health") == "up" or (t.get("health") == "unknown" and t.get("scrapeUrl", "") in answered)
+                 for t in found]
+        ready_own = len(found) >= expected and all(r for t, r in zip(found, ready, strict=True) if own(t))
+        if _settled(ready_own, ready_own and all(ready), since):
             return True, found, scraped
         if time.monotonic() >= deadline:
             return False, found, scraped

@@ -15,7 +15,7 @@ from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, grafana_provisioning, prometheus_config
 from stackctl import amconfig, files, health, holder, processes, redact, report, staged, webauth
-from stackctl.settings import LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
+from stackctl.settings import EXPORTER_OFF, LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")   # Debian's name, upstream's name
@@ -157,6 +157,13 @@ class NativeStack:
         binary = _which(GRAFANA_BINARIES)
         return binary if binary and grafana_home(binary) else None
 
+    def runs_exporter(self) -> bool:
+        """The exporter runs beside the stack when a scrape job of the spec scrapes it (a target on host
+        `exporter`, as compose names it), unless EXPORTER_SOURCE=off: a spec of your own bots needs none."""
+        if self.s.exporter_args == ("--source", EXPORTER_OFF):
+            return False
+        return any(target.rsplit(":", 1)[0] == "exporter" for job in self.stack.scrape.jobs for target in job.targets)
+
     def commands(self) -> dict[str, tuple[list[str], dict[str, str]]]:
         """argv and environment of every service this machine can run natively."""
         env = dict(os.environ)
@@ -164,8 +171,9 @@ class NativeStack:
         listen = {name: f"{LOCALHOST}:{port}" for name, port in self.s.ports.items()}
         out: dict[str, tuple[list[str], dict[str, str]]] = {}
         python = self.s.python or sys.executable
-        out["exporter"] = ([python, "-m", "exporter", "--port", str(self.s.ports["exporter"]), "--bind", LOCALHOST,
-                            *self.s.exporter_args], env)
+        if self.runs_exporter():
+            out["exporter"] = ([python, "-m", "exporter", "--port", str(self.s.ports["exporter"]), "--bind",
+                                LOCALHOST, *self.s.exporter_args], env)
         alertmanager = _which(ALERTMANAGER_BINARIES)
         if alertmanager:
             out["alertmanager"] = ([alertmanager, f"--config.file={run / 'alertmanager' / 'alertmanager.yml'}",
@@ -285,7 +293,7 @@ class NativeStack:
                      "grafana: not started: Grafana needs Docker (`make up` uses it when an engine answers) "
                      "or a local install (a `grafana` or `grafana-server` binary on PATH)")
         self.out("The stack is up:")
-        for line in report.urls(self.s, self.stack, grafana="grafana" in commands):
+        for line in report.urls(self.s, self.stack, grafana="grafana" in commands, exporter="exporter" in commands):
             self.out(line)
         return 1 if rejected else 0
 
@@ -316,14 +324,16 @@ class NativeStack:
         """Every target Prometheus lists is up: scraped up by it, or (before its first scrape, which
         comes at a fixed offset within the scrape interval) answering its scrape URL with the same
         credentials; so `up` does not wait out a 15 s interval."""
+        own = own_target(self.stack)
         ok, found, scraped = health.wait_targets_answer(self.s.url("prometheus"), self.s.wait_seconds,
                                                         expected_targets(self.stack), self._probe_target,
-                                                        auth=self.s.auth("prometheus"))
+                                                        auth=self.s.auth("prometheus"), own=own)
         if not ok:
-            raise StackError(f"not every Prometheus target is up after {self.s.wait_seconds:g}s:\n  "
+            raise StackError(f"not every target of the stack is up after {self.s.wait_seconds:g}s:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
-        waiting = len(found) - scraped
-        self.out(f"prometheus: all {len(found)} targets up" + (
+        down = report_bots_down(found, own, self.out)
+        waiting = len(found) - scraped - down
+        self.out(f"prometheus: {f'{len(found) - down} of ' if down else 'all '}{len(found)} targets up" + (
             f" ({waiting} answered their scrape URL; Prometheus' first scrape of them comes within their "
             "scrape interval)" if waiting else ""))
         alertmanagers = self.s.url("prometheus", "/api/v1/alertmanagers")
@@ -458,6 +468,24 @@ def print_targets(settings: Settings, out) -> bool:
         if target.get("health") != "up":
             out("  " + health.describe_target(target))
     return up == len(found)
+
+
+def own_target(stack: Stack):
+    """Whether a Prometheus target is the stack's own (Prometheus, Alertmanager, Grafana, the exporter
+    beside it: a job whose every target is one of its services) rather than one of the user's bots."""
+    own_jobs = {"prometheus", "alertmanager"} | {
+        job.name for job in stack.scrape.jobs
+        if job.targets and all(t.rsplit(":", 1)[0] in n.SERVICE_PORTS for t in job.targets)}
+    return lambda target: target.get("labels", {}).get("job") in own_jobs
+
+
+def report_bots_down(found: list[dict], own, out) -> int:
+    """One line per bot target not up (the stack runs without it; TargetDown pages if it stays down)."""
+    down = [t for t in found if not own(t) and t.get("health") != "up"]
+    for target in down:
+        out(f"prometheus: bot target not up yet: {health.describe_target(target)}: the stack runs; "
+            "TargetDown pages if it stays down")
+    return len(down)
 
 
 def expected_targets(stack: Stack) -> int:

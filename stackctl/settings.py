@@ -41,6 +41,7 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
 EXTERNAL_URL_VARIABLES = {"prometheus": "PROM_EXTERNAL_URL", "alertmanager": "AM_EXTERNAL_URL"}
 # Start order: what is scraped first, Prometheus after Alertmanager, Grafana last.
 START_ORDER = ("exporter", "alertmanager", "prometheus", "grafana")
+EXPORTER_OFF = "off"        # EXPORTER_SOURCE=off: run the stack without the exporter beside it
 
 
 class StackError(Exception):

@@ -383,3 +383,16 @@ def test_the_shipped_spec_delivers_the_first_watchdog_within_30s_of_up():
     assert f"--rules.alert.resend-delay={resend_delay(stack.glob.evaluation_interval)}" in compose
     worst = 5_000 + evaluation + duration_ms(route.get("group_wait", config["route"]["group_wait"]))
     assert worst <= 30_000, f"first Watchdog up to {worst / 1000:g}s after start"
+
+
+# -- the exporter beside the stack -------------------------------------------------------------------
+@pytest.mark.parametrize("target, source, runs", [("bot:9100", "", False), ("exporter:9100", "", True),
+                                                  ("exporter:9100", "off", False)])
+def test_the_exporter_runs_natively_only_when_the_spec_scrapes_it(tmp_path, target, source, runs):
+    from tests.generator.hostile import FIXTURE
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(FIXTURE.read_text().replace('"bot:9100"', f'"{target}"', 1))
+    environ = {"EXPORTER_SOURCE": source} if source else {}
+    settings = Settings.from_environment(tmp_path, dotenv=False, run_dir=tmp_path / "run", environ=environ)
+    commands = NativeStack(settings, load_stack(spec), out=lambda line: None).commands()
+    assert ("exporter" in commands) is runs

@@ -1,18 +1,27 @@
-"""A service never outlives what records it: `kill -9` of each process of each native service (its
-log relay, or the service itself), then `status` says what happened, `down` stops what is left and
-`up` starts it again without "port already taken" (issue: a killed relay orphaned its service).
+"""What `up` prints opens, and a service never outlives what records it: `kill -9` of each process
+of each native service (its log relay, or the service itself), then `status` says what happened,
+`down` stops what is left and `up` starts it again without "port already taken".
 
 Real processes of a real native stack (prometheus, alertmanager, the exporter), one per module."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
+import subprocess
+import sys
+
 import pytest
 
+from stackgen.model.stack import load_stack
 from stackctl import health, processes
-from stackctl.settings import SERVICES
+from stackctl.native import NativeStack
+from stackctl.settings import SERVICES, Settings
+from tests.conftest import ROOT
+from tests.e2e.conftest import _free_ports, _need_binaries
+from tests.generator.hostile import FIXTURE
 from tests.stack import procfs
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +55,25 @@ def _status(e2e) -> tuple[int, str]:
     e2e.output.clear()
     code = e2e.native.status()
     return code, "\n".join(e2e.output)
+
+
+def _printed_urls(lines) -> list[tuple[str, str]]:
+    return [(line.split()[0], url) for line in lines for url in re.findall(r"http://[^\s,)]+", line)]
+
+
+def test_every_url_up_prints_opens_with_the_credentials(e2e):
+    """Debian's Prometheus serves only its classic UI (/targets is 404) and Debian's Alertmanager no UI
+    at all: up prints the pages the running builds serve, and says when there is no UI."""
+    printed = e2e.output[e2e.output.index("The stack is up:") + 1:]
+    found = _printed_urls(printed)
+    assert {"Prometheus", "Alertmanager", "Exporter"} <= {name for name, _ in found}, printed
+    for name, url in found:
+        service = {"Prometheus": "prometheus", "Alertmanager": "alertmanager"}.get(name)
+        reply = health.request(url, timeout=5, auth=e2e.auth(service) if service else None)
+        assert reply.status == 200, (url, reply.status, reply.body[:200])
+        assert "does not include a web application" not in reply.body, url
+    if "does not include a web" in health.request(e2e.url("alertmanager", "/"), auth=e2e.auth("alertmanager")).body:
+        assert any("API only" in line for line in printed if line.split()[:1] == ["Alertmanager"]), printed
 
 
 @pytest.mark.parametrize("service", ["exporter", "alertmanager", "prometheus"])
@@ -103,3 +131,32 @@ def test_down_stops_a_service_whose_relay_died(e2e):
     assert not procfs.group_members(record.pid)
     e2e.output.clear()
     assert e2e.native.up() == 0, "\n".join(e2e.output)
+
+
+def test_a_spec_of_your_own_runs_from_its_folder_with_a_bot_down_and_no_demo_exporter(tmp_path):
+    """The README's "another spec, another folder": generate.py --out DIR, then stackctl --root DIR up.
+    A bot that does not answer yet never keeps the monitoring from starting (TargetDown is for it)."""
+    _need_binaries()
+    spec, tree = tmp_path / "spec.yaml", tmp_path / "stack"
+    spec.write_text(FIXTURE.read_text())           # scrapes bot:9100, which nothing serves
+    proc = subprocess.run([sys.executable, str(ROOT / "generate.py"), "--spec", str(spec), "--out", str(tree)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ports = dict(zip(SERVICES, _free_ports(len(SERVICES)), strict=True))
+    settings = Settings.from_environment(tree, dotenv=False, spec=spec, run_dir=tmp_path / "run", ports=ports,
+                                         environ={"PROM_WEB_PASSWORD": "p" * 24, "AM_WEB_PASSWORD": "a" * 24,
+                                                  "GF_SECURITY_ADMIN_PASSWORD": "g" * 24}, wait_seconds=45.0)
+    lines: list[str] = []
+    native = NativeStack(settings, load_stack(spec), out=lines.append)
+    try:
+        assert native.up() == 0, "\n".join(lines)
+        text = "\n".join(lines)
+        assert "prometheus: bot target not up yet: bot bot:9100: down" in text, text
+        assert "exporter: started" not in text and "Exporter " not in text, text   # nothing scrapes it
+        assert set(native.running()) == {"prometheus", "alertmanager"}
+        lines.clear()
+        assert native.status() == 0, "\n".join(lines)      # the stack's services are healthy ...
+        assert any(line.strip().startswith("bot bot:9100: down") for line in lines), lines   # ... the bot is not
+    finally:
+        native.down()
+    assert not native.running()
