@@ -51,6 +51,8 @@ class HttpMetrics:
             except Exception:
                 return self._slow("observe_http_request", self._new_http_route, method, path, status,
                                   Num("seconds", seconds, non_negative=True))
+            if not self._sum_stays_finite(duration, seconds):
+                return self._overflow("observe_http_request", f"seconds={seconds!r}", names.HTTP_DURATION + "_sum")
             try:
                 duration.observe(seconds)  # first: a Decimal fails here, before anything is counted
             except Exception:

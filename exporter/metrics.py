@@ -280,6 +280,21 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
             return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {show(error)}",
                                     "error")
 
+    def _overflow(self, call: str, value: str, what: str) -> bool:
+        """Refuse an update whose sum would leave the float range: the metric keeps its last finite value."""
+        return self._drops.drop(names.NOT_FINITE, call, f"{value} would take {what} beyond the float range",
+                                "overflow")
+
+    @staticmethod
+    def _sum_stays_finite(histogram, amount) -> bool:
+        """Whether observing `amount` keeps the histogram child's _sum finite. Anything odd (an unbound
+        child, an int beyond the float range) passes: observe() itself fails on it, before counting."""
+        try:
+            total = histogram._sum._value + amount
+        except Exception:
+            return True
+        return total - total == 0
+
     def _remember(self, cache: dict, metric: str, what: str) -> None:
         """Refuse a new open-label value once `cache` holds max_label_values of them (cardinality guard)."""
         if len(cache) >= self._max_label_values:

@@ -39,6 +39,8 @@ class TopNMetrics:
         self._reset_topn_state()
 
     def _reset_topn_state(self) -> None:
+        self._pnl_total = 0.0    # what trading_pnl_usd shows (kept here: the sum is checked before it is set)
+        self._daily_total = 0.0  # what trading_daily_pnl_usd shows
         self._equity = None      # no equity reported yet: drawdown stays 0
         self._peak = None
         self._dd = 0.0
@@ -76,6 +78,7 @@ class TopNMetrics:
         """Start a new UTC day for trading_daily_pnl_usd (caller holds self._lock)."""
         if self._day_end and self._daily is not None:
             self._daily.set(0.0)
+            self._daily_total = 0.0
         self._day_end = (now // DAY + 1.0) * DAY
 
     # -- PnL, equity, drawdown ---------------------------------------------------------
@@ -93,18 +96,30 @@ class TopNMetrics:
             try:
                 if now >= self._day_end:
                     self._roll_day(now)
-                self._pnl.inc(delta_usd)
-                self._daily.inc(delta_usd)
-                if self._equity is not None:
-                    self._apply_equity(self._equity + delta_usd)
-                failed = False
+                # Every sum is checked before anything is set: one that would leave the float range
+                # (two record_pnl(1e308)) is refused as a whole and every gauge keeps its last value.
+                pnl, daily = self._pnl_total + delta_usd, self._daily_total + delta_usd
+                equity = self._equity
+                if equity is not None:
+                    equity += delta_usd
+                if pnl - pnl == 0 and daily - daily == 0 and (equity is None or equity - equity == 0):
+                    self._pnl.set(pnl)
+                    self._daily.set(daily)
+                    self._pnl_total, self._daily_total = pnl, daily
+                    if equity is not None:
+                        self._apply_equity(equity)
+                    failed = False
+                else:
+                    failed = None  # the sum overflows
             except Exception:
-                failed = True  # not bound yet, or a Decimal prometheus_client cannot add
+                failed = True  # not bound yet, or a huge int that float() cannot take
             finally:
                 lock.release()
-            if not failed:
+            if failed is False:
                 self._fresh = True
                 return True
+            if failed is None:
+                return self._overflow("record_pnl", f"delta_usd={delta_usd!r}", "trading_pnl_usd or the equity")
             if delta_usd.__class__ is float:
                 return self._slow("record_pnl", None)
         return self._slow("record_pnl", self.record_pnl, Num("delta_usd", delta_usd))
@@ -281,6 +296,8 @@ class TopNMetrics:
         """Observe one trading-loop iteration's duration in seconds."""
         try:
             if (seconds.__class__ is float or seconds.__class__ is int) and seconds - seconds == 0 and seconds >= 0:
+                if not self._sum_stays_finite(self._loop_latency, seconds):
+                    return self._overflow("record_loop_latency", f"seconds={seconds!r}", names.LOOP_LATENCY + "_sum")
                 self._loop_latency.observe(seconds)  # a Decimal fails in here before anything is counted
                 self._fresh = True
                 return True
