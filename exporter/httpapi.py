@@ -29,7 +29,7 @@ class HttpMetrics:
 
     def _bind_http(self) -> None:
         self._unbind_http()
-        self._websockets = self._metrics[names.WEBSOCKETS]
+        self._websockets = self._metrics[names.WEBSOCKETS].labels()  # its only series
         limiter = self._metrics[names.RATE_LIMITER]
         values = self._catalog.metric(names.RATE_LIMITER).label("status").values
         if "limited" not in values or "allowed" not in values:
@@ -51,8 +51,6 @@ class HttpMetrics:
             except Exception:
                 return self._slow("observe_http_request", self._new_http_route, method, path, status,
                                   Num("seconds", seconds, non_negative=True))
-            if not self._sum_stays_finite(duration, seconds):
-                return self._overflow("observe_http_request", f"seconds={seconds!r}", names.HTTP_DURATION + "_sum")
             try:
                 duration.observe(seconds)  # first: a Decimal fails here, before anything is counted
             except Exception:
@@ -158,7 +156,7 @@ class HttpMetrics:
     def set_realized_pnl(self, symbol: str, usd: float) -> bool:
         """Set api_realized_pnl_usd{symbol}: profit and loss of the symbol's closed positions, in USD."""
         try:
-            if usd - usd == 0 and usd is not True and usd is not False:
+            if (usd.__class__ is float or usd.__class__ is int) and usd - usd == 0:
                 self._realized_pnl[symbol].set(usd)
                 self._fresh = True
                 return True

@@ -2,19 +2,20 @@
 
 Every series carries the bot labels (env, universe, strategy); children are
 bound once in init_metrics(), so the hot path is a dict lookup or an attribute
-read followed by prometheus_client's own .inc()/.set()/.observe().
+read followed by the series' .inc()/.set()/.observe() (store.py).
 
 Hot-path idioms (see docs/exporter.md, "Performance"):
 - `(x.__class__ is float or x.__class__ is int) and x - x == 0`: a plain float that
   is finite, or a plain int. Nothing else (bool, complex, Decimal, numpy, str, a
-  hostile object) reaches prometheus_client from the fast path; it goes to the slow
+  hostile object) reaches a stored series from the fast path; it goes to the slow
   path, which converts it to a finite float or refuses it. A plain int beyond the
-  float range makes prometheus_client's float() raise before any value changes, and
-  also ends in the slow path (refused as not_finite).
+  float range makes the series' `value * 1.0` (or its sum) raise before any value
+  changes, and also ends in the slow path (refused as not_finite).
 - Anything unusual (an unbound child, a bad value, a Decimal) raises or fails a
   test and goes to self._slow(), which converts, retries or counts the drop.
 - Compound state (equity/peak/drawdown, the win tally, the UTC day) is guarded by
-  self._lock, taken with acquire()/release(): measurably cheaper than `with`.
+  self._lock (the lock of every stored series too), taken with acquire()/release():
+  measurably cheaper than `with`; under it the series' values are written directly.
 """
 from __future__ import annotations
 
@@ -39,8 +40,6 @@ class TopNMetrics:
         self._reset_topn_state()
 
     def _reset_topn_state(self) -> None:
-        self._pnl_total = 0.0    # what trading_pnl_usd shows (kept here: the sum is checked before it is set)
-        self._daily_total = 0.0  # what trading_daily_pnl_usd shows
         self._equity = None      # no equity reported yet: drawdown stays 0
         self._peak = None
         self._dd = 0.0
@@ -78,7 +77,6 @@ class TopNMetrics:
         """Start a new UTC day for trading_daily_pnl_usd (caller holds self._lock)."""
         if self._day_end and self._daily is not None:
             self._daily.set(0.0)
-            self._daily_total = 0.0
         self._day_end = (now // DAY + 1.0) * DAY
 
     # -- PnL, equity, drawdown ---------------------------------------------------------
@@ -96,16 +94,16 @@ class TopNMetrics:
             try:
                 if now >= self._day_end:
                     self._roll_day(now)
-                # Every sum is checked before anything is set: one that would leave the float range
+                # Every sum is checked before anything is stored: one that would leave the float range
                 # (two record_pnl(1e308)) is refused as a whole and every gauge keeps its last value.
-                pnl, daily = self._pnl_total + delta_usd, self._daily_total + delta_usd
+                # The series are written directly: every writer of them holds self._lock (store.py).
+                pnl_g, daily_g = self._pnl, self._daily
+                pnl, daily = pnl_g.value + delta_usd, daily_g.value + delta_usd
                 equity = self._equity
                 if equity is not None:
                     equity += delta_usd
                 if pnl - pnl == 0 and daily - daily == 0 and (equity is None or equity - equity == 0):
-                    self._pnl.set(pnl)
-                    self._daily.set(daily)
-                    self._pnl_total, self._daily_total = pnl, daily
+                    pnl_g.value, daily_g.value = pnl, daily
                     if equity is not None:
                         self._apply_equity(equity)
                     failed = False
@@ -148,13 +146,14 @@ class TopNMetrics:
         return self._slow("set_equity", self.set_equity, Num("equity_usd", equity_usd))
 
     def _apply_equity(self, equity: float) -> None:
-        # Caller holds self._lock. Gauges that did not change are not set again (cheaper hot path).
-        self._equity_g.set(equity)
+        # Caller holds self._lock; the series are written directly (their only writers hold it too).
+        equity = equity * 1.0  # an int as a float; one beyond the float range raises here, before any store
+        self._equity_g.value = equity
         self._equity = equity
         peak = self._peak
         if peak is None or equity > peak:
             self._peak = peak = equity
-            self._peak_g.set(equity)
+            self._peak_g.value = equity
         # No meaningful drawdown from a peak at or below zero; equity below zero caps it at 1.
         if peak > 0.0:
             drawdown = (peak - equity) / peak
@@ -164,10 +163,10 @@ class TopNMetrics:
             drawdown = 0.0
         if drawdown != self._dd:
             self._dd = drawdown
-            self._dd_g.set(drawdown)
+            self._dd_g.value = drawdown
             if drawdown > self._max_dd:
                 self._max_dd = drawdown
-                self._max_dd_g.set(drawdown)
+                self._max_dd_g.value = drawdown
 
     # -- round trips and win rate ------------------------------------------------------
 
@@ -187,8 +186,8 @@ class TopNMetrics:
                     wins += 1.0
                 else:
                     losses += 1.0
-                self._round_trips.inc()
-                self._win_rate_g.set(wins / (wins + losses))
+                self._round_trips.value += 1.0  # under self._lock, as every increment (store.py)
+                self._win_rate_g.value = wins / (wins + losses)
                 self._tally = (wins, losses)
                 failed = False
             except Exception:
@@ -296,8 +295,6 @@ class TopNMetrics:
         """Observe one trading-loop iteration's duration in seconds."""
         try:
             if (seconds.__class__ is float or seconds.__class__ is int) and seconds - seconds == 0 and seconds >= 0:
-                if not self._sum_stays_finite(self._loop_latency, seconds):
-                    return self._overflow("record_loop_latency", f"seconds={seconds!r}", names.LOOP_LATENCY + "_sum")
                 self._loop_latency.observe(seconds)  # a Decimal fails in here before anything is counted
                 self._fresh = True
                 return True
