@@ -110,7 +110,7 @@ class TopNMetrics:
                 else:
                     failed = None  # the sum overflows
             except Exception:
-                failed = True  # not bound yet, or a huge int that float() cannot take
+                failed = True  # not bound yet, or an int beyond the float range
             finally:
                 lock.release()
             if failed is False:
