@@ -37,7 +37,8 @@ import exporter  # noqa: E402
 from exporter.demo import DemoBot  # noqa: E402
 from exporter.metrics import BotMetrics  # noqa: E402
 
-RATIO_TARGET = 1.3
+RATIO_TARGET = 1.0   # every call at or below its raw prometheus_client child (issue 24)
+LOOP_RATIO_GOAL = 0.7
 LOOP_BUDGET_US = 10.0
 RENDER_BUDGET_MS = 100.0
 LARGE_SERIES = 10_000
@@ -94,7 +95,7 @@ def prepare() -> tuple[BotMetrics, dict]:
     m.record_order("buy", "filled", "okx")
     m.set_open_positions("BTCUSDT", 1)
     bot = ("paper", "top20", "topn_arb")
-    metric = m._metrics  # the raw prometheus_client objects, to time what the exporter wraps
+    metric = raw_metrics(m)  # prometheus_client's own metrics for the same catalog: the baseline
     raw = {
         "trade": metric["trading_trades_total"].labels(*bot, "entry"),
         "round_trips": metric["trading_round_trips_total"].labels(*bot),
@@ -134,6 +135,23 @@ def prepare() -> tuple[BotMetrics, dict]:
     RAW.update(raw)
     names = {name: getattr(exporter, name) for name in exporter.__all__ if callable(getattr(exporter, name))}
     return m, {**raw, **names}
+
+
+def raw_metrics(m: BotMetrics) -> dict:
+    """prometheus_client Counter/Gauge/Histogram objects for every catalog metric (names, labels, buckets as
+    the exporter's), on a registry of their own: what a bot would call without the exporter."""
+    from prometheus_client import Counter, Gauge, Histogram
+
+    registry, out = CollectorRegistry(), {}
+    for spec in m.catalog.metrics:
+        labels = spec.label_names
+        if spec.type == "counter":
+            out[spec.name] = Counter(spec.name[: -len("_total")], spec.help, labels, registry=registry)
+        elif spec.type == "gauge":
+            out[spec.name] = Gauge(spec.name, spec.help, labels, registry=registry)
+        else:
+            out[spec.name] = Histogram(spec.name, spec.help, labels, registry=registry, buckets=spec.buckets)
+    return out
 
 
 def paired(a: str, b: str, env: dict, number: int, samples: int) -> tuple[float, float, float]:
@@ -183,10 +201,11 @@ def bench_calls(number: int, repeat: int) -> tuple[list[str], bool]:
     lines += ["", "seed design loop (D77-1 4.2): latency + entry every iteration, exit every 10th, "
                   "win rate/memory/CPU/positions every 100th",
               f"  exporter {per_iter * 1e6:6.2f} us/iteration   raw prometheus_client ops {per_raw * 1e6:6.2f} us   "
-              f"ratio {ratio:.2f} (median of pairs)   added {(per_iter - per_raw) * 1e6:5.2f} us   "
+              f"ratio {ratio:.2f} (median of pairs) {verdict(ratio <= RATIO_TARGET)} (<= {RATIO_TARGET}, goal "
+              f"{LOOP_RATIO_GOAL}: {verdict(ratio <= LOOP_RATIO_GOAL)})   added {(per_iter - per_raw) * 1e6:5.2f} us   "
               f"budget < {LOOP_BUDGET_US:.0f} us: {verdict(per_iter * 1e6 < LOOP_BUDGET_US)}"]
     exporter.default_metrics().close()
-    return lines, worst <= RATIO_TARGET
+    return lines, worst <= RATIO_TARGET and ratio <= RATIO_TARGET
 
 
 TARGET: list = [exporter]  # what seed_loop calls: the module-level API, or a BotMetrics
@@ -280,9 +299,9 @@ def touch_every_value(m: BotMetrics) -> None:
     for family in m._exposition._families:
         for child in family.children():
             if family.kind == "histogram":
-                child._sum._value += 1.0
+                child.sum += 1.0
             else:
-                child._value._value += 1.0
+                child.value += 1.0
 
 
 def bench_render(renders: int) -> tuple[list[str], bool]:

@@ -6,8 +6,9 @@ about 18 µs per series, all under the bot's GIL. The exporter's label sets are
 known once a child exists, so each series' text (`name{labels} `) is built once,
 the first time the series is seen, and a scrape only reads each value and
 formats it, or reuses the series' last line when its value has not changed
-(a histogram's when its count and sum have not). prometheus_client stays the
-registry and the source of every value; collectors that are not the exporter's own (process/platform/GC, the last-event
+(a histogram's when its count and sum have not). The values live in the
+exporter's own store (store.py); prometheus_client stays the registry, and the
+collectors that are not the exporter's own (process/platform/GC, the last-event
 gauge, an application's own metrics) are rendered by prometheus_client itself,
 in the same response. The result parses to the same samples as generate_latest
 on the same state (tests/exporter/test_fast_exposition.py).
@@ -24,10 +25,11 @@ from __future__ import annotations
 import time
 from typing import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.utils import floatToGoString
+
+from exporter.store import Family
 
 SLICE = 0.0005     # seconds of rendering between two GIL hand-overs
 CHECK_EVERY = 16   # series rendered between two looks at the clock
@@ -73,45 +75,36 @@ def _labels(names: Iterable[str], values: Iterable[str], extra: tuple[tuple[str,
 
 
 class _Family:
-    """One of the exporter's metrics: its headers, and the prepared text of each child seen so far."""
+    """One of the exporter's metrics (a store.Family): its headers, and the prepared text of each series seen so far."""
 
-    def __init__(self, metric) -> None:
+    def __init__(self, metric: Family) -> None:
         self.metric = metric
-        self.kind = ("histogram" if isinstance(metric, Histogram) else
-                     "counter" if isinstance(metric, Counter) else "gauge")
-        base = metric._name
-        self.sample = base + "_total" if self.kind == "counter" else base
-        doc = metric._documentation
-        name = self.sample
-        self.text_header = f"# HELP {name} {_escape_help(doc, False)}\n# TYPE {name} {self.kind}\n"
-        self.om_header = f"# HELP {base} {_escape_help(doc, True)}\n# TYPE {base} {self.kind}\n"
-        self.labelled = bool(metric._labelnames)
+        self.kind = metric.kind
+        self.sample = metric.name
+        doc = metric.help
+        self.text_header = f"# HELP {metric.name} {_escape_help(doc, False)}\n# TYPE {metric.name} {self.kind}\n"
+        self.om_header = f"# HELP {metric.base} {_escape_help(doc, True)}\n# TYPE {metric.base} {self.kind}\n"
         # child -> [prefix (counter/gauge) or (bucket prefixes, count, sum), last value or count, last sum, text]
         self.prepared: dict = {}
 
     def children(self) -> list:
-        if not self.labelled:
-            return [self.metric]
-        return list(self.metric._metrics.values())  # a C-level copy: safe while other threads add children
+        return list(self.metric.children.values())  # a C-level copy: safe while other threads add series
 
     def labelvalues(self) -> dict:
         """{id(child): its label values} for the children seen for the first time in a render: built
         once per render that meets a new child (a lookup per child would be quadratic)."""
-        if not self.labelled:
-            return {id(self.metric): ()}
-        return {id(child): values for values, child in list(self.metric._metrics.items())}
+        return {id(child): values for values, child in list(self.metric.children.items())}
 
     def prepare(self, labelvalues: tuple, child):
-        names = self.metric._labelnames
+        names = self.metric.labelnames
         if self.kind != "histogram":
             prefix = f"{self.sample}{_labels(names, labelvalues)} "
         else:
-            bounds = child._upper_bounds
             prefix = ([f"{self.sample}_bucket{_labels(names, labelvalues, (('le', floatToGoString(b)),))} "
-                       for b in bounds],
+                       for b in self.metric.bounds],
                       f"{self.sample}_count{_labels(names, labelvalues)} ",
                       f"{self.sample}_sum{_labels(names, labelvalues)} ")
-        if len(self.prepared) > 4 * len(self.metric._metrics if self.labelled else ()) + 64:
+        if len(self.prepared) > 4 * len(self.metric.children) + 64:
             self.prepared = {}  # children removed (clear/remove): forget their text
         entry = [prefix, None, None, ""]  # the prefix(es); the value(s) last rendered and their text
         self.prepared[child] = entry
@@ -123,7 +116,7 @@ class FastExposition:
 
     def __init__(self, registry, metrics: Iterable) -> None:
         self._registry = registry
-        self._families = [_Family(m) for m in metrics if isinstance(m, (Counter, Gauge, Histogram))]
+        self._families = [_Family(m) for m in metrics if isinstance(m, Family)]
         self._fast = frozenset(id(f.metric) for f in self._families)
         self.longest_stretch = 0.0  # seconds: the longest run of the last render between two GIL releases
 
@@ -163,7 +156,7 @@ class FastExposition:
                         continue  # removed meanwhile
                     entry = family.prepare(labelvalues, child)
                 if not histogram:
-                    value = child._value._value
+                    value = child.value
                     if value != entry[1]:  # changed since the last render (NaN always is): new text
                         prefix = entry[0]
                         if value < 1e6 and value - value == 0:
@@ -173,18 +166,17 @@ class FastExposition:
                         entry[1] = value
                     append(entry[3])
                 else:
-                    total = 0.0
-                    for bucket in child._buckets:
-                        total += bucket._value
-                    total_sum = child._sum._value
+                    counts = child.counts[:]  # one C-level copy: the count and the buckets agree
+                    total = float(sum(counts))
+                    total_sum = child.sum
                     if total != entry[1] or total_sum != entry[2]:  # an observation since the last render
                         buckets, count_prefix, sum_prefix = entry[0]
                         lines = []
-                        total = 0.0
-                        for bucket_prefix, bucket in zip(buckets, child._buckets, strict=True):
-                            total += bucket._value
-                            lines.append(f"{bucket_prefix}{total!r}\n" if total < 1e6
-                                         else f"{bucket_prefix}{_format(total)}\n")
+                        running = 0.0
+                        for bucket_prefix, count in zip(buckets, counts, strict=True):
+                            running += count
+                            lines.append(f"{bucket_prefix}{running!r}\n" if running < 1e6
+                                         else f"{bucket_prefix}{_format(running)}\n")
                         lines.append(f"{count_prefix}{_format(total)}\n{sum_prefix}{_format(total_sum)}\n")
                         entry[1], entry[2], entry[3] = total, total_sum, "".join(lines)
                     append(entry[3])

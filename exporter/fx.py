@@ -23,9 +23,10 @@ class FxMetrics:
 
     def _bind_fx(self) -> None:
         self._unbind_fx()
-        self._fx_median = self._metrics[names.FX_MEDIAN]
-        self._fx_valid = self._metrics[names.FX_VALID_SOURCES]
-        self._fx_fallback = self._metrics[names.FX_FALLBACK]
+        # the only series of each unlabelled family (its .labels()): no delegation on the hot path
+        self._fx_median = self._metrics[names.FX_MEDIAN].labels()
+        self._fx_valid = self._metrics[names.FX_VALID_SOURCES].labels()
+        self._fx_fallback = self._metrics[names.FX_FALLBACK].labels()
 
     def _fx_source(self, source: object) -> str:
         """Check a new source and create its outlier counter at 0.

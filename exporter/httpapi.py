@@ -29,7 +29,7 @@ class HttpMetrics:
 
     def _bind_http(self) -> None:
         self._unbind_http()
-        self._websockets = self._metrics[names.WEBSOCKETS]
+        self._websockets = self._metrics[names.WEBSOCKETS].labels()  # its only series
         limiter = self._metrics[names.RATE_LIMITER]
         values = self._catalog.metric(names.RATE_LIMITER).label("status").values
         if "limited" not in values or "allowed" not in values:
@@ -156,7 +156,7 @@ class HttpMetrics:
     def set_realized_pnl(self, symbol: str, usd: float) -> bool:
         """Set api_realized_pnl_usd{symbol}: profit and loss of the symbol's closed positions, in USD."""
         try:
-            if usd - usd == 0 and usd is not True and usd is not False:
+            if (usd.__class__ is float or usd.__class__ is int) and usd - usd == 0:
                 self._realized_pnl[symbol].set(usd)
                 self._fresh = True
                 return True

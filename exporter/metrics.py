@@ -13,8 +13,8 @@ import threading
 import time
 import weakref
 
-from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
-                               PlatformCollector, ProcessCollector, disable_created_metrics)
+from prometheus_client import (REGISTRY, CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector,
+                               disable_created_metrics)
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
@@ -23,6 +23,7 @@ from exporter.checks import Flag, Num, Refused, open_value, show
 from exporter.drops import DropTracker
 from exporter.exposition import FastExposition
 from exporter.fx import FxMetrics
+from exporter.store import Family
 from exporter.httpapi import HttpMetrics
 from exporter.topn import TopNMetrics
 
@@ -53,7 +54,10 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._clock = clock
         self._max_label_values = max_label_values
         self._process_collectors = process_collectors
-        self._lock = threading.Lock()    # compound state: equity/peak/drawdown, win tally, daily roll-over
+        # Every read-modify-write of a stored value (store.py) and the compound state (equity/peak/drawdown,
+        # win tally, daily roll-over) happens under this one lock: exact totals under threads. Re-entrant,
+        # so a compound update may call a series' inc() while holding it.
+        self._lock = threading.RLock()
         self._admin = threading.RLock()  # init_metrics / reset_metrics / close
         self._drops = DropTracker()
         self._registry: CollectorRegistry | None = None
@@ -266,6 +270,8 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         A Refused from a conversion or a check is counted with its reason.
         """
         failure = sys.exc_info()[1]
+        if retry is None and isinstance(failure, Refused):  # a series refused it (a sum beyond the float range)
+            return self._drops.drop(failure.reason, call, failure.why, "store")
         try:
             if retry is None:
                 raise LookupError("no child")
@@ -279,6 +285,11 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
             error = failure if retry is None and failure is not None else exc
             return self._drops.drop(names.BAD_TYPE, call, f"unexpected {type(error).__name__}: {show(error)}",
                                     "error")
+
+    def _overflow(self, call: str, value: str, what: str) -> bool:
+        """Refuse an update whose sum would leave the float range: the metric keeps its last finite value."""
+        return self._drops.drop(names.NOT_FINITE, call, f"{value} would take {what} beyond the float range",
+                                "overflow")
 
     def _remember(self, cache: dict, metric: str, what: str) -> None:
         """Refuse a new open-label value once `cache` holds max_label_values of them (cardinality guard)."""
@@ -296,15 +307,10 @@ def _label_arg(value: object, name: str) -> str:
 
 
 def _make(spec: MetricSpec, owner: BotMetrics):
-    """One prometheus_client metric from a catalog entry (not registered yet)."""
-    labels = spec.label_names
+    """One catalog metric, stored by the exporter (store.py) and collected by prometheus_client (not registered yet)."""
     if spec.name == names.LAST_EVENT:
         return _LastEvent(owner, spec)
-    if spec.type == "counter":  # prometheus_client appends _total itself
-        return Counter(spec.name[: -len("_total")], spec.help, labels, registry=None)
-    if spec.type == "gauge":
-        return Gauge(spec.name, spec.help, labels, registry=None)
-    return Histogram(spec.name, spec.help, labels, registry=None, buckets=spec.buckets)
+    return Family(spec, owner._lock)
 
 
 class _LastEvent:

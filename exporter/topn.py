@@ -2,19 +2,20 @@
 
 Every series carries the bot labels (env, universe, strategy); children are
 bound once in init_metrics(), so the hot path is a dict lookup or an attribute
-read followed by prometheus_client's own .inc()/.set()/.observe().
+read followed by the series' .inc()/.set()/.observe() (store.py).
 
 Hot-path idioms (see docs/exporter.md, "Performance"):
 - `(x.__class__ is float or x.__class__ is int) and x - x == 0`: a plain float that
   is finite, or a plain int. Nothing else (bool, complex, Decimal, numpy, str, a
-  hostile object) reaches prometheus_client from the fast path; it goes to the slow
+  hostile object) reaches a stored series from the fast path; it goes to the slow
   path, which converts it to a finite float or refuses it. A plain int beyond the
-  float range makes prometheus_client's float() raise before any value changes, and
-  also ends in the slow path (refused as not_finite).
+  float range makes the series' `value * 1.0` (or its sum) raise before any value
+  changes, and also ends in the slow path (refused as not_finite).
 - Anything unusual (an unbound child, a bad value, a Decimal) raises or fails a
   test and goes to self._slow(), which converts, retries or counts the drop.
 - Compound state (equity/peak/drawdown, the win tally, the UTC day) is guarded by
-  self._lock, taken with acquire()/release(): measurably cheaper than `with`.
+  self._lock (the lock of every stored series too), taken with acquire()/release():
+  measurably cheaper than `with`; under it the series' values are written directly.
 """
 from __future__ import annotations
 
@@ -93,18 +94,30 @@ class TopNMetrics:
             try:
                 if now >= self._day_end:
                     self._roll_day(now)
-                self._pnl.inc(delta_usd)
-                self._daily.inc(delta_usd)
-                if self._equity is not None:
-                    self._apply_equity(self._equity + delta_usd)
-                failed = False
+                # Every sum is checked before anything is stored: one that would leave the float range
+                # (two record_pnl(1e308)) is refused as a whole and every gauge keeps its last value.
+                # The series are written directly: every writer of them holds self._lock (store.py).
+                pnl_g, daily_g = self._pnl, self._daily
+                pnl, daily = pnl_g.value + delta_usd, daily_g.value + delta_usd
+                equity = self._equity
+                if equity is not None:
+                    equity += delta_usd
+                if pnl - pnl == 0 and daily - daily == 0 and (equity is None or equity - equity == 0):
+                    pnl_g.value, daily_g.value = pnl, daily
+                    if equity is not None:
+                        self._apply_equity(equity)
+                    failed = False
+                else:
+                    failed = None  # the sum overflows
             except Exception:
-                failed = True  # not bound yet, or a Decimal prometheus_client cannot add
+                failed = True  # not bound yet, or an int beyond the float range
             finally:
                 lock.release()
-            if not failed:
+            if failed is False:
                 self._fresh = True
                 return True
+            if failed is None:
+                return self._overflow("record_pnl", f"delta_usd={delta_usd!r}", "trading_pnl_usd or the equity")
             if delta_usd.__class__ is float:
                 return self._slow("record_pnl", None)
         return self._slow("record_pnl", self.record_pnl, Num("delta_usd", delta_usd))
@@ -133,13 +146,14 @@ class TopNMetrics:
         return self._slow("set_equity", self.set_equity, Num("equity_usd", equity_usd))
 
     def _apply_equity(self, equity: float) -> None:
-        # Caller holds self._lock. Gauges that did not change are not set again (cheaper hot path).
-        self._equity_g.set(equity)
+        # Caller holds self._lock; the series are written directly (their only writers hold it too).
+        equity = equity * 1.0  # an int as a float; one beyond the float range raises here, before any store
+        self._equity_g.value = equity
         self._equity = equity
         peak = self._peak
         if peak is None or equity > peak:
             self._peak = peak = equity
-            self._peak_g.set(equity)
+            self._peak_g.value = equity
         # No meaningful drawdown from a peak at or below zero; equity below zero caps it at 1.
         if peak > 0.0:
             drawdown = (peak - equity) / peak
@@ -149,10 +163,10 @@ class TopNMetrics:
             drawdown = 0.0
         if drawdown != self._dd:
             self._dd = drawdown
-            self._dd_g.set(drawdown)
+            self._dd_g.value = drawdown
             if drawdown > self._max_dd:
                 self._max_dd = drawdown
-                self._max_dd_g.set(drawdown)
+                self._max_dd_g.value = drawdown
 
     # -- round trips and win rate ------------------------------------------------------
 
@@ -172,8 +186,8 @@ class TopNMetrics:
                     wins += 1.0
                 else:
                     losses += 1.0
-                self._round_trips.inc()
-                self._win_rate_g.set(wins / (wins + losses))
+                self._round_trips.value += 1.0  # under self._lock, as every increment (store.py)
+                self._win_rate_g.value = wins / (wins + losses)
                 self._tally = (wins, losses)
                 failed = False
             except Exception:

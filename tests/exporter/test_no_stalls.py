@@ -100,7 +100,7 @@ def test_a_series_added_or_removed_while_rendering_never_breaks_the_render(monke
 
     monkeypatch.setattr(exposition_module, "hand_over", churn)
     gauge = m._metrics[names.OPEN_POSITIONS]
-    gauge.remove(*next(iter(gauge._metrics)))
+    gauge.remove(*next(iter(gauge.children)))
     text = m.exposition().decode()
     assert parsed(text)  # parses; every series it lists has its own labels
     monkeypatch.setattr(exposition_module, "hand_over", real)
@@ -187,7 +187,7 @@ def test_reused_lines_follow_every_change_between_renders():
     """A series' last line is reused only while its value (a histogram's count and sum) is unchanged."""
     m, registry = large(400)
     gauge = m._metrics[names.OPEN_POSITIONS]
-    symbol = next(iter(gauge._metrics))
+    symbol = next(iter(gauge.children))
     for step, value in enumerate([1.0, 1.0, float("nan"), 2e6, float("inf"), -3.5, 0.0, 7.0]):
         gauge.labels(*symbol).set(value)
         m.record_trade("entry")                                    # a counter moves
