@@ -12,6 +12,7 @@ from stackgen.alerts import custom, engine
 from stackgen.alerts import families as fam
 from stackgen.alerts import links
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
+from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 
 DOMAINS = ("topn", "fx", "api", "platform")
@@ -50,7 +51,7 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
     alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules])
                        for family, values, rules in built] for domain, built in alerts.items()}
     user_alerts = [links.link(stack, r, exprs) for r in user_alerts]
-    index = promql.catalog_index(stack).with_recorded(recorded_series(recorded))
+    index = catalog_index(stack).with_recorded(recorded_series(recorded))
     check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
           + user_alerts, index)
     files = []

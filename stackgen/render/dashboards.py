@@ -22,6 +22,7 @@ from grafanalib import core as gl
 from stackgen import conventions as names
 from stackgen import promql
 from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel, Variable
+from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
 from stackgen.render.panels import FACTORIES, plain_kept, row_header
@@ -68,7 +69,7 @@ def query_index(stack: Stack) -> promql.SeriesIndex:
     from stackgen.alerts.rulesets import recorded_series, rule_files
     from stackgen.render.profile_rules import recorded_series as profile_series
     recorded = recorded_series([rule for file in rule_files(stack) for rule in file.records])
-    index = promql.catalog_index(stack).with_recorded({**recorded, **profile_series(stack)})
+    index = catalog_index(stack).with_recorded({**recorded, **profile_series(stack)})
     return promql.SeriesIndex(index.series, index.implicit | frozenset(names.EXTERNAL_LABELS))
 
 
