@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import promql_parser
 
-from stackgen import conventions as names
 
 # Grafana macros that are not PromQL; replaced by a plain duration before parsing.
 _GRAFANA_MACRO = re.compile(r"\$\{?__(rate_interval|interval|range)(_ms|_s)?\}?")
