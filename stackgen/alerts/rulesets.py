@@ -16,18 +16,12 @@ from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 
 DOMAINS = ("topn", "fx", "api", "platform")
-# Three renderers read the rule files of the same Stack: build them once per Stack, keep only the last.
-_last: tuple[Stack, tuple[RuleFile, ...]] | None = None
 
 
 def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
-    """The rule files, each expression checked: it parses and names only catalog metrics and labels."""
-    global _last
-    if _last is not None and _last[0] is stack:
-        return _last[1]
-    files = _build(stack)
-    _last = (stack, files)
-    return files
+    """The rule files, each expression checked: it parses and names only catalog metrics and labels.
+    Built once per Stack (three renderers read them)."""
+    return stack.once("rule_files", _build)
 
 
 def _build(stack: Stack) -> tuple[RuleFile, ...]:

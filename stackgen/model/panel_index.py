@@ -65,24 +65,22 @@ def expr_metrics(stack: Stack, expr: str, recorded: dict[str, str] | None = None
 
 
 PanelAt = tuple[int, int]          # (dashboard index, panel id)
-_last_index: tuple[Stack, dict, dict] | None = None
-
-
 def _panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
     """metric -> the panels reading it; panel -> (Panel, the metrics it reads). Built once per Stack,
     so linking every alert costs what its own metrics' panels cost, not a walk of every dashboard."""
-    global _last_index
-    if _last_index is None or _last_index[0] is not stack:
-        readers: dict[str, list[PanelAt]] = {}
-        panels: dict[PanelAt, tuple[Panel, frozenset]] = {}
-        for d_index, dashboard in enumerate(stack.dashboards):
-            for panel, panel_id in panel_ids(dashboard):
-                read = panel_metrics(stack, panel)
-                panels[d_index, panel_id] = (panel, read)
-                for metric in read:
-                    readers.setdefault(metric, []).append((d_index, panel_id))
-        _last_index = (stack, readers, panels)
-    return _last_index[1], _last_index[2]
+    return stack.once("panels_reading", _build_panels_reading)
+
+
+def _build_panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
+    readers: dict[str, list[PanelAt]] = {}
+    panels: dict[PanelAt, tuple[Panel, frozenset]] = {}
+    for d_index, dashboard in enumerate(stack.dashboards):
+        for panel, panel_id in panel_ids(dashboard):
+            read = panel_metrics(stack, panel)
+            panels[d_index, panel_id] = (panel, read)
+            for metric in read:
+                readers.setdefault(metric, []).append((d_index, panel_id))
+    return readers, panels
 
 
 def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[str]) -> str | None:

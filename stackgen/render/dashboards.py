@@ -49,18 +49,14 @@ _BUILT_IN_ANNOTATION = {
 }
 
 
-_last_render: tuple[Stack, dict[str, str]] | None = None   # the kubernetes renderer reads the same files
-
-
 def render(stack: Stack) -> dict[str, str]:
-    global _last_render
-    if _last_render is not None and _last_render[0] is stack:   # a Stack is frozen: same object, same files
-        return dict(_last_render[1])
+    return dict(stack.once("dashboards", _render))   # the kubernetes renderer reads the same files
+
+
+def _render(stack: Stack) -> dict[str, str]:
     check_queries(stack)
     titles = {d.uid: d.title for d in stack.dashboards}
-    files = {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
-    _last_render = (stack, files)
-    return dict(files)
+    return {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
 
 
 # -- checks ------------------------------------------------------------------------
@@ -186,15 +182,9 @@ class AlertInfo:
     metrics: frozenset[str]           # catalog metrics it reads, through recording rules
 
 
-_last_infos: tuple[Stack, tuple[AlertInfo, ...]] | None = None
-
-
 def alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
     """Every alert of the stack's rules, once per name, with the catalog metrics its expression reads."""
-    global _last_infos
-    if _last_infos is None or _last_infos[0] is not stack:     # asked once per panel: built once per Stack
-        _last_infos = (stack, _alert_infos(stack))
-    return _last_infos[1]
+    return stack.once("alert_infos", _alert_infos)     # asked once per panel: built once per Stack
 
 
 def _alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
