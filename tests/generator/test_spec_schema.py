@@ -44,10 +44,11 @@ def test_the_schema_accepts_the_shipped_specs_and_the_tests_spec(validator, path
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_each_shipped_spec_names_the_schema_for_editors(path):
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    prefix = "# yaml-language-server: $schema="
-    assert first.startswith(prefix), first
-    assert (path.parent / first[len(prefix):]).resolve() == (ROOT / spec_schema.SCHEMA_FILE).resolve()
+    """The YAML language server's modeline (VS Code, Neovim, ...), then JetBrains' comment."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line, prefix in zip(lines, ("# yaml-language-server: $schema=", "# $schema: "), strict=False):
+        assert line.startswith(prefix), line
+        assert (path.parent / line[len(prefix):]).resolve() == (ROOT / spec_schema.SCHEMA_FILE).resolve()
 
 
 # The tables' cases a schema expresses (a key, a type, a bound, a pattern, an enum); the others are
