@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from stackgen.pipeline import render_spec
     try:
         stack, files = render_spec(args.spec, display)
-        files.update(spec_schema.render(ROOT))   # the spec's JSON Schema, for editors (README)
+        files.update(spec_schema.render(ROOT, args.spec))   # the spec's JSON Schema, for editors (README)
         if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
             _judge_with_tools(files, display)
     except SpecError as exc:
