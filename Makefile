@@ -34,10 +34,12 @@ check: $(STAMP) tools ## Drift check, then promtool check config/rules, promtool
 
 test: $(STAMP) tools ## Lint, then the whole test suite (unit, golden, real promtool/amtool/Prometheus/Alertmanager, e2e)
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest
 
-lint: $(STAMP) ## Lint the Python code with ruff
+lint: $(STAMP) ## Lint the Python code with ruff, then the layer contracts (import-linter; pyproject.toml)
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time (prints figures, never fails on time; ~5 min)
 	$(PY) bench/exporter_bench.py

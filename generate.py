@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
+    from stackgen import spec_schema
     from stackgen.pipeline import render_spec
     try:
         stack, files = render_spec(args.spec, display)
+        files.update(spec_schema.render(ROOT, args.spec))   # the spec's JSON Schema, for editors (README)
         if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
             _judge_with_tools(files, display)
     except SpecError as exc:

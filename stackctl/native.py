@@ -15,6 +15,7 @@ from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, grafana_provisioning, prometheus_config
 from stackctl import amconfig, files, health, holder, processes, redact, report, staged, webauth
+from stackctl import logview
 from stackctl.settings import EXPORTER_OFF, LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
 
 PROMETHEUS_BINARIES = ("prometheus",)
@@ -439,7 +440,7 @@ class NativeStack:
         if not logs:
             self.out(f"no logs yet in {self.s.logs_dir}")
             return 0
-        redact.show(logs, lines, follow, redact.Redactor(self.secret_values()), out=self.out)
+        logview.show(logs, lines, follow, redact.Redactor(self.secret_values()), out=self.out)
         return 0
 
 

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from stackctl.redact import Redactor
+
 # Children started by this Python process: waited for on stop, so they do not linger as zombies.
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
@@ -128,7 +130,6 @@ def start(name: str, argv: list[str], *, pids_dir: Path, log_path: Path, env: di
     with _open_log(log_path) as log:
         line = f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n"
         if redact:
-            from stackctl.redact import Redactor
             line = Redactor(redact).text(line)
         log.write(line.encode())
         log.flush()

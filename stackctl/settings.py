@@ -4,9 +4,14 @@ The environment wins over `.env` (the file compose also reads), which wins over 
 """
 from __future__ import annotations
 
+import io
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dotenv.parser import parse_stream
 
 from stackgen import conventions as n
 
@@ -48,22 +53,61 @@ class StackError(Exception):
     """Something the operator must fix; the CLI prints it as one line and exits non-zero."""
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines as compose reads them (comments, blank lines and `export ` ignored)."""
+def read_env_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of a `.env` file as compose reads them (its documented syntax, see
+    tests/stack/test_envfile.py): python-dotenv's parser for quotes, escapes, inline comments,
+    `export` and multi-line values; `KEY: VALUE` lines; then compose's interpolation of
+    `$VAR`/`${VAR...}` in unquoted and double-quoted values from `environ` (default: os.environ),
+    then the file's earlier lines. A line it cannot read is a StackError with file:line."""
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
+    env = os.environ if environ is None else environ
+    for key, value, raw, line in _bindings(path, path.read_text(encoding="utf-8")):
+        if key is None or value is None:        # a comment, a blank line, a bare `KEY` (compose: unset)
             continue
-        key, value = line.split("=", 1)
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
+        quoted_single = raw.split("=", 1)[1].lstrip().startswith("'") if "=" in raw else False
+        values[key] = value if quoted_single else _interpolate(value, lambda k: env.get(k, values.get(k)),
+                                                               f"{path}:{line}")
     return values
+
+
+def _bindings(path: Path, text: str, first_line: int = 1):
+    """(key, value, raw text, line) per binding; a `KEY: VALUE` line is read as `KEY=VALUE`."""
+    for b in parse_stream(io.StringIO(text)):
+        raw, line = b.original.string, b.original.line + first_line - 1
+        if not b.error:
+            yield b.key, b.value, raw, line
+            continue
+        stripped = raw.lstrip()
+        line += raw[:len(raw) - len(stripped)].count("\n")
+        if not _COLON_LINE.match(stripped):
+            raise StackError(f"{path}:{line}: not a KEY=VALUE line: {stripped.strip()[:60]!r}")
+        yield from _bindings(path, _COLON_LINE.sub(r"\1=", stripped, count=1), line)
+
+
+_COLON_LINE = re.compile(r"^((?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*)\s*:")
+# Compose's interpolation: $$, $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error},
+# ${VAR?error}, ${VAR:+replacement}, ${VAR+replacement}.
+_VARIABLE = re.compile(r"\$(?:(?P<dollar>\$)|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+                       r"|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<word>[^}]*))?\})")
+
+
+def _interpolate(value: str, lookup, where: str) -> str:
+    def substitute(match: re.Match) -> str:
+        if match["dollar"]:
+            return "$"
+        found = lookup(match["bare"] or match["name"])
+        op, word = match["op"], match["word"] or ""
+        present = found is not None and (found != "" or not (op or "").startswith(":"))
+        if op and op.endswith("-"):
+            return found if present else word
+        if op and op.endswith("+"):
+            return word if present else ""
+        if op and op.endswith("?") and not present:
+            raise StackError(f"{where}: {match['name']}: {word or 'required variable is not set'}")
+        return found or ""
+    return _VARIABLE.sub(substitute, value)
 
 
 def _port(environ: dict[str, str], service: Service) -> int:
@@ -95,8 +139,9 @@ class Settings:
     def from_environment(cls, root: Path = ROOT, environ: dict[str, str] | None = None, *, dotenv: bool = True,
                          **overrides) -> Settings:
         """From `environ` (default: os.environ) over root/.env (unless dotenv=False) over the defaults."""
-        env = read_env_file(root / ENV_FILE) if dotenv else {}
-        env.update(os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        env = read_env_file(root / ENV_FILE, environ) if dotenv else {}
+        env.update(environ)
         ports = {name: _port(env, service) for name, service in SERVICES.items()}
         values = dict(
             root=root, spec=Path(env.get("STACK_SPEC") or root / n.SPEC_FILE),

@@ -6,6 +6,7 @@ metrics and recorded series below through signal keys (stackgen/signals.py).
 Sources differ by label values (source="okx"), never by metric or alert name.
 """
 from stackgen.signals import name as _signal
+from stackgen.signals import registry
 
 SPEC_VERSION = "tradingmon/v1"
 SPEC_FILE = "spec.yaml"
@@ -53,6 +54,23 @@ FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_
 # A Summary (quantiles computed by the bot) feeds the same recorded quantile series a histogram
 # does: signal key -> the recorded quantile series of that histogram signal.
 QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE}
+
+# Series the built-in recording rules write (level:metric:operations; their names above).
+# Alert families (stackgen/alerts/families.yaml) name them by these keys, like the signals.
+RECORDED_KEYS = (
+    "loop_latency_quantile", "http_latency_quantile", "http_error_ratio", "rate_limited_rate",
+    "fx_source_age", "fx_source_deviation",
+)
+
+
+def signal_names(stack=None) -> dict[str, str]:
+    """Signal key -> series name, for the rules and panels of a stack (every stack reads the same names):
+    the registry's signals and the recorded series the built-in rules write.
+
+    Alert templates never name a metric; this is the one seam between their keys and the names."""
+    names = {s.key: s.name for s in registry().signals}
+    names.update({key: globals()[key.upper()] for key in RECORDED_KEYS})
+    return names
 
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 import promql_parser
 
-from stackgen import conventions as names
-from stackgen.model.stack import Stack
 
 # Grafana macros that are not PromQL; replaced by a plain duration before parsing.
 _GRAFANA_MACRO = re.compile(r"\$\{?__(rate_interval|interval|range)(_ms|_s)?\}?")
@@ -30,21 +28,6 @@ class SeriesIndex:
         series = dict(self.series)
         series.update({name: frozenset(labels) for name, labels in recorded.items()})
         return SeriesIndex(series, self.implicit)
-
-
-def catalog_index(stack: Stack) -> SeriesIndex:
-    series: dict[str, frozenset[str]] = {}
-    for metric in stack.catalog.metrics:
-        labels = frozenset(metric.label_names)
-        for name in metric.series_names:
-            series[name] = labels | ({"le"} if name.endswith("_bucket") and metric.type == "histogram" else set())
-    for name, labels in names.WELL_KNOWN_SERIES.items():
-        series.setdefault(name, frozenset(labels))
-    implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
-    rw = stack.remote_write
-    if rw is not None and rw.hosts:
-        implicit |= {rw.host_label}     # the agents' external label: on every series in the shared store
-    return SeriesIndex(series, implicit)
 
 
 # The parser's time and memory grow faster than linearly with nesting and with the number of

@@ -106,22 +106,3 @@ def registry() -> Registry:
 def name(key: str) -> str:
     """The metric name of a signal."""
     return registry()[key].name
-
-
-# Series the built-in recording rules write (level:metric:operations; names in conventions.py).
-# Alert families (stackgen/alerts/families.yaml) name them by these keys, like the signals.
-RECORDED_KEYS = (
-    "loop_latency_quantile", "http_latency_quantile", "http_error_ratio", "rate_limited_rate",
-    "fx_source_age", "fx_source_deviation",
-)
-
-
-def signal_names(stack=None) -> dict[str, str]:
-    """Signal key -> series name, for the rules and panels of a stack (every stack reads the same names):
-    the registry's signals and the recorded series the built-in rules write.
-
-    Alert templates never name a metric; this is the one seam between their keys and the names."""
-    from stackgen import conventions   # conventions derives its names from this module
-    names = {s.key: s.name for s in registry().signals}
-    names.update({key: getattr(conventions, key.upper()) for key in RECORDED_KEYS})
-    return names

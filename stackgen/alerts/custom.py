@@ -12,13 +12,14 @@ from stackgen.alerts import engine, links
 from stackgen.alerts import testdata as td
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
 from stackgen.model.alerts import CustomAlert
+from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 
 DOMAIN = "custom"
 
 
 def rules(stack: Stack) -> tuple[list[Rule], list[Rule]]:
-    base = promql.catalog_index(stack)
+    base = catalog_index(stack)
     records = []
     for r in stack.alerts.records:
         try:

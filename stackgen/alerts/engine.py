@@ -18,7 +18,7 @@ from stackgen.alerts import testdata as td
 from stackgen.alerts.humanize import humanize, humanize_duration, humanize_percentage, printf
 from stackgen.alerts.model import AlertCase, Expected, Rule, selector
 from stackgen.model.stack import Stack
-from stackgen.signals import signal_names
+from stackgen.conventions import signal_names
 
 
 def runbook_url(stack: Stack, alert: str) -> str:

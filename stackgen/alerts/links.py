@@ -2,7 +2,7 @@
 
 One place adds it, for every alert the stack generates (the built-in families, the user's own alerts,
 the bots' BotStopped rules): `link`. The panel is chosen from the model's dashboards
-(stackgen.render.dashboards.alert_dashboard_link), never from rendered files, so rules and dashboards
+(stackgen.model.panel_index.alert_dashboard_link), never from rendered files, so rules and dashboards
 do not need each other's output. An alert whose signal no panel shows gets no `dashboard` annotation.
 The promtool tests derive their expected annotations from the rule, so they expect it too
 (engine.expected renders its `{{ with $labels.x }}...{{ end }}` parts like Go's text/template).
@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from stackgen.alerts.model import Rule
+from stackgen.model.panel_index import alert_dashboard_link, expr_metrics
 from stackgen.model.stack import Stack
 
 ANNOTATION = "dashboard"
@@ -33,9 +34,6 @@ def link(stack: Stack, rule: Rule, recorded: dict[str, str], also_reads: Iterabl
     showing what it is recorded from); also_reads: further series the alert stands for (a bot's
     BotStopped reads the bot's own heartbeat, which panels show as the signal it maps to).
     """
-    # Lazy: the dashboards renderer reads the rule files (for recorded series and alert annotations).
-    from stackgen.render.dashboards import alert_dashboard_link, expr_metrics
-
     if not rule.alert or any(key == ANNOTATION for key, _ in rule.annotations):
         return rule
     try:

@@ -12,21 +12,16 @@ from stackgen.alerts import custom, engine
 from stackgen.alerts import families as fam
 from stackgen.alerts import links
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
+from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 
 DOMAINS = ("topn", "fx", "api", "platform")
-# Three renderers read the rule files of the same Stack: build them once per Stack, keep only the last.
-_last: tuple[Stack, tuple[RuleFile, ...]] | None = None
 
 
 def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
-    """The rule files, each expression checked: it parses and names only catalog metrics and labels."""
-    global _last
-    if _last is not None and _last[0] is stack:
-        return _last[1]
-    files = _build(stack)
-    _last = (stack, files)
-    return files
+    """The rule files, each expression checked: it parses and names only catalog metrics and labels.
+    Built once per Stack (three renderers read them)."""
+    return stack.once("rule_files", _build)
 
 
 def _build(stack: Stack) -> tuple[RuleFile, ...]:
@@ -50,7 +45,7 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
     alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules])
                        for family, values, rules in built] for domain, built in alerts.items()}
     user_alerts = [links.link(stack, r, exprs) for r in user_alerts]
-    index = promql.catalog_index(stack).with_recorded(recorded_series(recorded))
+    index = catalog_index(stack).with_recorded(recorded_series(recorded))
     check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
           + user_alerts, index)
     files = []

@@ -34,6 +34,9 @@ class Stack:
     routing: Routing
     # Line of every spec path, so checks made after loading can still say where.
     lines: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # What later stages build from this Stack once (the rule files, the panel index, the dashboards), kept
+    # with it rather than in module globals: see once().
+    built: dict = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
     grafana: Grafana | None = None
     dashboards: tuple[Dashboard, ...] = ()
     # Scale-out (docs/scale-out.md): each None when its section is absent or disabled.
@@ -50,6 +53,12 @@ class Stack:
 
     def error(self, path: tuple, message: str) -> SpecError:
         return Field(None, path, self.lines, self.source).error(message)
+
+    def once(self, key: str, build):
+        """build(self), computed on the first call for this Stack and kept with it (a Stack is frozen)."""
+        if key not in self.built:
+            self.built[key] = build(self)
+        return self.built[key]
 
 
 TOP_LEVEL = ("version", "global", "scrape", "api", "alerts", "alertmanager", "grafana", "dashboards")

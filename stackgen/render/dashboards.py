@@ -7,24 +7,26 @@ grid; panel ids count up from 1 in that order, so they are stable while the spec
 
 Dashboards and alerts link both ways: a panel whose thresholds name an alert's numbers links
 to that alert's runbook section; firing alerts that read a dashboard's metrics are drawn as
-annotations on its time series panels; and `alert_dashboard_link` gives an alert the URL of
-the panel that shows its signal.
+annotations on its time series panels; and the URL of the panel that shows an alert's signal
+(stackgen.model.panel_index.alert_dashboard_link) is its `dashboard` annotation.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from grafanalib import core as gl
 
 from stackgen import conventions as names
 from stackgen import promql
+from stackgen.alerts.rulesets import recorded_series, rule_files
 from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel, Variable
+from stackgen.model.panel_index import expr_metrics, layout, panel_ids, panel_metrics
+from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
 from stackgen.render.panels import FACTORIES, plain_kept, row_header
+from stackgen.render.profile_rules import recorded_series as profile_series
 
 # Dashboard and variable keys kept from grafanalib's output; the rest is legacy
 # (rows, style, sharedCrosshair, hideControls, __inputs, gnetId, id, version, useTags, ...).
@@ -47,28 +49,22 @@ _BUILT_IN_ANNOTATION = {
 }
 
 
-_last_render: tuple[Stack, dict[str, str]] | None = None   # the kubernetes renderer reads the same files
-
-
 def render(stack: Stack) -> dict[str, str]:
-    global _last_render
-    if _last_render is not None and _last_render[0] is stack:   # a Stack is frozen: same object, same files
-        return dict(_last_render[1])
+    return dict(stack.once("dashboards", _render))   # the kubernetes renderer reads the same files
+
+
+def _render(stack: Stack) -> dict[str, str]:
     check_queries(stack)
     titles = {d.uid: d.title for d in stack.dashboards}
-    files = {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
-    _last_render = (stack, files)
-    return dict(files)
+    return {names.dashboard_file(d.folder, d.uid): to_json(build(d, stack, titles)) for d in stack.dashboards}
 
 
 # -- checks ------------------------------------------------------------------------
 def query_index(stack: Stack) -> promql.SeriesIndex:
     """The catalog's and the recorded series; external labels (cluster, ...) count as present (shared stores)."""
     # Recorded series too (the alert families' and the bot profiles'): a Summary's quantiles exist only there.
-    from stackgen.alerts.rulesets import recorded_series, rule_files
-    from stackgen.render.profile_rules import recorded_series as profile_series
     recorded = recorded_series([rule for file in rule_files(stack) for rule in file.records])
-    index = promql.catalog_index(stack).with_recorded({**recorded, **profile_series(stack)})
+    index = catalog_index(stack).with_recorded({**recorded, **profile_series(stack)})
     return promql.SeriesIndex(index.series, index.implicit | frozenset(names.EXTERNAL_LABELS))
 
 
@@ -139,30 +135,9 @@ def build(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> dict:
     return out
 
 
-def _layout(dashboard: Dashboard) -> list[tuple[str | Panel, int, dict]]:
-    """(row title or panel, id, gridPos) in dashboard order: the one place panel ids are numbered."""
-    placed: list[tuple[str | Panel, int, dict]] = []
-    y = 0
-    for row in dashboard.rows:
-        if row.title:
-            placed.append((row.title, len(placed) + 1, {"h": 1, "w": 24, "x": 0, "y": y}))
-            y += 1
-        x = 0
-        for panel in row.panels:
-            placed.append((panel, len(placed) + 1, {"h": row.height, "w": panel.width, "x": x, "y": y}))
-            x += panel.width
-        y += row.height
-    return placed
-
-
-def panel_ids(dashboard: Dashboard) -> list[tuple[Panel, int]]:
-    """Every content panel with the id it gets in the rendered dashboard."""
-    return [(item, panel_id) for item, panel_id, _ in _layout(dashboard) if isinstance(item, Panel)]
-
-
 def _panels(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> list[dict]:
     panels: list[dict] = []
-    for item, panel_id, grid in _layout(dashboard):
+    for item, panel_id, grid in layout(dashboard):
         if isinstance(item, str):
             panels.append(row_header(item, panel_id, grid["y"]))
         else:
@@ -207,50 +182,13 @@ class AlertInfo:
     metrics: frozenset[str]           # catalog metrics it reads, through recording rules
 
 
-def metric_base(stack: Stack, series: str) -> str:
-    """A catalog metric's name for one of its series (a histogram's _bucket/_sum/_count -> the histogram)."""
-    for suffix in ("_bucket", "_sum", "_count"):
-        if series.endswith(suffix):
-            metric = stack.catalog.get(series[: -len(suffix)])
-            if metric is not None and metric.type == "histogram":
-                return metric.name
-    return series
-
-
-def panel_metrics(stack: Stack, panel: Panel) -> frozenset[str]:
-    """The catalog metrics (and well-known series such as up) a panel's queries read."""
-    return frozenset(metric_base(stack, m) for q in panel.queries for m in promql.selected_metrics(q.expr))
-
-
-def expr_metrics(stack: Stack, expr: str, recorded: dict[str, str] | None = None,
-                 _seen: frozenset[str] = frozenset()) -> frozenset[str]:
-    """The catalog metrics an expression reads; a recorded series (`recorded`: name -> its expression)
-    counts as what its recording rule reads. Pass the result to alert_dashboard_link."""
-    recorded = recorded or {}
-    out: set[str] = set()
-    for name in promql.selected_metrics(expr):
-        if name in recorded and name not in _seen:
-            out |= expr_metrics(stack, recorded[name], recorded, _seen | {name})
-        else:
-            out.add(metric_base(stack, name))
-    return frozenset(out)
-
-
-_last_infos: tuple[Stack, tuple[AlertInfo, ...]] | None = None
-
-
 def alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
     """Every alert of the stack's rules, once per name, with the catalog metrics its expression reads."""
-    global _last_infos
-    if _last_infos is None or _last_infos[0] is not stack:     # asked once per panel: built once per Stack
-        _last_infos = (stack, _alert_infos(stack))
-    return _last_infos[1]
+    return stack.once("alert_infos", _alert_infos)     # asked once per panel: built once per Stack
 
 
 def _alert_infos(stack: Stack) -> tuple[AlertInfo, ...]:
-    from stackgen.alerts.rulesets import rule_files   # the rules are built from the same Stack
-
-    files = rule_files(stack)
+    files = rule_files(stack)    # the rules are built from the same Stack
     recorded = {r.record: r.expr for f in files for r in f.records}
     found: dict[str, AlertInfo] = {}
     for rule in (r for f in files for r in f.alerts):
@@ -297,59 +235,3 @@ def _alert_annotations(dashboard: Dashboard, stack: Stack) -> list[dict]:
              "hide": False, "iconColor": "red", "name": "Firing alerts", "step": "1m", "tagKeys": "severity",
              "textFormat": "{{severity}}: {{job}} {{instance}}", "titleFormat": "{{alertname}}",
              "useValueForTime": False}]
-
-
-PanelAt = tuple[int, int]          # (dashboard index, panel id)
-_last_index: tuple[Stack, dict, dict] | None = None
-
-
-def _panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
-    """metric -> the panels reading it; panel -> (Panel, the metrics it reads). Built once per Stack,
-    so linking every alert costs what its own metrics' panels cost, not a walk of every dashboard."""
-    global _last_index
-    if _last_index is None or _last_index[0] is not stack:
-        readers: dict[str, list[PanelAt]] = {}
-        panels: dict[PanelAt, tuple[Panel, frozenset]] = {}
-        for d_index, dashboard in enumerate(stack.dashboards):
-            for panel, panel_id in panel_ids(dashboard):
-                read = panel_metrics(stack, panel)
-                panels[d_index, panel_id] = (panel, read)
-                for metric in read:
-                    readers.setdefault(metric, []).append((d_index, panel_id))
-        _last_index = (stack, readers, panels)
-    return _last_index[1], _last_index[2]
-
-
-def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[str]) -> str | None:
-    """The URL of the Grafana panel that shows an alert's signal, for its `dashboard` annotation.
-
-    metric_names: the metrics the alert's expression reads (catalog metrics, or a histogram's
-    _bucket/_sum/_count series); expand recorded series first with expr_metrics(stack, expr, records). The
-    panel chosen reads the most of them; among those, one drawn over time (time series, heatmap,
-    state timeline) before a single figure, then the one reading the fewest other metrics, then the
-    first in spec order. None when no panel reads any of them.
-
-    The URL starts at grafana.external_url and opens the panel alone (`viewPanel=<id>`); each of the
-    dashboard's variables takes the alert's value of that label, and only when the alert carries it
-    (`{{ with $labels.job }}&var-job={{ . | urlquery }}{{ end }}`), so an alert aggregated away from a
-    label leaves that variable on "All". alert_name does not change the choice (the metrics decide).
-    """
-    wanted = {metric_base(stack, m) for m in metric_names}
-    if not wanted or stack.grafana is None:
-        return None
-    readers, panels = _panels_reading(stack)
-    best = None
-    for d_index, panel_id in {at for metric in wanted for at in readers.get(metric, ())}:
-        dashboard = stack.dashboards[d_index]
-        panel, read = panels[d_index, panel_id]
-        hit = wanted & read
-        key = (-len(hit), panel.type not in (*TIME_SERIES_TYPES, "heatmap"), len(read - wanted), d_index,
-               panel_id)
-        if best is None or key < best[0]:
-            best = (key, dashboard, panel_id)
-    if best is None:
-        return None
-    _, dashboard, panel_id = best
-    variables = "".join(f"{{{{ with $labels.{v.label} }}}}&var-{v.label}={{{{ . | urlquery }}}}{{{{ end }}}}"
-                        for v in dashboard.variables)
-    return f"{stack.grafana.external_url}/d/{quote(dashboard.uid)}?orgId=1&viewPanel={panel_id}{variables}"

@@ -13,7 +13,8 @@ from stackgen import conventions as names
 from stackgen.alerts.families import families
 from stackgen.model.stack import load_stack
 from stackgen.pipeline import render_spec
-from stackgen.render.dashboards import alert_dashboard_link, alert_infos, expr_metrics, panel_ids, panel_metrics
+from stackgen.model.panel_index import alert_dashboard_link, expr_metrics, panel_ids, panel_metrics
+from stackgen.render.dashboards import alert_infos
 from tests.conftest import ROOT, need_tools
 from tests.dashboards.conftest import panels_of
 from tests.dashboards.fixture import EXTERNAL_URL, FIXTURE_UID, fixture_spec

@@ -13,7 +13,7 @@ import yaml
 from stackgen import conventions as names
 from stackgen.alerts.links import ANNOTATION
 from stackgen.pipeline import render_spec
-from stackgen.render.dashboards import metric_base, panel_ids, panel_metrics
+from stackgen.model.panel_index import metric_base, panel_ids, panel_metrics
 from stackgen.promql import selected_metrics
 from tests.conftest import ROOT, need_tools
 from tests.dashboards.conftest import panels_of

@@ -5,7 +5,7 @@ import pytest
 
 from exporter.scenarios import SCENARIOS
 from stackgen.alerts import families as fam
-from stackgen.signals import RECORDED_KEYS, signal_names
+from stackgen.conventions import RECORDED_KEYS, signal_names
 
 
 def test_every_family_declares_a_demo_scenario_the_exporter_offers():

@@ -5,7 +5,8 @@ import ast
 import json
 
 from stackgen import conventions as n
-from stackgen.signals import registry, signal_names
+from stackgen.conventions import signal_names
+from stackgen.signals import registry
 from tests.conftest import ROOT
 
 CODE_DIRS = ("stackgen", "exporter", "stackctl")

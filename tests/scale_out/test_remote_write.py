@@ -16,7 +16,7 @@ from stackgen.alerts import engine
 from stackgen.alerts import testdata as td
 from stackgen.alerts.model import selector
 from stackgen.pipeline import render_spec
-from stackgen.signals import signal_names
+from stackgen.conventions import signal_names
 from tests.conftest import ROOT, need_tools
 
 HOSTS = [{"name": "bot-a", "jobs": ["exporter"], "targets": {"exporter": ["127.0.0.1:9100"]}},
