@@ -596,7 +596,9 @@ def _mapping(item: Field) -> ValueText:
     raw = f["value"].value
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise f["value"].error("expected a number or a string")
-    value = raw if isinstance(raw, str) else f"{f['value'].number():g}"
+    # Field.number itself (the bounded reader), not a subclass's: the schema must not learn "number"
+    # for a value that may as well be a string.
+    value = raw if isinstance(raw, str) else f"{Field.number(f['value']):g}"
     return ValueText(value, f["text"].string(), _color(f["color"]) if "color" in f else "")
 
 
