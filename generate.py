@@ -2,6 +2,7 @@
 """Render the whole monitoring stack from the spec.
 
     python generate.py [--spec PATH] [--out DIR] [--check]
+    python generate.py backtest [...]    replay the rules over recorded history (see --help there)
 
 --check writes nothing and exits 1 listing every file that would change.
 A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
@@ -49,6 +50,10 @@ def _annotate_drift(changes, out: Path, display: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backtest"]:
+        from stackgen.backtest.cli import main as backtest
+        return backtest(argv[1:], ROOT / names.SPEC_FILE)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
