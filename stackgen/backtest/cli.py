@@ -26,6 +26,7 @@ from stackgen.spec.fields import parse_duration
 
 DEFAULT_OUT = Path("backtest-report")
 REPORT_FILE = "backtest.md"
+JSON_FILE = "backtest.json"    # the same verdicts for a program
 
 
 def _time(text: str) -> float:
@@ -106,5 +107,8 @@ def _run(args, start: float, end: float) -> int:
         print(report.terminal_diff(base_result, result))
     path = args.out / REPORT_FILE
     path.write_text(report.markdown(result, base_result, images))
+    (args.out / JSON_FILE).write_text(report.as_json(result))
+    if base_result is not None:
+        (args.out / f"base-{JSON_FILE}").write_text(report.as_json(base_result))
     print(f"backtest: report in {path}" + (f", timelines {', '.join(images)}" if images else ""))
     return 0

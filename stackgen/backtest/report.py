@@ -1,6 +1,7 @@
 """Per-alert verdicts of a backtest, as a terminal table and a Markdown file (a CI job summary)."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -127,6 +128,17 @@ def diff_rows(base: Result, head: Result) -> list[tuple[str, ...]]:
         rows.append((*key, f"{ea} -> {eb}", f"{human_duration(fa)} -> {human_duration(fb)}", f"{na} -> {nb}",
                      verdict))
     return rows
+
+
+def as_json(result: Result) -> str:
+    """The same verdicts for a program (a CI step, a test): every episode with its labels."""
+    return json.dumps({"label": result.label, "start": result.start, "end": result.end, "seconds": result.seconds,
+                       "alerts": [{"alert": r.alertname, "severity": r.severity, "domain": r.domain,
+                                   "firing_seconds": r.firing, "notifications": r.notifications,
+                                   "receivers": list(r.receivers),
+                                   "episodes": [{"start": e.start, "end": e.end, "labels": dict(e.labels)}
+                                                for e in r.episodes]} for r in result.rows]},
+                      indent=1, sort_keys=True) + "\n"
 
 
 def terminal_diff(base: Result, head: Result) -> str:

@@ -1,6 +1,6 @@
 """Recorded history to backtest against: series sampled every `step` seconds, with incidents planted
 at known times, written to a real VictoriaMetrics (/api/v1/import lines) or a real Prometheus
-(OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`)."""
+(tests/backtest/live.py writes its blocks)."""
 from __future__ import annotations
 
 import json
@@ -58,14 +58,9 @@ class History:
         return [json.dumps({"metric": metric, "values": values, "timestamps": stamps})
                 for metric, values in self.series]
 
-    def openmetrics(self) -> str:
-        """Every series as OpenMetrics (typed unknown: promtool takes any name then)."""
-        out = []
-        for metric, values in self.series:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
-            head = f"{metric['__name__']}{{{labels}}}"
-            out.extend(f"{head} {v:g} {t:.0f}" for t, v in zip(self.times, values, strict=True))
-        return "\n".join(out) + "\n# EOF\n"
+    def samples(self) -> list[tuple[dict, list[float], list[float]]]:
+        """(labels with __name__, times in seconds, values) of every series."""
+        return [(metric, self.times, values) for metric, values in self.series]
 
 
 def generic(metrics: list[str], start: float, end: float, step: float, labels: dict) -> History:
