@@ -19,6 +19,7 @@ from stackctl import health
 
 VICTORIA_METRICS = "victoria-metrics"
 VMALERT = "vmalert"
+MAX_POINTS = 1_000_000       # points of one series in one query: 115 days at a 10s step
 
 
 class EngineError(Exception):
@@ -51,7 +52,7 @@ class ScratchStore:
             self.proc = subprocess.Popen(
                 [VICTORIA_METRICS, f"-storageDataPath={self.dir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
                  "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s",
-                 "-search.maxPointsPerTimeseries=1000000", "-loggerLevel=ERROR"],
+                 f"-search.maxPointsPerTimeseries={MAX_POINTS}", "-loggerLevel=ERROR"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if not health.wait_until(lambda: self.proc.poll() is not None or health.request(f"{self.url}/health").ok,
                                  timeout=20.0) or self.proc.poll() is not None:
@@ -155,7 +156,9 @@ class Replay:
                 # queryStep is the step of the replay's range queries (5m by default: 1 point in 5).
                 f"-evaluationInterval={self.interval}", f"-datasource.queryStep={self.interval}",
                 "-replay.disableProgressBar", "-remoteWrite.flushInterval=200ms", "-replay.rulesDelay=0s",
-                "-replay.maxDatapointsPerQuery=10000",
+                # One range query per rule (up to the store's points limit): where vmalert splits a range,
+                # the first point of the next request can go missing, splitting an episode in two.
+                f"-replay.maxDatapointsPerQuery={MAX_POINTS}",
                 "-disableAlertgroupLabel", "-rule.validateTemplates=false",
                 f"-httpListenAddr=127.0.0.1:{health.free_port()}", "-loggerLevel=WARN"]
         with log.open("wb") as out:

@@ -14,6 +14,7 @@ import pytest
 from stackctl import health
 from stackgen import promql
 from stackgen.backtest import episodes as ep
+from stackgen.backtest.engine import ScratchStore
 from stackgen.backtest.run import Plan
 from stackgen.model.stack import load_stack
 from tests.backtest import live
@@ -161,3 +162,36 @@ def test_backtest_finds_every_planted_incident_and_agrees_with_prometheus(tmp_pa
         assert agreement >= AGREEMENT, (name, agreement, mine, theirs)
     print(f"e2e took {time.monotonic() - began:.1f}s")
     assert time.monotonic() - began < 60
+
+
+def test_against_a_revision_shows_what_a_threshold_change_does(tmp_path):
+    """The spec committed with the drawdown warning at 0.2; the working copy raises it to 0.28, above
+    the first incident (0.25): the report shows one warning episode fewer, and nothing else moved."""
+    need("victoria-metrics", "vmalert", "git")
+    start = (time.time() // DAY - 9) * DAY
+    end = start + 7 * DAY
+    history, _ = planted(start)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    spec = _spec(repo)
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    git("add", "spec.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "spec")
+    spec.write_text(_spec(tmp_path, lambda d: d["alerts"]["drawdown"].update(warning=0.28)).read_text())
+    with ScratchStore() as source:                  # the user's VictoriaMetrics (its /api/v1/export path)
+        source.import_lines(history.import_lines())
+        source.flush()
+        assert health.wait_until(lambda: source.export('{__name__="up"}', start, end), timeout=10)
+        out = tmp_path / "report"
+        head = run_make_backtest(spec, source.url, start, end, out, "--against HEAD", "--no-timelines")
+    base = json.loads((out / "base-backtest.json").read_text())
+    count = lambda report: {(a["alert"], a["severity"]): len(a["episodes"]) for a in report["alerts"]}  # noqa: E731
+    before, after = count(base), count(head)
+    assert before[("TradingDrawdownHigh", "warning")] == 2 and after[("TradingDrawdownHigh", "warning")] == 1
+    assert {k: v for k, v in before.items() if k != ("TradingDrawdownHigh", "warning")} == \
+        {k: v for k, v in after.items() if k != ("TradingDrawdownHigh", "warning")}
+    summary = (out / "backtest.md").read_text()
+    diff = summary.split("## Against spec.yaml at HEAD", 1)[1]
+    row = next(line for line in diff.splitlines() if line.startswith("| TradingDrawdownHigh | warning"))
+    assert "| 2 -> 1 |" in row and "fewer (-1 episodes" in row, row
