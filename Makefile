@@ -39,10 +39,11 @@ test: $(STAMP) tools ## Lint, then the whole test suite (unit, golden, real prom
 lint: $(STAMP) ## Lint the Python code with ruff
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
 
-bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time (prints figures, never fails on time; ~5 min)
+bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time; backtest of 7 days (prints figures, never fails on time; ~5 min)
 	$(PY) bench/exporter_bench.py
 	$(PY) bench/generate_bench.py --repeats 3
 	$(PY) bench/stack_up_bench.py --runs 3 --make
+	$(PY) bench/backtest_bench.py
 
 backtest: $(STAMP) ## Replay every rule over recorded history (BACKTEST_URL; BACKTEST_ARGS="--days 30 --against main"): per-alert report + timelines in backtest-report/
 	$(PY) generate.py backtest $(BACKTEST_ARGS)

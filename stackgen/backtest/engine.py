@@ -159,6 +159,8 @@ class Replay:
                 # One range query per rule (up to the store's points limit): where vmalert splits a range,
                 # the first point of the next request can go missing, splitting an episode in two.
                 f"-replay.maxDatapointsPerQuery={MAX_POINTS}",
+                # ... whose results vmalert queues whole: a week of an always-firing alert is 40,000 samples.
+                "-remoteWrite.maxQueueSize=20000000",
                 "-disableAlertgroupLabel", "-rule.validateTemplates=false",
                 f"-httpListenAddr=127.0.0.1:{health.free_port()}", "-loggerLevel=WARN"]
         with log.open("wb") as out:
