@@ -54,6 +54,10 @@ FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_
 # does: signal key -> the recorded quantile series of that histogram signal.
 QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE}
 
+# URLs of the example spec that nobody else can open: while an alert link still starts with one,
+# generate.py says so (the runbook and dashboard links of every notification would be dead).
+PLACEHOLDER_URLS = ("https://github.com/your-org/", "http://localhost:3000")
+
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")
 SEVERITIES = ("critical", "warning", "info", "none")
