@@ -3,6 +3,7 @@
 
     python generate.py [--spec PATH] [--out DIR] [--check]
     python generate.py backtest [...]    replay the rules over recorded history (see --help there)
+    python generate.py preview [--check] what each receiver gets, rendered by Alertmanager (docs/notifications)
 
 --check writes nothing and exits 1 listing every file that would change.
 A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["backtest"]:
         from stackgen.backtest.cli import main as backtest
         return backtest(argv[1:], ROOT / names.SPEC_FILE)
+    if argv[:1] == ["preview"]:
+        from stackgen.preview.cli import main as preview
+        return preview(argv[1:], ROOT / names.SPEC_FILE, ROOT)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
