@@ -22,10 +22,10 @@ LOOKBACK = 3600.0
 
 @dataclass(frozen=True)
 class Plan:
-    """What a spec replays: rule documents by domain, the Alertmanager route, the step."""
+    """What a spec replays: rule documents by domain, the Alertmanager config, the step."""
     label: str
     documents: dict[str, dict]          # domain -> rule-file document
-    route: dict
+    alertmanager: dict                  # the generated alertmanager.yml, as a document
     interval: str
 
     @classmethod
@@ -34,7 +34,7 @@ class Plan:
         prefix, suffix = f"{n.RULES_DIR}/", ".rules.yml"
         documents = {path.removeprefix(prefix).removesuffix(suffix): yaml.safe_load(text)
                      for path, text in files.items()}
-        return cls(label, documents, alertmanager_config.config(stack)["route"], stack.glob.evaluation_interval)
+        return cls(label, documents, alertmanager_config.config(stack), stack.glob.evaluation_interval)
 
     def rules(self):
         for domain, document in self.documents.items():
@@ -59,7 +59,7 @@ def replay(plan: Plan, store: ScratchStore, start: float, end: float) -> tuple[R
     seconds = Replay(tuple(plan.documents.values()), start, end, plan.interval).run(store, promql.selected_metrics)
     step = parse_duration(plan.interval)
     episodes = ep.from_series(store.export('{__name__="ALERTS"}', start, end + step), step)
-    sent = notifications(plan.route, episodes)
+    sent = notifications(plan.alertmanager, episodes)
     rows = []
     for alertname, severity, domain in plan.alerts():
         mine = [e for e in episodes if (e.alertname, e.severity) == (alertname, severity)]

@@ -51,17 +51,34 @@ def _episode(start_min: float, end_min: float, instance: str = "x", severity: st
 
 
 def test_one_firing_and_one_resolved_notification_then_repeats_after_repeat_interval():
-    sent = notifications(ROUTE, [_episode(0, 20)])
+    sent = notifications({"route": ROUTE}, [_episode(0, 20)])
     # firing after group_wait; resolved at the first group_interval tick after it ended (20m -> 20.5m)
     assert [(t / MIN, r) for t, r, _ in sent] == [(0.5, "mail"), (20.5, "mail")]
-    long = notifications(ROUTE, [_episode(0, 130)])
+    long = notifications({"route": ROUTE}, [_episode(0, 130)])
     assert [t / MIN for t, _, _ in long] == [0.5, 60.5, 120.5, 130.5]     # repeats every hour, then resolved
 
 
 def test_alerts_of_one_group_share_notifications_and_a_short_blip_sends_nothing():
-    grouped = notifications(ROUTE, [_episode(0, 20, "x"), _episode(0.2, 20, "y")])
+    grouped = notifications({"route": ROUTE}, [_episode(0, 20, "x"), _episode(0.2, 20, "y")])
     assert len(grouped) == 2                       # both in the first notification, both resolved together
-    assert notifications(ROUTE, [_episode(0, 0.3)]) == []     # resolved before group_wait: never notified
+    assert notifications({"route": ROUTE}, [_episode(0, 0.3)]) == []     # resolved before group_wait: never notified
+
+
+def test_an_inhibited_warning_and_a_muted_route_send_nothing_while_it_lasts():
+    critical = _episode(0, 30, severity="critical")
+    inhibit = {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+               "equal": ["alertname", "instance"]}
+    doc = {"route": ROUTE, "inhibit_rules": [inhibit]}
+    warned = lambda d, eps: [r for _, r, named in notifications(d, eps) for e in named if e.severity == "warning"]  # noqa: E731
+    assert warned(doc, [critical, _episode(0, 20)]) == []                 # silenced by its critical twin
+    assert warned(doc, [critical, _episode(0, 20, instance="y")]) == ["mail", "mail"]   # another target
+    # 2026-01-04 is a Sunday; a window on Sundays 00:00-01:00 UTC mutes the first hour.
+    sunday = 1767484800.0 / MIN
+    night = {"weekdays": ["sunday"], "times": [{"start_time": "00:00", "end_time": "01:00"}], "location": "UTC"}
+    muted = {"route": {**ROUTE, "routes": [{**ROUTE["routes"][1], "mute_time_intervals": ["night"]}]},
+             "time_intervals": [{"name": "night", "time_intervals": [night]}]}
+    sent = notifications(muted, [_episode(sunday + 10, sunday + 90)])
+    assert [round(t / MIN - sunday, 1) for t, _, _ in sent] == [60.5, 90.5]   # first told when the window closes
 
 
 def test_recording_chains_replay_in_layers_before_the_alerts():
