@@ -52,6 +52,8 @@ class Source:
             reply = self._get("/api/v1/export", {"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
             if reply.ok:            # VictoriaMetrics: its export lines are what import takes
                 lines = [line for line in reply.body.splitlines() if line.strip()]
+            elif reply.status == 0:
+                raise EngineError(f"{self.url} does not answer ({reply.body}): is {URL_ENV} right?")
             elif reply.status in (404, 405):
                 lines = self._range_lines(match, start, end, step)
             else:
