@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from stackctl import health
+from stackgen.localserver import LocalServer, tail
 
 VICTORIA_METRICS = "victoria-metrics"
 VMALERT = "vmalert"
@@ -33,31 +33,17 @@ def need_binaries() -> None:
                           "(`make tools`), which ships both")
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-
-class ScratchStore:
+class ScratchStore(LocalServer):
     """A VictoriaMetrics of its own in a temporary folder: the history copy and the replay's output."""
 
     def __init__(self) -> None:
         need_binaries()
-        self.dir = Path(tempfile.mkdtemp(prefix="backtest-"))
-        self.port = health.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = self.dir / "victoria-metrics.log"
-        with self.log.open("wb") as log:
-            # Old samples are the point: no retention cut, no rollup cache (backfilled data would hide
-            # behind cached results), no latency offset (nothing here is still being written).
-            self.proc = subprocess.Popen(
-                [VICTORIA_METRICS, f"-storageDataPath={self.dir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
-                 "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s",
-                 f"-search.maxPointsPerTimeseries={MAX_POINTS}", "-loggerLevel=ERROR"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if not health.wait_until(lambda: self.proc.poll() is not None or health.request(f"{self.url}/health").ok,
-                                 timeout=20.0) or self.proc.poll() is not None:
-            self.close()
-            raise EngineError(f"the scratch victoria-metrics did not start:\n{_tail(self.log)}")
+        # Old samples are the point: no retention cut, no rollup cache (backfilled data would hide
+        # behind cached results), no latency offset (nothing here is still being written).
+        super().__init__("victoria-metrics", lambda folder, port: [
+            VICTORIA_METRICS, f"-storageDataPath={folder / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
+            "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s",
+            f"-search.maxPointsPerTimeseries={MAX_POINTS}", "-loggerLevel=ERROR"], "/health", EngineError)
 
     def import_lines(self, lines: list[str]) -> None:
         """JSON lines in /api/v1/export format (what /api/v1/import takes)."""
@@ -79,22 +65,6 @@ class ScratchStore:
         if not reply.ok:
             raise EngineError(f"scratch export of {match} failed: HTTP {reply.status} {reply.body[:200]}")
         return [json.loads(line) for line in reply.body.splitlines() if line.strip()]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> ScratchStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def rfc3339(t: float) -> str:
@@ -170,6 +140,6 @@ class Replay:
             except subprocess.TimeoutExpired:
                 raise EngineError(f"vmalert -replay took longer than {timeout:.0f}s") from None
         if rc != 0:
-            raise EngineError(f"vmalert -replay failed (exit {rc}):\n{_tail(log)}")
+            raise EngineError(f"vmalert -replay failed (exit {rc}):\n{tail(log)}")
         store.flush()
         time.sleep(1.0)    # VictoriaMetrics makes new samples searchable within a second
