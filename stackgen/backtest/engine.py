@@ -131,6 +131,7 @@ class Replay:
                 f"-replay.maxDatapointsPerQuery={MAX_POINTS}",
                 # ... whose results vmalert queues whole: a week of an always-firing alert is 40,000 samples.
                 "-remoteWrite.maxQueueSize=20000000",
+                # The annotations are Prometheus templates (promtool tests prove them); a replay needs labels.
                 "-disableAlertgroupLabel", "-rule.validateTemplates=false",
                 f"-httpListenAddr=127.0.0.1:{health.free_port()}", "-loggerLevel=WARN"]
         with log.open("wb") as out:

@@ -145,6 +145,10 @@ def test_backtest_finds_every_planted_incident_and_agrees_with_prometheus(tmp_pa
                 and not any(e.start < i.end + 10 * MINUTE and e.end > i.start for i in incidents
                             if (i.alert, i.severity) == (e.alertname, e.severity))]
     assert not spurious
+    # The 38-minute TargetDown (shorter than the fixture's 1h repeat_interval) pages each critical
+    # receiver of the fixture's routing twice: firing, then resolved.
+    down = next(a for a in report["alerts"] if a["alert"] == "TargetDown")
+    assert (down["notifications"], down["receivers"]) == (4, ["email", "telegram"])
 
     # The reference: the same rules, evaluated by Prometheus tick by tick over the same data.
     fed = {m["__name__"] for m, _ in history.series}

@@ -6,7 +6,7 @@ from stackgen.backtest import episodes as ep
 from stackgen.backtest.cli import main
 from stackgen.backtest.engine import stages
 from stackgen.backtest.notifications import notifications, policies
-from stackgen.backtest.source import URL_ENV
+from stackgen.backtest.source import URL_ENV, Source
 from stackgen.backtest.timeline import signal_of
 
 MIN = 60.0
@@ -109,3 +109,11 @@ def test_no_history_url_is_one_line_naming_the_variable(monkeypatch, capsys, tmp
 def test_from_after_to_is_refused(capsys, tmp_path):
     assert main(["--from", "2026-12-02T00:00:00Z", "--to", "2026-12-01T00:00:00Z"], tmp_path / "s.yaml") == 2
     assert "--from must be before --to" in capsys.readouterr().err
+
+
+def test_credentials_come_from_the_environment_only():
+    assert Source.from_env(None, {URL_ENV: "http://h:9090/", "BACKTEST_BEARER_TOKEN": "t"}) == \
+        Source("http://h:9090", (("Authorization", "Bearer t"),))
+    basic = Source.from_env("http://h", {"BACKTEST_USER": "u", "BACKTEST_PASSWORD": "p"})
+    assert basic.headers == (("Authorization", "Basic dTpw"),)
+    assert Source.from_env("http://h", {}).headers == ()
