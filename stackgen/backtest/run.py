@@ -18,6 +18,7 @@ from stackgen.spec.fields import parse_duration
 # History read before the range starts, so the first evaluations' windows (rate(...[5m]),
 # increase(...[1h])) are full.
 LOOKBACK = 3600.0
+REPLAY_OUTPUT = ("ALERTS", "ALERTS_FOR_STATE")      # what vmalert writes besides the recorded series
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,11 @@ class Plan:
                     yield domain, rule
 
     def raw_metrics(self) -> list[str]:
-        """Every series the rules read that no rule records: what the history must provide."""
-        recorded = {r["record"] for _, r in self.rules() if "record" in r}
+        """Every series the rules read that no rule records: what the history must provide. The
+        source's own ALERTS are never copied: the replay writes this spec's."""
+        recorded = {r["record"] for _, r in self.rules() if "record" in r} | set(REPLAY_OUTPUT)
         read = [m for _, r in self.rules() for m in promql.selected_metrics(r["expr"])]
-        return [m for m in dict.fromkeys(read) if m not in recorded]
+        return [m for m in dict.fromkeys(read) if m and m not in recorded]
 
     def alerts(self) -> list[tuple[str, str, str]]:
         """(alertname, severity, domain) of every alerting rule, in file order."""

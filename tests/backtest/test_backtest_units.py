@@ -6,6 +6,7 @@ from stackgen.backtest import episodes as ep
 from stackgen.backtest.cli import main
 from stackgen.backtest.engine import stages
 from stackgen.backtest.notifications import notifications, policies
+from stackgen.backtest.run import Plan
 from stackgen.backtest.source import URL_ENV, Source
 from stackgen.backtest.timeline import signal_of
 
@@ -117,3 +118,11 @@ def test_credentials_come_from_the_environment_only():
     basic = Source.from_env("http://h", {"BACKTEST_USER": "u", "BACKTEST_PASSWORD": "p"})
     assert basic.headers == (("Authorization", "Basic dTpw"),)
     assert Source.from_env("http://h", {}).headers == ()
+
+
+def test_the_history_copied_is_what_the_rules_read_and_nothing_they_write():
+    plan = Plan("t", {"d": {"groups": [{"name": "g", "rules": [
+        {"record": "job:x:sum", "expr": "sum by (job) (x)"},
+        {"alert": "A", "expr": 'job:x:sum > 1 and on () absent(ALERTS{alertname="B"})'},
+        {"alert": "B", "expr": "up == 0"}]}]}}, {"route": {}}, "1m")
+    assert plan.raw_metrics() == ["x", "up"]
