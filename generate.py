@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["preview"]:
         from stackgen.preview.cli import main as preview
         return preview(argv[1:], ROOT / names.SPEC_FILE, ROOT)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="also: `generate.py backtest --help` (replay the rules over recorded "
+                                            "history), `generate.py preview --help` (what each receiver gets)")
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
