@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tools generate dashboards check test lint bench clean up down status reload logs
+.PHONY: help setup tools generate dashboards check test lint bench backtest preview clean up down status reload logs
 
 help: ## List every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,10 +41,17 @@ lint: $(STAMP) ## Lint the Python code with ruff, then the layer contracts (impo
 	$(PY) -m ruff check stackgen stackctl exporter tests generate.py
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
-bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time (prints figures, never fails on time; ~5 min)
+bench: $(STAMP) ## Benchmarks: exporter hot path, /metrics, scraping, ASGI; generator cold time and 100x scale; native up time; backtest of 7 days (prints figures, never fails on time; ~5 min)
 	$(PY) bench/exporter_bench.py
 	$(PY) bench/generate_bench.py --repeats 3
 	$(PY) bench/stack_up_bench.py --runs 3 --make
+	$(PY) bench/backtest_bench.py
+
+backtest: $(STAMP) ## Replay every rule over recorded history (BACKTEST_URL; BACKTEST_ARGS="--days 30 --against main"): per-alert report + timelines in backtest-report/
+	$(PY) generate.py backtest $(BACKTEST_ARGS)
+
+preview: $(STAMP) ## Render with the real Alertmanager what each receiver gets for one firing and one resolved alert of every family (docs/notifications/)
+	$(PY) generate.py preview
 
 up: $(STAMP) generate ## Start the stack (Docker compose if an engine answers, else local processes), wait until healthy, print the URLs
 	@# Natively `up` needs prometheus and an alertmanager; `make tools` only when one is missing (it takes a while).

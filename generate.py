@@ -2,6 +2,8 @@
 """Render the whole monitoring stack from the spec.
 
     python generate.py [--spec PATH] [--out DIR] [--check]
+    python generate.py backtest [...]    replay the rules over recorded history (see --help there)
+    python generate.py preview [--check] what each receiver gets, rendered by Alertmanager (docs/notifications)
 
 --check writes nothing and exits 1 listing every file that would change.
 A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
@@ -57,7 +59,16 @@ def _annotate_drift(changes, out: Path, display: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backtest"]:
+        from stackctl.backtest.cli import main as backtest
+        return backtest(argv[1:], ROOT / names.SPEC_FILE)
+    if argv[:1] == ["preview"]:
+        from stackctl.preview.cli import main as preview
+        return preview(argv[1:], ROOT / names.SPEC_FILE, ROOT)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="also: `generate.py backtest --help` (replay the rules over recorded "
+                                            "history), `generate.py preview --help` (what each receiver gets)")
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")

@@ -71,6 +71,9 @@ def signal_names(stack=None) -> dict[str, str]:
     names = {s.key: s.name for s in registry().signals}
     names.update({key: globals()[key.upper()] for key in RECORDED_KEYS})
     return names
+# URLs of the example spec that nobody else can open: while an alert link still starts with one,
+# generate.py says so (the runbook and dashboard links of every notification would be dead).
+PLACEHOLDER_URLS = ("https://github.com/your-org/", "http://localhost:3000")
 
 # Labels that tell one alert instance from another; inhibitions compare them.
 IDENTITY_LABELS = ("alertname", "job", "instance", "env", "universe", "strategy", "source", "path", "quantile")

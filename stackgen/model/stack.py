@@ -67,6 +67,16 @@ OPTIONAL = ("metrics", "bots", "profiles", "recording_rules")
 SCALE_OUT = ("kubernetes", "remote_write", "alertmanager_ha")
 
 
+def _placeholder_notes(glob, grafana: Grafana) -> list[str]:
+    """What every notification links to while the example's URLs are left in the spec."""
+    links = (("global.runbook_url", glob.runbook_url, "the runbook link of every notification leads to the "
+              "example's repository, not yours", "where docs/runbook.md is published"),
+             ("grafana.external_url", grafana.external_url, "the dashboard link of every notification opens "
+              "only on the machine that runs Grafana", "Grafana's URL as the on-call person reaches it"))
+    return [f"{path} is still the placeholder {url}: {what}; set it to {fix}"
+            for path, url, what, fix in links if url.startswith(names.PLACEHOLDER_URLS)]
+
+
 def load_stack(path: Path, display_name: str | None = None) -> Stack:
     """Load, then validate the spec; raises SpecError naming file, line and field."""
     name = display_name or path.name
@@ -89,7 +99,7 @@ def read_stack(root: Field) -> Stack:
     api = _read_api(f["api"], catalog)
     alerts = read_alerts(f["alerts"], f.get("recording_rules"))
     grafana = read_grafana(f["grafana"])
-    notes: list[str] = []
+    notes: list[str] = _placeholder_notes(glob, grafana)
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
     scrape = read_scrape(f["scrape"], glob)
     profiles = read_profiles(f["profiles"] if "profiles" in f else root.child("profiles", None))

@@ -9,7 +9,7 @@ from stackgen import conventions as n
 from stackgen.alerts.families import families
 from stackgen.model.routing import Receiver, Route, Routing, Secret
 from stackgen.model.stack import Stack
-from stackgen.render import hosts
+from stackgen.render import hosts, notifications
 from stackgen.render.output import to_yaml
 
 # The alert names come from their family declarations (stackgen/alerts/families.yaml).
@@ -27,20 +27,16 @@ def _secret(config: dict, key: str, secret: Secret, file_key: str | None = None)
 def receiver(r: Receiver, deployment: str) -> dict:
     out: dict = {"name": r.name}
     if r.telegram:
-        cfg = {"chat_id": r.telegram.chat_id, "parse_mode": "HTML", "send_resolved": True}
+        cfg = {"chat_id": r.telegram.chat_id, "parse_mode": "HTML", "send_resolved": True, **notifications.TELEGRAM}
         _secret(cfg, "bot_token", r.telegram.bot_token)
         out["telegram_configs"] = [cfg]
     if r.slack:
-        cfg = {"channel": r.slack.channel, "send_resolved": True,
-               "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
-               "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
-                       '{{ .Annotations.runbook_url }}\n'
-                       '{{ if .Annotations.dashboard }}{{ .Annotations.dashboard }}\n{{ end }}{{ end }}'}
+        cfg = {"channel": r.slack.channel, "send_resolved": True, **notifications.SLACK}
         _secret(cfg, "api_url", r.slack.api_url)
         out["slack_configs"] = [cfg]
     if r.email:
         cfg = {"to": r.email.to, "from": r.email.sender, "smarthost": r.email.smarthost,
-               "send_resolved": True, "require_tls": True}
+               "send_resolved": True, "require_tls": True, **notifications.EMAIL}
         if r.email.auth_username:
             cfg["auth_username"] = r.email.auth_username
         if r.email.auth_password:

@@ -14,7 +14,7 @@ import pytest
 from stackgen import conventions as n
 from stackgen import writer
 from stackgen.pipeline import render_all
-from tests.generator.fixture import BASE, TESTDATA, base_render, load, render
+from tests.generator.fixture import BASE, TESTDATA, base_render, load, render, stack_of
 
 GOLDEN = TESTDATA / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "in.yaml").is_file())
@@ -107,3 +107,16 @@ def test_a_threshold_moved_past_a_fixed_panel_step_wins_and_the_step_goes_with_a
     steps = stack.dashboards[0].rows[0].panels[0].thresholds
     assert [(s.color, s.value) for s in steps] == [("green", None), ("red", 0.02)]
     assert any("the step before (0.1) dropped" in note for note in stack.notes)
+
+
+def test_placeholder_links_are_noted_at_generate_time_and_real_ones_are_not():
+    def placeholders(data):
+        data["global"]["runbook_url"] = "https://github.com/your-org/repo/blob/main/docs/runbook.md"
+        data["grafana"]["external_url"] = "http://localhost:3000"
+    notes = [n for n in stack_of(placeholders).notes if "placeholder" in n]
+    assert [n.split(" is still")[0] for n in notes] == ["global.runbook_url", "grafana.external_url"]
+
+    def real(data):
+        data["global"]["runbook_url"] = "https://wiki.example.com/runbook"
+        data["grafana"]["external_url"] = "https://grafana.example.com"
+    assert not [n for n in stack_of(real).notes if "placeholder" in n]

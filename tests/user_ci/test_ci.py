@@ -207,3 +207,17 @@ def test_drift_under_github_actions_is_annotated_on_the_stale_file(tmp_path):
                       "differs: regenerate with `make generate` and commit it with spec.yaml"]
     assert "::" not in plain.stdout
     assert [line for line in annotated.stdout.splitlines() if not line.startswith("::")] == plain.stdout.splitlines()
+
+
+def test_the_optional_backtest_jobs_run_make_backtest_only_when_a_history_is_configured():
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["backtest"]
+    assert "vars.BACKTEST_URL" in job["if"] and "pull_request" in job["if"]
+    run = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'make backtest BACKTEST_ARGS="--days 7 --against origin/$BASE_REF"' in run
+    assert "GITHUB_STEP_SUMMARY" in run and "victoria-metrics" in run
+    env = next(step["env"] for step in job["steps"] if "make backtest" in step.get("run", ""))
+    assert env["BACKTEST_URL"] == "${{ vars.BACKTEST_URL }}" and "secrets.BACKTEST_PASSWORD" in env["BACKTEST_PASSWORD"]
+    gitlab = yaml.safe_load(GITLAB.read_text())["backtest"]
+    assert gitlab["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event" && $BACKTEST_URL'}]
+    assert any(line.startswith("make backtest ") for line in gitlab["script"])
+    assert "backtest" in _makefile_recipes()

@@ -1,0 +1,1 @@
+"""Notification preview: what each receiver gets, rendered by the real Alertmanager into local sinks."""
