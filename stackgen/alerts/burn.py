@@ -131,8 +131,9 @@ def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
         long, short = seconds(w.long) // dt, seconds(w.short) // dt
         b = o.budget
         kind = "slow burn" if w.severity == "ticket" else "burn"
-        # A burn of 1.5 times the pair's rate after a calm long window: fires once the long window crosses.
-        share = min(1.0, 1.5 * w.burn * b)
+        # A burn of 1.6 times the pair's rate after a calm long window: fires once the long window crosses
+        # it, 1/1.6 of the long window later (37.5 of 60 steps: never on a step, so no tie in floats).
+        share = min(1.0, 1.6 * w.burn * b)
         ev = Events(dt)
         ev.add(long, TRAFFIC, 0.0)
         ev.add(4 * long, TRAFFIC, share)

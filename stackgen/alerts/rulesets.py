@@ -69,7 +69,8 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
     if user_records or user_alerts:
         files.append(custom.rule_file(stack, user_records, user_alerts, files, index))
     if slo_records:
-        groups = (Group(f"{slo.DOMAIN}.recording", tuple(slo_records)), Group(f"{slo.DOMAIN}.alerts", tuple(slo_alerts)))
+        groups = (Group(f"{slo.DOMAIN}.recording", tuple(slo_records)),
+                  Group(f"{slo.DOMAIN}.alerts", tuple(slo_alerts)))
         try:
             cases = burn.cases(stack, slo_alerts)
         except ValueError as exc:

@@ -50,9 +50,9 @@ def _budget_row(b: Budget) -> Row:
               description=f"At each window's pace, how long until {b.signal} reaches {b.limit:g} (no line: "
                           f"not being spent). The alerts: {pairs}.",
               queries=tuple(Query(f"{exhaustion_name(w)}{selector}", legend=w) for w in shown)),
-        Panel(title=b.signal, type="timeseries", width=6, unit="none", legend=Legend(),
-              description=f"The signal the budget follows, per bot; the budget is gone at {b.limit:g}.",
-              queries=(Query(b.signal),))))
+        Panel(title="Budget left over time", type="timeseries", width=6, unit="percentunit", legend=Legend(),
+              description=f"What is left of the budget, per bot; 0 % is {b.signal} at {b.limit:g}.",
+              queries=(Query(f"{n.BUDGET_REMAINING}{selector}"),))))
 
 
 def slo_dashboard(slos: Slos) -> Dashboard:

@@ -217,7 +217,8 @@ def _metric(field: Field, catalog: Catalog, kind: str) -> str:
     if sources[0] == "signal":
         signal = registry().get(where.string())
         if signal is None:
-            raise where.error(f"unknown signal {where.value!r} (signals: {', '.join(s.key for s in registry().signals)})")
+            known = ", ".join(s.key for s in registry().signals)
+            raise where.error(f"unknown signal {where.value!r} (signals: {known})")
         name = signal.name
     else:
         name = where.name("metric name")
@@ -244,9 +245,8 @@ def _sli(field: Field, catalog: Catalog, matchers: tuple) -> tuple[str, str, Sli
             raise lf["below"].error(f"must be a bucket bound of {name} (an le value: "
                                     f"{', '.join(f'{b:g}' for b in buckets)}), got {below:g}")
         total = f"sum(rate({_selector(name + '_count', *matchers)}{w}))"
-        bucket = _selector(name + "_bucket", *matchers).rstrip("}").replace("{", "{", 1)
-        bucket = f'{bucket}{", " if matchers else "{"}le="{below!r}"}}'
-        good = f"sum(rate({bucket}{w}))"
+        inner = ", ".join([*(f'{k}=~"{v}"' for k, v in matchers), f'le="{below!r}"'])   # le exactly
+        good = f"sum(rate({name}_bucket{{{inner}}}{w}))"
         return f"{total} - {good}", total, Sli("latency", name, below)
     ef = f["events"].mapping(optional=("signal", "metric", "bad", "good", "error_query", "total_query"))
     if "error_query" in ef or "total_query" in ef:
