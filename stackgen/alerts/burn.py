@@ -35,6 +35,12 @@ def step(w: Window) -> int:
     return next(d for d in range(seconds(w.short) // 5, 0, -1) if common % d == 0)
 
 
+def steps(w: Window) -> tuple[int, int, int]:
+    """(seconds per step, steps in the long window, steps in the short window) of a pair's tests."""
+    dt = step(w)
+    return dt, seconds(w.long) // dt, seconds(w.short) // dt
+
+
 def values(series: list[float | None]) -> str:
     """promtool's notation, runs folded (`0.5x9`), missing samples as `_`."""
     out, i = [], 0
@@ -127,8 +133,7 @@ def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
     by_window = dict(zip(o.windows, rules, strict=True))
     cases = []
     for w in o.windows:
-        dt = step(w)
-        long, short = seconds(w.long) // dt, seconds(w.short) // dt
+        dt, long, short = steps(w)
         b = o.budget
         kind = "slow burn" if w.severity == "ticket" else "burn"
         # A burn of 1.6 times the pair's rate after a calm long window: fires once the long window crosses
@@ -317,8 +322,7 @@ def budget_cases(b: Budget, rules: list[Rule]) -> list[AlertCase]:
     by_window = dict(zip(b.windows, rules, strict=True))
     cases = []
     for w in b.windows:
-        dt = step(w)
-        long, short = seconds(w.long) // dt, seconds(w.short) // dt
+        dt, long, short = steps(w)
         pace = abs(b.limit) * dt / seconds(w.within)     # the whole budget gone in `within`
         path = Path(b, dt)
         path.move(long, 0.0)

@@ -176,6 +176,9 @@ def _objective(name: str, item: Field, service: str, windows: tuple[Window, ...]
         windows = _windows(f["windows"], burn=True)
     budget = float((100 - Decimal(repr(objective))) / 100)
     for w in windows:
+        if parse_duration(w.long) >= parse_duration(period):
+            where = f["windows"] if "windows" in f else f.get("window") or f["objective"]
+            raise where.error(f"a long window of {w.long} needs an SLO window longer than it (window: {period})")
         if w.burn * budget >= 1:
             where = f["windows"] if "windows" in f else f["objective"]
             raise where.error(f"a burn rate of {w.burn:g} over an error budget of {budget:.4g} needs more than "

@@ -140,6 +140,8 @@ def test_bad_slos_fail_with_one_line_naming_the_field():
         (with_slos(objectives={"x": {"objective": 99, "sli": {"events": {"error_query": "sum(rate(up[5m]))",
                                                                            "total_query": "sum(rate(up[5m]))"}}}}),
          "slos.objectives.x.sli.events.error_query: must contain the window placeholder {{.window}}"),
+        (with_slos(objectives={"x": {**ORDER_ACK, "window": "2d"}}),
+         "slos.objectives.x.window: a long window of 3d needs an SLO window longer than it (window: 2d)"),
         (with_slos(budgets={"d": {"signal": "daily_pnl", "limit": 0}}), "slos.budgets.d.limit: must not be 0"),
         (with_slos(budgets={"d": {"signal": "round_trips", "limit": -5}}), "slos.budgets.d.signal: expected a gauge"),
         (with_slos(), "slos: declare at least one of objectives or budgets"),
