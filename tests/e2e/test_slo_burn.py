@@ -1,6 +1,7 @@
-"""An SLO burn end to end: a fake zigQuant bot (its own exposition) starts acknowledging every order late,
-a real Prometheus runs the generated rules of examples/slo.yaml, and the page reaches a real
-Alertmanager; meanwhile every panel of the error-budget dashboard returns data."""
+"""An SLO burn end to end: a fake zigQuant bot (its own exposition) starts acknowledging every order late
+while its drawdown climbs toward the allowance, a real Prometheus runs the generated rules of
+examples/slo.yaml, and both pages (the objective's and the money budget's) reach a real Alertmanager;
+meanwhile every panel of the error-budget dashboard returns data."""
 from __future__ import annotations
 
 import json
@@ -69,16 +70,21 @@ def test_a_burn_through_a_fake_bot_pages_in_alertmanager_and_the_budget_dashboar
         bot.grow("zigquant_order_latency_seconds_count", 20)
         bot.grow('zigquant_order_latency_seconds_bucket{le="+Inf"}', 20)
 
-        def paged():
+        def paged(alertname: str):
             alerts = get(f"{am_url}/api/v2/alerts")
-            return [a for a in alerts if a["labels"].get("alertname") == "OrderAckBudgetBurn"
+            return [a for a in alerts if a["labels"].get("alertname") == alertname
                     and a["labels"].get("sloth_severity") == "page"]
-        found = poll(paged, TIMEOUT)
+        found = poll(lambda: paged("OrderAckBudgetBurn"), TIMEOUT)
         assert found, ("no page in Alertmanager", query(prom_url, 'ALERTS{alertname="OrderAckBudgetBurn"}'),
                        servers.log("prometheus"))
         page = found[0]
         assert page["labels"]["severity"] == "critical" and page["labels"]["sloth_slo"] == "order-ack"
         assert "burns its error budget" in page["annotations"]["summary"]
+        # 0.0005 per second from 0.02 toward 0.10: at this pace the allowance is gone in under 3 minutes.
+        found = poll(lambda: paged("DrawdownBudgetBurn"), TIMEOUT)
+        assert found, ("no budget page", query(prom_url, "budget:exhaustion_seconds:deriv5m"))
+        assert found[0]["labels"]["budget"] == "drawdown"
+        assert found[0]["annotations"]["summary"].startswith("Budget drawdown: at this pace the limit is gone in ")
         # Every panel of the error-budget dashboard returns data.
         board = json.loads(next((tree / n.DASHBOARDS_DIR).rglob(f"{n.SLO_DASHBOARD_UID}.json")).read_text())
         queries = [(p["title"], t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
