@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 
 from stackgen import conventions as n
 from stackgen.alerts import engine
@@ -279,17 +278,18 @@ class Path:
         return len(self.spent) - 1
 
     def projected(self, j: int, window: str) -> float | None:
-        """Seconds until the limit at the window's pace (deriv(): the least-squares slope), as recorded."""
+        """Seconds until the limit at the window's pace (deriv(): the least-squares slope), as recorded.
+        The tests feed these values, so floats do: promtool compares what it is given."""
         m = seconds(window) // self.dt
-        points = [(k * self.dt, Fraction(self.spent[k])) for k in range(max(0, j - m), j + 1)]
+        points = [(k * self.dt, self.spent[k]) for k in range(max(0, j - m), j + 1)]
         left = abs(self.b.limit) - self.spent[j]
         if len(points) < 2 or left <= 0:
             return None
-        mean_t = Fraction(sum(t for t, _ in points), len(points))
+        mean_t = sum(t for t, _ in points) / len(points)
         mean_v = sum(v for _, v in points) / len(points)
         slope = (sum((t - mean_t) * (v - mean_v) for t, v in points)
                  / sum((t - mean_t) ** 2 for t, _ in points))
-        return left / float(slope) if slope > 0 else None
+        return left / slope if slope > 1e-12 else None
 
 
 def _budget_labels(b: Budget) -> dict[str, str]:
