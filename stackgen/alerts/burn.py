@@ -1,8 +1,10 @@
 """promtool tests of the SLO and money-budget alerts, for every window pair.
 
 Each test plays a scenario in Python (events per step for an objective, the signal's value per step
-for a money budget), works out what every window records at every evaluation, feeds those recorded
-series to promtool and expects exactly the alerts the windows imply, at the evaluation they imply:
+for a money budget), works out what every window records at every evaluation, and expects exactly
+the alerts the windows imply, at the evaluation they imply. An SLI on a signal or catalog metric is
+fed its own native series (counters, histogram buckets), so the recording rules are under test too;
+a raw PromQL SLI and a money budget are fed the recorded window series. The scenarios:
 - a burn over the pair's rate fires the pair at the evaluation the long window crosses it (silent one
   step before); once the burn stops, the short window resets the alert while the long one still burns;
 - a short spike that the short window sees but the long window does not stays silent;
@@ -57,10 +59,12 @@ def values(series: list[float | None]) -> str:
 
 # -- objectives ------------------------------------------------------------------------------------
 class Events:
-    """Counters of all and of error events, sampled every `dt` seconds from 0."""
+    """Counters of all and of error events, sampled every `dt` seconds from 0. With `native`, a test
+    writes the SLI's own series and the windows are what its recording rules compute from them;
+    without, a test writes the recorded window series themselves (raw PromQL SLIs)."""
 
-    def __init__(self, dt: int):
-        self.dt, self.total, self.errors = dt, [0.0], [0.0]
+    def __init__(self, dt: int, native: "Native | None" = None):
+        self.dt, self.total, self.errors, self.native = dt, [0.0], [0.0], native
 
     def add(self, steps: int, per_step: float, error_share: float) -> None:
         for _ in range(steps):
@@ -78,6 +82,8 @@ class Events:
         i0 = max(0, j - m)
         if j - i0 < 1:
             return None, None
+        if self.native is not None:
+            return self.native.window(self, i0, j, seconds(window))
         total = self.total[j] - self.total[i0]
         events = total / seconds(window)
         if total <= 0:
@@ -99,6 +105,9 @@ def _objective_firing(o: Objective, ev: Events, j: int) -> list[Window]:
 
 def _objective_case(name: str, o: Objective, ev: Events, rules: dict[Window, Rule]) -> AlertCase:
     case = AlertCase(name, interval=td.at(ev.dt), evaluation=td.at(ev.dt))
+    if ev.native is not None:
+        case.series += ev.native.series(ev)
+        return case
     labels = slo_labels(o)
     for w in windows(o):
         points = [ev.window(j, w) for j in range(ev.steps + 1)]
@@ -116,19 +125,21 @@ def _expect_objective(case: AlertCase, o: Objective, ev: Events, j: int, rules: 
     case.fires(td.at(j * ev.dt), o.alert, *found)
 
 
-def _show(case: AlertCase, o: Objective, ev: Events, j: int, window: str) -> None:
-    """Assert what the window records at step j (the evidence that only the other window kept it quiet)."""
-    ratio = ev.window(j, window)[0]
+def _show(case: AlertCase, o: Objective, ev: Events, j: int, window: str, burn: float) -> None:
+    """Assert that the window burns over `burn` at step j: the evidence that only the pair's other window,
+    or the guard, kept the alert quiet."""
+    if not ev.window(j, window)[0] / o.budget > burn:
+        raise ValueError(f"{o.name}: the {window} window was to burn over {burn:g}x at {td.at(j * ev.dt)}")
     labels = {**slo_labels(o), n.SLO_WINDOW_LABEL: window}
-    case.expr_checks.append((td.at(j * ev.dt), selector(ratio_name(window), o),
-                             [(td.selector(ratio_name(window), labels), ratio)]))
+    case.expr_checks.append((td.at(j * ev.dt), f"{selector(ratio_name(window), o)} / {o.budget!r} > bool {burn!r}",
+                             [(td.selector("", labels), 1.0)]))
 
 
 def _first(o: Objective, ev: Events, w: Window, start: int) -> int | None:
     return next((j for j in range(start, ev.steps + 1) if w in _objective_firing(o, ev, j)), None)
 
 
-def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
+def objective_cases(o: Objective, rules: list[Rule], native: "Native | None" = None) -> list[AlertCase]:
     by_window = dict(zip(o.windows, rules, strict=True))
     cases = []
     for w in o.windows:
@@ -138,13 +149,13 @@ def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
         # A burn of 1.6 times the pair's rate after a calm long window: fires once the long window crosses
         # it, 1/1.6 of the long window later (37.5 of 60 steps: never on a step, so no tie in floats).
         share = min(1.0, 1.6 * w.burn * b)
-        ev = Events(dt)
+        ev = Events(dt, native)
         ev.add(long, TRAFFIC, 0.0)
         ev.add(4 * long, TRAFFIC, share)
         fired = _first(o, ev, w, long)
         if fired is None:
             raise ValueError(f"{o.name}: a {share / b:g}x burn never fires the {w.long}/{w.short} pair")
-        ev = Events(dt)
+        ev = Events(dt, native)
         ev.add(long, TRAFFIC, 0.0)
         ev.add(fired - long + short, TRAFFIC, share)
         stop = ev.steps
@@ -157,11 +168,11 @@ def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
         for j in (fired - 1, fired, reset):
             _expect_objective(case, o, ev, j, by_window)
         if ev.window(reset, w.long)[0] / b > w.burn:
-            _show(case, o, ev, reset, w.long)
+            _show(case, o, ev, reset, w.long, w.burn)
         cases.append(case)
         # A spike the short window sees over the rate but the long window does not.
         spike = min(w.burn * b * math.sqrt(long / short), (1 + w.burn * b) / 2)
-        ev = Events(dt)
+        ev = Events(dt, native)
         ev.add(long, TRAFFIC, 0.0)
         ev.add(short, TRAFFIC, spike)
         end = ev.steps
@@ -171,15 +182,15 @@ def objective_cases(o: Objective, rules: list[Rule]) -> list[AlertCase]:
                                o, ev, by_window)
         for j in (end, ev.steps):
             _expect_objective(case, o, ev, j, by_window)
-        _show(case, o, ev, end, w.short)
+        _show(case, o, ev, end, w.short, w.burn)
         cases.append(case)
         # Too few events in the long window: silent even at 100 % errors.
-        ev = Events(dt)
+        ev = Events(dt, native)
         ev.add(long + 1, o.min_events / (2 * (long + 1)), 1.0)
         case = _objective_case(f"SLO {o.name}, {w.severity} {w.long}/{w.short}: a quiet {w.long} with fewer than "
                                f"{o.min_events} events stays silent at 100 % errors", o, ev, by_window)
         _expect_objective(case, o, ev, long, by_window)
-        _show(case, o, ev, long, w.long)
+        _show(case, o, ev, long, w.long, w.burn)
         cases.append(case)
     return cases
 
@@ -214,13 +225,52 @@ def _matching(pattern: str) -> str | None:
     return None
 
 
-def sli_case(stack: Stack, o: Objective) -> AlertCase | None:
-    """Native series in, the base window's ratio and event rate out; None for raw PromQL SLIs."""
+class Native:
+    """An SLI's own series for given counters, and what its recording rules compute from them: the same
+    float operations Prometheus does (rate() over counters from 0, windows on samples: the difference
+    over the window's seconds; sum() of two series; the ratio), so the expected values are exact."""
+
+    def __init__(self, o: Objective, metric, base: dict[str, str], picked: dict[str, str]):
+        self.o, self.metric, self.base, self.picked = o, metric, base, picked
+
+    def _counters(self, ev: Events) -> tuple[list[float], list[float]]:
+        """(the series the SLI's matchers pick, the other series) for events; (le bucket, _count) for latency."""
+        good = [t - e for t, e in zip(ev.total, ev.errors, strict=True)]
+        if self.o.sli.kind == "latency":
+            return good, ev.total
+        return (ev.errors, good) if self.o.sli.kind == "bad" else (good, ev.errors)
+
+    def series(self, ev: Events) -> list[tuple[str, str]]:
+        name, (first, second) = self.metric.name, self._counters(ev)
+        if self.o.sli.kind == "latency":
+            slow = _next(self.metric, self.o.sli.below)    # the error events fall in the bucket after it
+            out = []
+            for bound in (*self.metric.buckets, math.inf):
+                le = "+Inf" if bound == math.inf else repr(float(bound))
+                counts = second if bound >= slow else first if bound >= self.o.sli.below else [0.0] * len(first)
+                out.append((td.selector(f"{name}_bucket", {**self.base, "le": le}), values(counts)))
+            return out + [(td.selector(f"{name}_count", self.base), values(second))]
+        other = {label: "other" for label in self.picked}
+        return [(td.selector(name, {**self.base, **self.picked}), values(first)),
+                (td.selector(name, {**self.base, **other}), values(second))]
+
+    def window(self, ev: Events, i0: int, j: int, span: int) -> tuple[float | None, float | None]:
+        first, second = self._counters(ev)
+        a, b = (first[j] - first[i0]) / span, (second[j] - second[i0]) / span
+        if self.o.sli.kind == "latency":
+            total, error = b, b - a
+        else:
+            total = a + b
+            error = a if self.o.sli.kind == "bad" else total - a
+        return (error / total if total > 0 else None), total
+
+
+def native(stack: Stack, o: Objective) -> Native | None:
+    """How tests write the SLI's own series; None for raw PromQL, or matchers no plain value satisfies."""
     sli = o.sli
     if sli.kind == "raw":
         return None
     metric = stack.catalog.get(sli.metric)
-    name = sli.metric
     base = {label.name: (label.values[0] if label.values else "a") for label in metric.labels}
     base.update({"job": "app", "instance": "app:9100"})
     for label, pattern in o.matchers:
@@ -228,30 +278,24 @@ def sli_case(stack: Stack, o: Objective) -> AlertCase | None:
         if value is None:
             return None
         base[label] = value
-    samples, window = 20, windows(o)[0]
-    case = AlertCase(f"SLO {o.name}: the {window} ratio of error events, from {name}", evaluation=td.STEP_TEXT)
-    good, bad = 48.0, 16.0     # events per step: the error ratio is 1/4
-    if sli.kind == "latency":
-        below = sli.below
-        slow = _next(metric, below)      # the error events fall in the bucket after the threshold
-        for bound in (*metric.buckets, math.inf):
-            le = "+Inf" if bound == math.inf else repr(float(bound))
-            per = (good if bound >= below else 0.0) + (bad if bound >= slow else 0.0)
-            case.series.append((td.selector(f"{name}_bucket", {**base, "le": le}), td.growing(per, samples)))
-        case.series.append((td.selector(f"{name}_count", base), td.growing(good + bad, samples)))
-    else:
-        picked = {label: _matching(p) for label, p in sli.picked}
-        if None in picked.values() or any(re.fullmatch(p, "other") for _, p in sli.picked):
-            return None
-        other = {label: "other" for label in picked}
-        chosen, rest = (bad, good) if sli.kind == "bad" else (good, bad)
-        case.series.append((td.selector(name, {**base, **picked}), td.growing(chosen, samples)))
-        case.series.append((td.selector(name, {**base, **other}), td.growing(rest, samples)))
-    when = td.at(10 * td.STEP)
+    picked = {label: _matching(p) for label, p in sli.picked}
+    if None in picked.values() or any(re.fullmatch(p, "other") for _, p in sli.picked):
+        return None
+    return Native(o, metric, base, picked)
+
+
+def sli_case(o: Objective, sli: Native) -> AlertCase:
+    """Native series in, the base window's ratio (1/4) and event rate out."""
+    window = windows(o)[0]
+    ev = Events(td.STEP, sli)
+    ev.add(20, 64.0, 0.25)
+    case = AlertCase(f"SLO {o.name}: the {window} ratio of error events, from {sli.metric.name}",
+                     evaluation=td.STEP_TEXT)
+    case.series += sli.series(ev)
     labels = {**slo_labels(o), n.SLO_WINDOW_LABEL: window}
-    events = (good + bad) / 60
-    for record, value in ((ratio_name(window), bad / (good + bad)), (events_name(window), events)):
-        case.expr_checks.append((when, f"round(1000000 * {selector(record, o)})",
+    ratio, events = ev.window(10, window)
+    for record, value in ((ratio_name(window), ratio), (events_name(window), events)):
+        case.expr_checks.append((td.at(10 * td.STEP), f"round(1000000 * {selector(record, o)})",
                                  [(td.selector("", labels), float(round(1_000_000 * value)))]))
     return case
 
@@ -376,11 +420,11 @@ def budget_record_case(b: Budget) -> AlertCase:
 def cases(stack: Stack, alerts: list[Rule]) -> list[AlertCase]:
     out: list[AlertCase] = []
     for o in stack.slos.objectives:
-        out += objective_cases(o, [r for r in alerts if r.alert == o.alert])
+        sli = native(stack, o)
+        out += objective_cases(o, [r for r in alerts if r.alert == o.alert], sli)
         out.append(metadata_case(o))
-        sli = sli_case(stack, o)
         if sli is not None:
-            out.append(sli)
+            out.append(sli_case(o, sli))
     for b in stack.slos.budgets:
         out += budget_cases(b, [r for r in alerts if r.alert == b.alert])
         out.append(budget_record_case(b))

@@ -78,7 +78,11 @@ def test_every_pair_has_a_burn_a_spike_and_a_quiet_test_at_the_expected_times():
     assert firing[2][0].annotations["summary"].startswith("SLO order-ack burns its error budget 14.")
     assert not [e for e in reset[2] if e.labels["sloth_window"] == "1h"]
     # The evidence beside the silence: the long window still burns over 14.4x when the short one reset it.
-    assert page.expr_checks and page.expr_checks[0][2][0][1] / 0.005 > 14.4
+    expr, samples = page.expr_checks[0][1:]
+    assert expr.endswith("/ 0.005 > bool 14.4") and "ratio_rate1h" in expr and samples[0][1] == 1.0
+    # The signal SLI is fed its own series: the histogram's buckets, not the recorded windows.
+    assert any(s.startswith("trading_order_latency_seconds_bucket{") for s, _ in page.series)
+    assert not any(s.startswith("slo:") for s, _ in page.series)
     quiet = next(c for c in cases if c.name.startswith("SLO order-ack, page 1h/5m: a quiet"))
     assert quiet.alert_checks[0][2] == [] and quiet.expr_checks[0][2][0][1] == 1.0
     assert any(c.name.startswith("budget daily-loss, page 1h/5m within 2h") for c in cases)
