@@ -51,6 +51,8 @@ def values(series: list[float | None]) -> str:
             j += 1
         if series[i] is None:     # `_xN` is N missing samples, `vxN` is N + 1 samples of v
             out.append("_" if j == i else f"_x{j - i + 1}")
+        elif math.isinf(series[i]):     # promtool reads `infx3` as a name: write each one
+            out += [repr(series[i])] * (j - i + 1)
         else:
             out.append(repr(series[i]) if j == i else f"{series[i]!r}x{j - i}")
         i = j + 1
@@ -333,7 +335,8 @@ class Path:
         mean_v = sum(v for _, v in points) / len(points)
         slope = (sum((t - mean_t) * (v - mean_v) for t, v in points)
                  / sum((t - mean_t) ** 2 for t, _ in points))
-        return left / slope if slope > 1e-12 else None
+        # Not being spent (pace clamped at 0): the limit is infinitely far.
+        return left / slope if slope > 1e-12 else math.inf
 
 
 def _budget_labels(b: Budget) -> dict[str, str]:

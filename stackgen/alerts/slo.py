@@ -112,11 +112,11 @@ def remaining_expr(b: Budget) -> str:
 def budget_records(b: Budget) -> list[Rule]:
     labels = {n.BUDGET_LABEL: b.name}
     path = b.origin.path + ("signal",)
-    pace = f"-deriv({b.signal}[{{w}}])" if b.falling else f"deriv({b.signal}[{{w}}])"
+    pace = f"clamp_min(-deriv({b.signal}[{{w}}]), 0)" if b.falling else f"clamp_min(deriv({b.signal}[{{w}}]), 0)"
     rules = [_record(n.BUDGET_REMAINING, f"({remaining_expr(b)}) / {abs(b.limit)!r}", labels, path, b.labels)]
     for w in sorted({x for win in b.windows for x in (win.long, win.short)}, key=seconds):
-        # Seconds until the limit at this window's pace: only while budget is left and it is being spent.
-        rules.append(_record(exhaustion_name(w), f"({remaining_expr(b)} > 0) / ({pace.format(w=w)} > 0)",
+        # Seconds until the limit at this window's pace, while budget is left (+Inf while not being spent).
+        rules.append(_record(exhaustion_name(w), f"({remaining_expr(b)} > 0) / {pace.format(w=w)}",
                              labels, path, b.labels))
     return rules
 

@@ -47,8 +47,8 @@ def _budget_row(b: Budget) -> Row:
         _budget_left(f"{n.BUDGET_REMAINING}{selector}", f"the budget {b.name} ({b.signal} down to {b.limit:g})"
                      if b.falling else f"the budget {b.name} ({b.signal} up to {b.limit:g})"),
         Panel(title="Time to the limit per window", type="timeseries", width=12, unit="s", legend=_LEGEND,
-              description=f"At each window's pace, how long until {b.signal} reaches {b.limit:g} (no line: "
-                          f"not being spent). The alerts: {pairs}.",
+              description=f"At each window's pace, how long until {b.signal} reaches {b.limit:g} (+Inf, no "
+                          f"line: not being spent). The alerts: {pairs}.",
               queries=tuple(Query(f"{exhaustion_name(w)}{selector}", legend=w) for w in shown)),
         Panel(title="Budget left over time", type="timeseries", width=6, unit="percentunit", legend=Legend(),
               description=f"What is left of the budget, per bot; 0 % is {b.signal} at {b.limit:g}.",
