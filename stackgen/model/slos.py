@@ -23,6 +23,10 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ALERT = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ORIGIN = dict(compare=False, repr=False)
+# Each objective or budget brings a dozen rules and generated tests per window pair: bounded, like the
+# spec's other lists, so a hostile spec cannot make generation take minutes.
+MAX_ENTRIES = 100
+MAX_WINDOWS = 8
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ def _named(field: Field | None) -> list[tuple[str, Field]]:
     if field is None:
         return []
     items = field.mapping(optional=tuple(field.value or {}) if isinstance(field.value, dict) else ())
+    if len(items) > MAX_ENTRIES:
+        raise field.error(f"at most {MAX_ENTRIES} entries (got {len(items)})")
     for name, item in items.items():
         if not isinstance(name, str) or not _SLUG.match(name):
             raise item.error(f"{name!r} is not a valid name (lowercase letters, digits, '-')")
@@ -152,12 +158,17 @@ def _named(field: Field | None) -> list[tuple[str, Field]]:
 
 def _windows(field: Field, *, burn: bool) -> tuple[Window, ...]:
     out = []
+    if isinstance(field.value, list) and len(field.value) > MAX_WINDOWS:
+        raise field.error(f"at most {MAX_WINDOWS} window pairs (got {len(field.value)})")
     for item in field.items(min_items=1):
         f = item.mapping(required=("severity", "long", "short", "burn" if burn else "within"))
         severity = f["severity"].one_of(tuple(SEVERITIES))
         long, short = f["long"].duration(minimum=60), f["short"].duration(minimum=60)
         if parse_duration(short) >= parse_duration(long):
             raise f["short"].error(f"the short window must be shorter than the long one ({long}), got {short}")
+        if any(w.severity == severity and parse_duration(w.long) == parse_duration(long) for w in out):
+            raise f["long"].error(f"a {severity} pair on the long window {long} is declared twice "
+                                  "(the long window tells a severity's pairs apart)")
         if burn:
             out.append(Window(severity, long, short, burn=f["burn"].number(low=0, low_open=True, high=1000)))
         else:

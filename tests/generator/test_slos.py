@@ -149,6 +149,11 @@ def test_bad_slos_fail_with_one_line_naming_the_field():
         (with_slos(budgets={"d": {"signal": "daily_pnl", "limit": 0}}), "slos.budgets.d.limit: must not be 0"),
         (with_slos(budgets={"d": {"signal": "round_trips", "limit": -5}}), "slos.budgets.d.signal: expected a gauge"),
         (with_slos(), "slos: declare at least one of objectives or budgets"),
+        (with_slos(windows=[{"severity": "page", "burn": 10, "long": "1h", "short": "5m"},
+                            {"severity": "page", "burn": 5, "long": "60m", "short": "10m"}],
+                   objectives={"x": ORDER_ACK}),
+         "slos.windows[1].long: a page pair on the long window 60m is declared twice"),
+        (with_slos(budgets={f"b{i}": LOSS for i in range(101)}), "slos.budgets: at most 100 entries (got 101)"),
     ]
     for edit, expected in cases:
         message = fixture.error_of(edit)
