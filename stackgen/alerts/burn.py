@@ -390,15 +390,26 @@ def budget_cases(b: Budget, rules: list[Rule]) -> list[AlertCase]:
         for j in (fired - 1, fired, reset):
             _expect_budget(case, b, path, j, by_window)
         cases.append(case)
-        # A brief loss: the short window projects the limit close, the long window does not.
-        path = Path(b, dt)
-        path.move(long, 0.0)
-        path.move(2, abs(b.limit) * dt / (seconds(w.within) * 4))
-        path.move(short + 1, 0.0)
-        case = _budget_case(f"budget {b.name}, {w.severity} {w.long}/{w.short}: a brief loss stays silent "
-                            "(the long window's pace does not reach the limit in time)", b, path)
-        for j in (long + 2, path.steps):
+        # A brief loss: the short window projects the limit within the pair's time, the long window does not.
+        for share in (0.02, 0.05, 0.1, 0.2, 0.3):
+            path = Path(b, dt)
+            path.move(long, 0.0)
+            path.move(2, abs(b.limit) * share / 2)
+            path.move(short + 1, 0.0)
+            end = long + 2
+            near, far = path.projected(end, w.short), path.projected(end, w.long)
+            if near is not None and near < seconds(w.within) and (far is None or far >= seconds(w.within)):
+                break
+        else:
+            continue     # no brief loss tells the windows apart for this pair
+        case = _budget_case(f"budget {b.name}, {w.severity} {w.long}/{w.short}: a brief loss of {share:.0%} of the "
+                            f"budget stays silent (the {w.short} pace would spend it within {w.within}, the "
+                            f"{w.long} pace would not)", b, path)
+        for j in (end, path.steps):
             _expect_budget(case, b, path, j, by_window)
+        selector = f'{exhaustion_name(w.short)}{{{n.BUDGET_LABEL}="{b.name}"}}'
+        case.expr_checks.append((td.at(end * dt), f"{selector} < bool {seconds(w.within)}",
+                                 [(td.selector("", _budget_labels(b)), 1.0)]))
         cases.append(case)
     return cases
 
