@@ -86,6 +86,8 @@ def test_every_pair_has_a_burn_a_spike_and_a_quiet_test_at_the_expected_times():
     quiet = next(c for c in cases if c.name.startswith("SLO order-ack, page 1h/5m: a quiet"))
     assert quiet.alert_checks[0][2] == [] and quiet.expr_checks[0][2][0][1] == 1.0
     assert any(c.name.startswith("budget daily-loss, page 1h/5m within 2h") for c in cases)
+    brief = next(c for c in cases if c.name.startswith("budget daily-loss, page 1h/5m: a brief loss"))
+    assert brief.expr_checks[0][1].endswith("< bool 7200") and all(not found for _, _, found in brief.alert_checks)
 
 
 def test_tests_run_at_a_fifth_of_the_short_window_in_their_own_files():
