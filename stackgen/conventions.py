@@ -51,6 +51,22 @@ HTTP_ERROR_RATIO = f"instance:{HTTP_REQUESTS.removesuffix('_total')}:error_ratio
 RATE_LIMITED_RATE = f"instance:{RATE_LIMITER.removesuffix('_total')}:limited_rate5m"
 FX_SOURCE_AGE = f"source:{FX_LAST_MESSAGE.removesuffix('_timestamp_seconds')}_age_seconds"
 FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_bps"
+# SLOs (the spec's `slos:`): named as sloth names its records, so the series compare with sloth's.
+SLO_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"
+SLO_EVENTS_RATE = "slo:sli_events:rate{window}"     # not sloth's: all events per second, for the low-traffic guard
+SLO_OBJECTIVE = "slo:objective:ratio"
+SLO_ERROR_BUDGET = "slo:error_budget:ratio"
+SLO_TIME_PERIOD = "slo:time_period:days"
+SLO_CURRENT_BURN = "slo:current_burn_rate:ratio"
+SLO_PERIOD_BURN = "slo:period_burn_rate:ratio"
+SLO_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+SLO_WINDOW_LABEL = "sloth_window"
+SLO_SEVERITY_LABEL = "sloth_severity"
+# Money budgets: what is left of the budget, and the seconds until it is gone at a window's pace.
+BUDGET_REMAINING = "budget:remaining:ratio"
+BUDGET_EXHAUSTION = "budget:exhaustion_seconds:deriv{window}"
+BUDGET_LABEL = "budget"
+SLO_DASHBOARD_UID = "slo-budgets"
 # A Summary (quantiles computed by the bot) feeds the same recorded quantile series a histogram
 # does: signal key -> the recorded quantile series of that histogram signal.
 QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE}

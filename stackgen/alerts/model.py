@@ -35,6 +35,7 @@ class AlertCase:
     name: str
     series: list[tuple[str, str]] = field(default_factory=list)        # (series selector, values)
     interval: str = ""                                                  # "" : the test step (1m)
+    evaluation: str = ""       # promtool's evaluation_interval ("": the step); other values get their own file
     alert_checks: list[tuple[str, str, list[Expected]]] = field(default_factory=list)  # (time, alert, firing)
     expr_checks: list[tuple[str, str, list[tuple[str, float]]]] = field(default_factory=list)  # (time, expr, samples)
 

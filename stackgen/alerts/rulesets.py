@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from stackgen import promql
-from stackgen.alerts import custom, engine
+from stackgen.alerts import burn, custom, engine, slo
 from stackgen.alerts import families as fam
 from stackgen.alerts import links
 from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
@@ -39,15 +39,17 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
     for family, values in enabled:
         alerts.setdefault(family.domain, []).append((family, values, engine.family_rules(stack, family, values)))
     user_records, user_alerts = custom.rules(stack)
-    recorded = [r for rules in records.values() for r in rules] + user_records
+    slo_records, slo_alerts = slo.rules(stack) if stack.slos is not None else ([], [])
+    recorded = [r for rules in records.values() for r in rules] + user_records + slo_records
     # Every alert links to the panel showing its signal (its `dashboard` annotation), before its tests.
     exprs = links.recorded_exprs(recorded)
     alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules])
                        for family, values, rules in built] for domain, built in alerts.items()}
     user_alerts = [links.link(stack, r, exprs) for r in user_alerts]
+    slo_alerts = [links.link(stack, r, exprs) for r in slo_alerts]
     index = catalog_index(stack).with_recorded(recorded_series(recorded))
     check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
-          + user_alerts, index)
+          + user_alerts + slo_alerts, index)
     files = []
     for domain in DOMAINS + tuple(d for d in list(records) + list(alerts) if d not in DOMAINS):
         groups, cases = [], []
@@ -61,6 +63,14 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
             files.append(RuleFile(domain, tuple(groups), tuple(cases)))
     if user_records or user_alerts:
         files.append(custom.rule_file(stack, user_records, user_alerts, files, index))
+    if slo_records:
+        groups = (Group(f"{slo.DOMAIN}.recording", tuple(slo_records)),
+                  Group(f"{slo.DOMAIN}.alerts", tuple(slo_alerts)))
+        try:
+            cases = burn.cases(stack, slo_alerts)
+        except ValueError as exc:
+            raise stack.error(("slos",), str(exc)) from None
+        files.append(RuleFile(slo.DOMAIN, groups, tuple(cases)))
     return tuple(files)
 
 

@@ -14,6 +14,8 @@ from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profi
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
                                   read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
+from stackgen.model.slo_dashboard import slo_dashboard
+from stackgen.model.slos import Slos, read_slos
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import load_yaml
 
@@ -47,6 +49,7 @@ class Stack:
     notes: tuple[str, ...] = field(default=(), compare=False)
     bots: tuple[Bot, ...] = ()
     profiles: tuple[Profile, ...] = ()      # every profile a bot uses, in order of first use
+    slos: Slos | None = None                # objectives and money budgets (`slos:`), None when absent
 
     def bot(self, job: str) -> Bot | None:
         return next((b for b in self.bots if b.name == job), None)
@@ -63,7 +66,7 @@ class Stack:
 
 TOP_LEVEL = ("version", "global", "scrape", "api", "alerts", "alertmanager", "grafana", "dashboards")
 # `metrics:` adds to (or refines) the signals of stackgen/data/signals.yaml; without it the catalog is the signals.
-OPTIONAL = ("metrics", "bots", "profiles", "recording_rules")
+OPTIONAL = ("metrics", "bots", "profiles", "recording_rules", "slos")
 SCALE_OUT = ("kubernetes", "remote_write", "alertmanager_ha")
 
 
@@ -101,6 +104,14 @@ def read_stack(root: Field) -> Stack:
     grafana = read_grafana(f["grafana"])
     notes: list[str] = _placeholder_notes(glob, grafana)
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
+    slos = None
+    if "slos" in f:
+        home = next((d.folder for d in dashboards if d.uid == grafana.home_dashboard), grafana.folders[0].name)
+        slos = read_slos(f["slos"], catalog, alerts, glob.project, home, tuple(x.name for x in grafana.folders))
+        if any(d.uid == names.SLO_DASHBOARD_UID for d in dashboards):
+            raise f["slos"].error(f"dashboard uid {names.SLO_DASHBOARD_UID!r} is the error-budget dashboard's; "
+                                  "give your dashboard another uid")
+        dashboards += (slo_dashboard(slos),)
     scrape = read_scrape(f["scrape"], glob)
     profiles = read_profiles(f["profiles"] if "profiles" in f else root.child("profiles", None))
     scrape, bots = _read_bots(f.get("bots"), glob, scrape, profiles)
@@ -115,7 +126,7 @@ def read_stack(root: Field) -> Stack:
     return Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
                  api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
                  lines=root._lines, grafana=grafana, dashboards=dashboards, notes=tuple(notes),
-                 bots=bots, profiles=used,
+                 bots=bots, profiles=used, slos=slos,
                  kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
                  remote_write=remote_write,
                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import jinja2
 
 from stackgen import conventions as n
-from stackgen.alerts import engine
+from stackgen.alerts import engine, slo
 from stackgen.alerts import families as fam
 from stackgen.alerts.model import Rule
 from stackgen.alerts.rulesets import rule_files
@@ -37,6 +37,7 @@ def _guide(stack: Stack) -> dict[str, tuple[str, tuple[str, ...]]]:
             guide[alert] = (fam.render(" ".join(text["meaning"].split()), ctx), steps)
     for alert in stack.alerts.custom:
         guide[alert.name] = (" ".join((alert.runbook or alert.description).split()), ())
+    guide.update(slo.guide(stack))
     return guide
 
 

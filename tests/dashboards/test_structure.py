@@ -127,6 +127,8 @@ def test_fx_panels_split_by_source_so_new_sources_need_no_change(dashboards):
 
 def test_queries_read_raw_metrics_with_rate_interval_not_recorded_series(dashboards):
     for path, dashboard in dashboards.items():
+        if dashboard["uid"] == names.SLO_DASHBOARD_UID:
+            continue    # the error-budget dashboard shows the SLO records (a 30d ratio is no panel query)
         for panel in _content_panels(dashboard):
             for target in panel["targets"]:
                 assert ":" not in re.sub(r"\[[^\]]*\]|\"[^\"]*\"", "", target["expr"]), \
