@@ -1,6 +1,7 @@
 """The whole validated spec, and the one function that loads it."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profi
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
                                   read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
+from stackgen.spec import defaults
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import load_yaml
 
@@ -44,6 +46,9 @@ class Stack:
     notes: tuple[str, ...] = field(default=(), compare=False)
     bots: tuple[Bot, ...] = ()
     profiles: tuple[Profile, ...] = ()      # every profile a bot uses, in order of first use
+    # The spec with every default filled in, and the paths holding a default (generate.py --effective).
+    effective: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    defaulted: frozenset = field(default=frozenset(), compare=False, hash=False, repr=False)
 
     def bot(self, job: str) -> Bot | None:
         return next((b for b in self.bots if b.name == job), None)
@@ -52,9 +57,11 @@ class Stack:
         return Field(None, path, self.lines, self.source).error(message)
 
 
-TOP_LEVEL = ("version", "global", "scrape", "api", "alerts", "alertmanager", "grafana", "dashboards")
+# Every other section has defaults (stackgen/spec/defaults.py): `version` and `bots:` make a spec.
+TOP_LEVEL = ("version",)
+DEFAULTED = ("global", "scrape", "api", "alerts", "alertmanager", "grafana", "dashboards")
 # `metrics:` adds to (or refines) the signals of stackgen/data/signals.yaml; without it the catalog is the signals.
-OPTIONAL = ("metrics", "bots", "profiles", "recording_rules")
+OPTIONAL = DEFAULTED + ("metrics", "bots", "profiles", "recording_rules")
 SCALE_OUT = ("kubernetes", "remote_write", "alertmanager_ha")
 
 
@@ -73,7 +80,76 @@ def read_stack(root: Field) -> Stack:
     version = root.child("version", root.value["version"])
     if version.value != names.SPEC_VERSION:
         raise version.error(f"unsupported spec version {version.value!r} (expected {names.SPEC_VERSION!r})")
-    f = root.mapping(required=TOP_LEVEL, optional=OPTIONAL + SCALE_OUT)
+    root.mapping(required=TOP_LEVEL, optional=OPTIONAL + SCALE_OUT)
+    filled = defaults.fill_static(root.value)
+    profiles = read_profiles(root.child("profiles", filled.value.get("profiles")))
+    _fill_from_bots(filled, profiles, root)
+    stack = _read(Field(filled.value, (), root._lines, root._file), profiles)
+    return replace(stack, notes=tuple(filled.notes) + stack.notes, effective=filled.value,
+                   defaulted=frozenset(filled.defaulted))
+
+
+def _bot_profiles(value: dict, profiles: dict[str, Profile]) -> list[Profile]:
+    """The profiles the enabled bots use, in order of first use (entries the reader will refuse: skipped)."""
+    bots = value.get("bots")
+    used = [b.get("profile") for b in bots if isinstance(b, dict) and b.get("enabled", True) is not False] \
+        if isinstance(bots, list) else []
+    return [profiles[name] for name in dict.fromkeys(used) if isinstance(name, str) and name in profiles]
+
+
+def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root: Field) -> None:
+    """The defaults that follow from the bots: their profiles' dashboards (with Grafana's folders and
+    home dashboard), and the alert families their profiles feed plus the profiles' own alerts."""
+    value = filled.value
+    used = _bot_profiles(value, profiles)
+    own = [dict(d, folder=d.get("folder", p.folders[0]["name"])) for p in used for d in p.dashboards]
+    given = value.get("dashboards")
+    if "dashboards" not in value:
+        filled.put(("dashboards",), copy.deepcopy(own))
+    elif isinstance(given, list) and own:
+        value["dashboards"] = defaults.merge_by(own, given, "uid")
+        filled.defaulted.update(("dashboards", i) for i in range(len(value["dashboards"]) - len(given)))
+    grafana, dashboards = value["grafana"], value["dashboards"]
+    if isinstance(grafana, dict) and isinstance(dashboards, list):
+        in_use = {d.get("folder") for d in dashboards if isinstance(d, dict)}
+        folders = defaults.merge_by([f for p in used for f in p.folders if f["name"] in in_use], [], "name")
+        if "folders" not in grafana:
+            # A folder no profile titles is titled by its name.
+            named = {f["name"] for f in folders}
+            folders += [{"name": n, "title": n} for n in dict.fromkeys(
+                d.get("folder") for d in dashboards if isinstance(d, dict)) if isinstance(n, str) and n not in named]
+            filled.put(("grafana", "folders"), folders)
+        elif isinstance(grafana["folders"], list) and folders:
+            grafana["folders"] = defaults.merge_by(folders, grafana["folders"], "name")
+        if "home_dashboard" not in grafana and dashboards and isinstance(dashboards[0], dict) \
+                and "uid" in dashboards[0]:
+            filled.put(("grafana", "home_dashboard"), dashboards[0]["uid"])
+    if "alerts" not in value:
+        filled.put(("alerts",), _fed_alerts(filled, profiles, root, used) if used else {})
+
+
+def _fed_alerts(filled: defaults.Filled, profiles: dict[str, Profile], root: Field, used: list[Profile]) -> dict:
+    """Every built-in family some bot's profile feeds, at its defaults, and the profiles' own alerts.
+
+    Which families a profile feeds is what the coverage report says of a stack with all of them on."""
+    from stackgen import coverage
+    from stackgen.alerts import families as fam
+    own: dict = {}
+    for profile in used:
+        for key, entry in (profile.alerts or {}).items():
+            own.setdefault(key, copy.deepcopy(entry))
+    every = {key: (True if family.switch else {}) for key, family in fam.families().items()}
+    trial = dict(filled.value, alerts={**every, **own})
+    stack = _read(Field(trial, (), root._lines, root._file), profiles)
+    fed = {item.name for bot in coverage.report(stack) for item in bot.alerts if item.fed}
+    chosen = {key: value for key, value in every.items()
+              if key in defaults.ALWAYS_ON or fed & set(fam.families()[key].alert_names)}
+    return {**chosen, **own}
+
+
+def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
+    """The stack from a spec whose defaults are filled in."""
+    f = root.mapping(required=TOP_LEVEL + DEFAULTED, optional=OPTIONAL + SCALE_OUT)
     glob = read_global(f["global"])
     path_label = f["api"].mapping(required=("path_label",))["path_label"].name("label name")
     catalog = with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)
@@ -83,7 +159,6 @@ def read_stack(root: Field) -> Stack:
     notes: list[str] = []
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
     scrape = read_scrape(f["scrape"], glob)
-    profiles = read_profiles(f["profiles"] if "profiles" in f else root.child("profiles", None))
     scrape, bots = _read_bots(f.get("bots"), glob, scrape, profiles)
     if not scrape.jobs:
         raise f["scrape"].error("nothing to scrape: declare a job under scrape.jobs or a bot under bots")

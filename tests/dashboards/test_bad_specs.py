@@ -140,8 +140,6 @@ CASES = [
      r"grafana\.home_dashboard: home dashboard 'home' is not defined"),
     ("refresh faster than Grafana allows", lambda d: _dashboard(d, "fx-multi-source").update(refresh="1s"),
      r"dashboards\[2\]\.refresh: must be at least 5s \(got 1s\)"),
-    ("missing grafana section", lambda d: d.pop("grafana"),
-     r"missing required key 'grafana'"),
     ("heatmap with queries", _edit_panel("topn-kpis", "Total PnL", type="heatmap"),
      r"panels\[0\]: a heatmap panel draws a histogram's buckets: give `histogram: NAME` \(and no queries\)"),
     ("heatmap of a gauge",

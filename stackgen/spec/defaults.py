@@ -1,0 +1,102 @@
+"""Every default of the spec, declared once, as data, and the one function that fills them in.
+
+`version` and `bots: [{name, profile, targets}]` make a complete spec: what is left out comes
+from here. A key the spec writes always wins (a mapping the spec writes gets the keys it leaves
+out; a list or value it writes replaces the default). `generate.py --effective` prints the spec
+with every default filled in and marked, so nothing is hidden.
+
+Static defaults are plain values (STATIC). The rest follow from the bots (DERIVED, in order):
+the Alertmanager's default receiver, the alert families their profiles feed plus the profiles'
+own alerts, the profiles' dashboards and Grafana's folders and home dashboard.
+"""
+from __future__ import annotations
+
+import copy
+
+# Where alerts go when the spec names no receiver: a webhook on the Docker host, port 5001
+# (127.0.0.1:5001 when the stack runs natively), said at generate time (see `notes`).
+DEFAULT_RECEIVER = {"name": "default", "webhook": {"url": "http://host.docker.internal:5001/alerts"}}
+
+STATIC: dict[str, dict] = {
+    "global": {
+        "project": "trading-bots",
+        "cluster": "local",
+        "environment": "paper",
+        "scrape_interval": "15s",
+        "scrape_timeout": "10s",
+        "evaluation_interval": "15s",
+        "retention": "15d",
+        "runbook_url": "https://github.com/your-org/trading-bot-monitoring/blob/main/docs/runbook.md",
+    },
+    "scrape": {"self_monitoring": True},
+    # The route label of the HTTP signals: what every profile maps its own route label onto.
+    "api": {"path_label": "path"},
+    "alertmanager": {
+        "resolve_timeout": "5m",
+        "group_by": ["alertname", "job", "instance"],
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "4h",
+        "receivers": [DEFAULT_RECEIVER],
+        "routes": [],
+    },
+    "grafana": {"prometheus_uid": "prometheus", "alertmanager_uid": "alertmanager"},
+}
+# Families on whatever a bot exposes (every target has `up`).
+ALWAYS_ON = ("target_down", "watchdog")
+
+
+class Filled:
+    """The spec with its defaults filled in, and the paths whose value is a default."""
+
+    def __init__(self, value: dict):
+        self.value = value
+        self.defaulted: set[tuple] = set()
+        self.notes: list[str] = []
+
+    def put(self, path: tuple, value) -> None:
+        """Set a default at path (its parents exist and are mappings)."""
+        parent = self.value
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+        self.defaulted.add(path)
+
+
+def fill_static(value: dict) -> Filled:
+    """The static defaults (no profile needed), into a copy of the spec's top-level mapping."""
+    out = Filled(copy.deepcopy(value))
+    for section, keys in STATIC.items():
+        given = out.value.get(section)
+        if section not in out.value:
+            out.put((section,), {})
+            given = out.value[section]
+        if not isinstance(given, dict):
+            continue            # the reader says what is wrong with it
+        for key, default in keys.items():
+            if key not in given:
+                out.put((section, key), copy.deepcopy(default))
+    am = out.value["alertmanager"]
+    if isinstance(am, dict) and "default_receiver" not in am:
+        receivers = am.get("receivers")
+        first = receivers[0] if isinstance(receivers, list) and receivers and isinstance(receivers[0], dict) else {}
+        if "name" in first:
+            out.put(("alertmanager", "default_receiver"), first["name"])
+    if ("alertmanager", "receivers") in out.defaulted:
+        out.notes.append(
+            f"alerts go to the default receiver {DEFAULT_RECEIVER['name']!r}, a webhook at "
+            f"{DEFAULT_RECEIVER['webhook']['url']} (127.0.0.1:5001 when run natively; the spec names no "
+            "receiver: set alertmanager.receivers to send them elsewhere)")
+    return out
+
+
+def merge_by(defaults: list[dict], given: list, key: str) -> list:
+    """Defaults first (the first of each `key`), then the spec's entries, which replace a default
+    with the same `key`."""
+    taken = {entry.get(key) for entry in given if isinstance(entry, dict)}
+    out = []
+    for entry in defaults:
+        if entry[key] not in taken:
+            taken.add(entry[key])
+            out.append(copy.deepcopy(entry))
+    return out + list(given)
