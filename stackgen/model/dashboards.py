@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from stackgen import conventions as names
+from stackgen.errors import Gather
 from stackgen.model.alerts import Alerts, cite
 from stackgen.model.catalog import Catalog
 from stackgen.spec.fields import Field, parse_duration
@@ -245,8 +246,11 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []
     ctx = _Context(path_label, alerts, catalog, notes=notes if notes is not None else [])
+    g = Gather()
     for item in field.items(min_items=1):
-        dashboard = _dashboard(item, grafana, ctx)
+        dashboard = g.run(_dashboard, item, grafana, ctx)
+        if dashboard is None:
+            continue
         for other in dashboards:
             if other.uid == dashboard.uid:
                 raise item.child("uid", None).error(f"dashboard uid {dashboard.uid!r} is used twice")
@@ -254,6 +258,7 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
                 raise item.child("title", None).error(
                     f"dashboard title {dashboard.title!r} is used twice in folder {dashboard.folder!r}")
         dashboards.append(dashboard)
+    g.done()
     uids = [d.uid for d in dashboards]
     used = {d.folder for d in dashboards}
     for folder in grafana.folders:

@@ -11,6 +11,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from stackgen.errors import Gather
 from stackgen.spec.fields import MAX_INT, Field, port_ok
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -226,8 +227,14 @@ def read_routing(field: Field) -> Routing:
                       optional=("resolve_timeout", "maintenance_windows"))
     receivers = []
     seen: set[str] = set()
+    g = Gather()
     for item in f["receivers"].items(min_items=1):
-        receiver = _receiver(item)
+        receiver = g.run(_receiver, item)
+        if receiver is None:        # missing keys, reported at the end; routes may still name it
+            name = item.value.get("name") if isinstance(item.value, dict) else None
+            if isinstance(name, str):
+                seen.add(name)
+            continue
         if receiver.name in seen:
             raise item.error(f"receiver {receiver.name!r} is declared twice")
         seen.add(receiver.name)
@@ -241,12 +248,15 @@ def read_routing(field: Field) -> Routing:
 
     routes = []
     for item in f["routes"].items():
-        r = item.mapping(required=("match", "receivers"),
-                         optional=("group_by", "group_wait", "group_interval", "repeat_interval"))
+        r = g.run(item.mapping, ("match", "receivers"),
+                  ("group_by", "group_wait", "group_interval", "repeat_interval"))
+        if r is None:
+            continue
         names = tuple(known(x) for x in r["receivers"].items(min_items=1))
         group_by = _group_by(r["group_by"]) if "group_by" in r else ()
         routes.append(Route(_label_map(r["match"]), names, group_by, _timing(r, "group_wait"),
                             _timing(r, "group_interval"), _timing(r, "repeat_interval")))
+    g.done()
     windows = []
     window_names: set[str] = set()
     for item in (f["maintenance_windows"].items() if "maintenance_windows" in f else []):

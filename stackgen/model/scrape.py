@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stackgen.errors import Gather
 from stackgen.spec.fields import Field, parse_duration, port_ok
 
 _MAX_RETENTION = 100 * 365 * 86400
@@ -78,10 +79,12 @@ def read_scrape(field: Field, glob: Global) -> Scrape:
     if len(items) > MAX_JOBS:
         raise f["jobs"].error(f"at most {MAX_JOBS} scrape jobs (got {len(items)}): list many targets "
                               "under one job instead")
+    g = Gather()
     for item in items:
-        job, enabled = read_job(item, glob, names)
-        if enabled:
-            jobs.append(job)
+        read = g.run(read_job, item, glob, names)
+        if read is not None and read[1]:
+            jobs.append(read[0])
+    g.done()
     self_monitoring = f["self_monitoring"].boolean() if "self_monitoring" in f else True
     return Scrape(self_monitoring, tuple(jobs))
 

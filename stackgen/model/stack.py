@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stackgen import conventions as names
-from stackgen.errors import SpecError
+from stackgen.errors import Gather, SpecError
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana, with_host_variable
@@ -148,18 +148,25 @@ def _fed_alerts(filled: defaults.Filled, profiles: dict[str, Profile], root: Fie
 
 
 def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
-    """The stack from a spec whose defaults are filled in."""
+    """The stack from a spec whose defaults are filled in. Parts are read one after another so
+    that one run names every missing required key (a part that needs a missing one is skipped)."""
     f = root.mapping(required=TOP_LEVEL + DEFAULTED, optional=OPTIONAL + SCALE_OUT)
-    glob = read_global(f["global"])
-    path_label = f["api"].mapping(required=("path_label",))["path_label"].name("label name")
-    catalog = with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)
-    api = _read_api(f["api"], catalog)
-    alerts = read_alerts(f["alerts"], f.get("recording_rules"))
-    grafana = read_grafana(f["grafana"])
+    g = Gather()
+    glob = g.run(read_global, f["global"])
+    path_label = g.run(lambda: f["api"].mapping(required=("path_label",))["path_label"].name("label name"))
+    catalog = g.run(lambda: with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)) \
+        if path_label else None
+    api = g.run(_read_api, f["api"], catalog) if catalog else None
+    alerts = g.run(read_alerts, f["alerts"], f.get("recording_rules"))
+    grafana = g.run(read_grafana, f["grafana"])
     notes: list[str] = []
-    dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
-    scrape = read_scrape(f["scrape"], glob)
-    scrape, bots = _read_bots(f.get("bots"), glob, scrape, profiles)
+    dashboards = g.run(read_dashboards, f["dashboards"], grafana, path_label, f["grafana"], alerts, catalog,
+                       notes) if grafana and alerts and api else None
+    scrape = g.run(read_scrape, f["scrape"], glob) if glob else None
+    scrape_bots = g.run(_read_bots, f.get("bots"), glob, scrape, profiles) if scrape else None
+    routing = g.run(read_routing, f["alertmanager"])
+    g.done()
+    scrape, bots = scrape_bots
     if not scrape.jobs:
         raise f["scrape"].error("nothing to scrape: declare a job under scrape.jobs or a bot under bots")
     used = tuple(dict.fromkeys(bot.profile for bot in bots))
@@ -168,11 +175,12 @@ def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
     remote_write = read_remote_write(f["remote_write"], job_names, reserved) if "remote_write" in f else None
     if remote_write is not None and remote_write.hosts:
         dashboards = with_host_variable(dashboards, remote_write.host_label)
+    kubernetes = read_kubernetes(f["kubernetes"], job_names, notes) if "kubernetes" in f else None
     return Stack(source=root._file, glob=glob, scrape=scrape, catalog=catalog,
-                 api=api, alerts=alerts, routing=read_routing(f["alertmanager"]),
+                 api=api, alerts=alerts, routing=routing,
                  lines=root._lines, grafana=grafana, dashboards=dashboards, notes=tuple(notes),
                  bots=bots, profiles=used,
-                 kubernetes=read_kubernetes(f["kubernetes"], job_names) if "kubernetes" in f else None,
+                 kubernetes=kubernetes,
                  remote_write=remote_write,
                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
 
@@ -184,11 +192,15 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
         return scrape, ()
     taken = {"prometheus", "alertmanager"} | {job.name for job in scrape.jobs}
     jobs, bots = list(scrape.jobs), []
+    g = Gather()
     for item in field.items(min_items=1):
-        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat"))
+        read = g.run(read_job, item, glob, taken, ("profile", "heartbeat"))
         entries = item.value
         if "profile" not in entries:
-            raise item.error("missing required key 'profile' (a built-in profile or one of `profiles:`)")
+            g.run(_raise, item.missing("profile", "a built-in profile or one of `profiles:`"))
+        if read is None or "profile" not in entries:
+            continue
+        job, enabled = read
         pf = item.child("profile", entries["profile"])
         name = pf.string()
         if name not in profiles:
@@ -197,7 +209,12 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
         if enabled:
             jobs.append(replace(job, profile=name))
             bots.append(Bot(job.name, profiles[name], heartbeat))
+    g.done()
     return Scrape(scrape.self_monitoring, tuple(jobs)), tuple(bots)
+
+
+def _raise(error: SpecError):
+    raise error
 
 
 def _read_api(field: Field, catalog: Catalog) -> Api:

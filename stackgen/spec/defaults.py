@@ -100,3 +100,48 @@ def merge_by(defaults: list[dict], given: list, key: str) -> list:
             taken.add(entry[key])
             out.append(copy.deepcopy(entry))
     return out + list(given)
+
+
+def effective_yaml(value, defaulted: set[tuple] | frozenset) -> str:
+    """The spec as YAML with every default filled in; each key or item holding a default says `# default`."""
+    lines: list[str] = []
+    _emit(value, (), 0, defaulted, lines, "")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(value) -> str:
+    import yaml
+    return yaml.safe_dump(value, default_flow_style=True, width=1 << 20, allow_unicode=True).strip() \
+        .removesuffix("...").strip()
+
+
+def _leaf(value) -> bool:
+    return not isinstance(value, (dict, list)) or not value
+
+
+def _emit(value, path: tuple, indent: int, defaulted, lines: list[str], lead: str) -> None:
+    """Append the lines of a mapping or list; `lead` is the text (a list dash) before its first line."""
+    pad = " " * indent
+    entries = value.items() if isinstance(value, dict) else enumerate(value)
+    first = True
+    for key, child in entries:
+        mark = "  # default" if path + (key,) in defaulted else ""
+        head = (lead if first else pad) if isinstance(value, dict) else pad + "- "
+        first = False
+        if isinstance(value, dict):
+            label = f"{head}{_scalar(key)}:"
+            if _leaf(child):
+                lines.append(f"{label} {_scalar(child)}{mark}")
+            else:
+                lines.append(label + mark)
+                _emit(child, path + (key,), indent + 2, defaulted, lines, " " * (indent + 2))
+        elif _leaf(child):
+            lines.append(f"{head}{_scalar(child)}{mark}")
+        elif isinstance(child, dict):
+            # The item's first key goes on the dash line; the mark on its own line above it.
+            if mark:
+                lines.append(f"{pad}# default:")
+            _emit(child, path + (key,), indent + 2, defaulted, lines, head)
+        else:
+            lines.append(f"{head.rstrip()}{mark}")
+            _emit(child, path + (key,), indent + 2, defaulted, lines, " " * (indent + 2))
