@@ -621,15 +621,31 @@ def with_host_variable(dashboards: tuple[Dashboard, ...], host_label: str) -> tu
     declares one) and every selector of every panel query a `host=~"$host"` matcher. "All" is `.*`,
     which also matches series without the label, so the same dashboards work on a single Prometheus
     (where the host, an external label, is absent) and on the store."""
+    return with_variable(dashboards, host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE)
+
+
+# Every dashboard tells one bot of a fleet from another: these variables, and their matchers on every
+# selector (Grafana's dashboard-linter rules template-job/-instance and target-job/-instance).
+FLEET_VARIABLES = (("job", "Job"), ("instance", "Instance"))
+
+
+def with_fleet_variables(dashboards: tuple[Dashboard, ...]) -> tuple[Dashboard, ...]:
+    for label, title in reversed(FLEET_VARIABLES):      # each is put first: job, then instance
+        dashboards = with_variable(dashboards, label, HOST_VARIABLE_METRIC, title)
+    return dashboards
+
+
+def with_variable(dashboards: tuple[Dashboard, ...], label: str, metric: str, title: str) -> tuple[Dashboard, ...]:
+    """Every dashboard with the variable `label` (first, unless it declares one) and a `label=~"$label"`
+    matcher on every selector of every panel query that has no matcher on `label` yet."""
     from dataclasses import replace
 
     from stackgen import promql
     out = []
     for dashboard in dashboards:
         variables = dashboard.variables
-        if host_label not in {v.label for v in variables}:
-            variables = (Variable(host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE,
-                                  origin=dashboard.origin),) + variables
+        if label not in {v.label for v in variables}:
+            variables = (Variable(label, metric, title, origin=dashboard.origin),) + variables
         rows = []
         for row in dashboard.rows:
             panels = []
@@ -637,10 +653,15 @@ def with_host_variable(dashboards: tuple[Dashboard, ...], host_label: str) -> tu
                 queries = []
                 for query in panel.queries:
                     try:
-                        expr = promql.add_matcher(query.expr, host_label, f"${host_label}")
+                        promql.parse(query.expr)
+                    except ValueError:      # the query check says what is wrong with it
+                        queries.append(query)
+                        continue
+                    try:
+                        expr = promql.add_matcher(query.expr, label, f"${label}")
                     except ValueError as e:
                         raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
-                                                 f"add {host_label}=~\"${host_label}\" to its selectors") from None
+                                                 f"add {label}=~\"${label}\" to its selectors") from None
                     queries.append(replace(query, expr=expr))
                 panels.append(replace(panel, queries=tuple(queries)))
             rows.append(replace(row, panels=tuple(panels)))

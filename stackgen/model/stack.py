@@ -9,7 +9,8 @@ from stackgen import conventions as names
 from stackgen.errors import Gather, SpecError
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
-from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana, with_host_variable
+from stackgen.model.dashboards import (Dashboard, Grafana, read_dashboards, read_grafana, with_fleet_variables,
+                                       with_host_variable)
 from stackgen.model.routing import Routing, read_routing
 from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
@@ -166,6 +167,7 @@ def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
     scrape_bots = g.run(_read_bots, f.get("bots"), glob, scrape, profiles) if scrape else None
     routing = g.run(read_routing, f["alertmanager"])
     g.done()
+    dashboards = with_fleet_variables(dashboards)
     scrape, bots = scrape_bots
     if not scrape.jobs:
         raise f["scrape"].error("nothing to scrape: declare a job under scrape.jobs or a bot under bots")

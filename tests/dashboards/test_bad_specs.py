@@ -119,7 +119,7 @@ CASES = [
      r"queries\[0\]\.expr: unknown placeholder <filter> \(known: <filters>, <path_label>\)"),
     ("undefined variable", _set_expr("topn-kpis", "Total PnL", 'sum(trading_pnl_usd{env=~"$environment"})'),
      r"panel 'Total PnL': variable \$environment is not defined on this dashboard "
-     r"\(defined: env, strategy, universe\)"),
+     r"\(defined: env, instance, job, strategy, universe\)"),
     ("PromQL that does not parse", _set_expr("topn-kpis", "Total PnL", "decrease(trading_pnl_usd[1h])"),
      r"panel 'Total PnL': PromQL does not parse: unknown function with name 'decrease'"),
     ("bad colour", _edit_panel("topn-kpis", "Total PnL", thresholds=[{"color": "crimson"}]),
