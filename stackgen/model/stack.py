@@ -8,6 +8,7 @@ from pathlib import Path
 from stackgen import conventions as names
 from stackgen.errors import Gather, SpecError
 from stackgen.model.alerts import Alerts, read_alerts
+from stackgen.model import generated
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import (Dashboard, Grafana, read_dashboards, read_grafana, with_fleet_variables,
                                        with_host_variable)
@@ -98,12 +99,42 @@ def _bot_profiles(value: dict, profiles: dict[str, Profile]) -> list[Profile]:
     return [profiles[name] for name in dict.fromkeys(used) if isinstance(name, str) and name in profiles]
 
 
+def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
+    """(job, profile) of every enabled bot the reader will accept; each gets its `mode` target label
+    (live or paper: the fleet overview's selector), by default the global environment."""
+    bots = filled.value.get("bots")
+    environment = filled.value["global"].get("environment") if isinstance(filled.value["global"], dict) else None
+    out = []
+    for i, bot in enumerate(bots if isinstance(bots, list) else []):
+        if not (isinstance(bot, dict) and bot.get("enabled", True) is not False and isinstance(bot.get("name"), str)
+                and bot.get("profile") in profiles and isinstance(bot.get("profile"), str)):
+            continue
+        out.append((bot["name"], profiles[bot["profile"]]))
+        if isinstance(environment, str) and isinstance(bot.get("labels", {}), dict) \
+                and "mode" not in bot.get("labels", {}):
+            if "labels" not in bot:
+                filled.put(("bots", i, "labels"), {})
+            filled.put(("bots", i, "labels", "mode"), environment)
+    return out
+
+
 def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root: Field) -> None:
     """The defaults that follow from the bots: their profiles' dashboards (with Grafana's folders and
     home dashboard), and the alert families their profiles feed plus the profiles' own alerts."""
     value = filled.value
     used = _bot_profiles(value, profiles)
-    own = [dict(d, folder=d.get("folder", p.folders[0]["name"])) for p in used for d in p.dashboards]
+    own, made_folders = [], []
+    for p in used:
+        if p.dashboards:
+            own += [dict(d, folder=d.get("folder", p.folders[0]["name"])) for d in p.dashboards]
+        elif (made := generated.for_profile(p)) is not None:
+            own.append(made)
+            made_folders.append({"name": made["folder"], "title": p.title})
+    bots = _enabled_bots(filled, profiles)
+    if bots:
+        overview, folder = generated.fleet(bots)
+        own.append(overview)
+        made_folders.append(folder)
     given = value.get("dashboards")
     if "dashboards" not in value:
         filled.put(("dashboards",), copy.deepcopy(own))
@@ -113,7 +144,8 @@ def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root:
     grafana, dashboards = value["grafana"], value["dashboards"]
     if isinstance(grafana, dict) and isinstance(dashboards, list):
         in_use = {d.get("folder") for d in dashboards if isinstance(d, dict)}
-        folders = defaults.merge_by([f for p in used for f in p.folders if f["name"] in in_use], [], "name")
+        folders = defaults.merge_by([f for p in used for f in p.folders if f["name"] in in_use]
+                                    + [f for f in made_folders if f["name"] in in_use], [], "name")
         if "folders" not in grafana:
             # A folder no profile titles is titled by its name.
             named = {f["name"] for f in folders}

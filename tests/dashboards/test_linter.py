@@ -12,6 +12,19 @@ from tests.conftest import ROOT
 from tests.dashboards import linter
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+# A bot of the user's own profile, with no dashboards: its dashboard and the fleet overview are generated.
+OWN_PROFILE = """version: tradingmon/v1
+profiles:
+  - name: mm-bot
+    heartbeat: {metric: mm_last_update_seconds, kind: timestamp}
+    map:
+      - {signal: equity, from: mm_equity_dollars}
+      - {signal: http_requests, from: mm_requests_total}
+      - {signal: order_latency, from: mm_order_seconds}
+bots:
+  - {name: mm, profile: mm-bot, targets: ["mm-host:8000"]}
+  - {name: fx, profile: d80-fx, targets: ["fx-host:9100"]}
+"""
 
 
 def _rendered(spec) -> dict[str, dict]:
@@ -20,8 +33,11 @@ def _rendered(spec) -> dict[str, dict]:
             if path.startswith("dashboards/") and path.endswith(".json")}
 
 
-@pytest.mark.parametrize("spec", [ROOT / "spec.yaml", *EXAMPLES], ids=lambda p: p.name)
-def test_every_rendered_dashboard_passes_the_linter_rules(spec):
+@pytest.mark.parametrize("spec", [ROOT / "spec.yaml", *EXAMPLES, "own-profile"], ids=lambda p: getattr(p, "name", p))
+def test_every_rendered_dashboard_passes_the_linter_rules(spec, tmp_path):
+    if spec == "own-profile":
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(OWN_PROFILE)
     dashboards = _rendered(spec)
     assert dashboards
     problems = [f"{path}: {p}" for path, d in sorted(dashboards.items()) for p in linter.lint(d)]

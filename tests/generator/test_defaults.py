@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 import generate
 from stackgen.alerts import families as fam
@@ -105,7 +106,8 @@ def test_the_spec_dashboards_add_to_and_replace_the_profile_ones(tmp_path):
     stack = load_stack(_write(tmp_path, text))
     by_uid = {d.uid: d for d in stack.dashboards}
     assert by_uid["fx_multi_source_d80_6"].title == "Mine instead" and "extra" in by_uid
-    assert {f.name: f.title for f in stack.grafana.folders} == {"fx": "D80 FX Monitoring", "mine": "mine"}
+    assert {f.name: f.title for f in stack.grafana.folders} == {"fx": "D80 FX Monitoring", "fleet": "Fleet",
+                                                               "mine": "mine"}
 
 
 def test_every_missing_required_key_is_named_in_one_run(tmp_path, capsys):
@@ -133,3 +135,45 @@ alertmanager:
                                    for line in lines), lines
     assert not (tmp_path / "out").exists()
 
+
+
+OWN = """version: tradingmon/v1
+profiles:
+  - name: mm-bot
+    title: Market maker
+    heartbeat: {metric: mm_last_update_seconds, kind: timestamp}
+    map:
+      - {signal: equity, from: mm_equity_dollars}
+      - {signal: http_requests, from: mm_requests_total}
+bots:
+  - {name: mm, profile: mm-bot, targets: ["mm-host:8000"]}
+  - {name: fx, profile: d80-fx, targets: ["fx-host:9100"], labels: {mode: live}}
+"""
+
+
+def test_a_profile_without_dashboards_gets_panels_on_what_it_feeds_only(tmp_path):
+    stack = load_stack(_write(tmp_path, OWN))
+    by_uid = {d.uid: d for d in stack.dashboards}
+    mine = by_uid["profile-mm-bot"]
+    assert mine.title == "Market maker" and mine.folder == "mm-bot"
+    assert [p.title for p in mine.panels] == ["Equity", "Requests per second", "Error ratio"]
+    # The built-in profile brings its own dashboard, and no generated one.
+    assert "fx_multi_source_d80_6" in by_uid and "profile-d80-fx" not in by_uid
+
+
+def test_the_fleet_overview_covers_every_bot(tmp_path):
+    stack = load_stack(_write(tmp_path, OWN))
+    fleet = next(d for d in stack.dashboards if d.uid == "fleet-overview")
+    panels = {p.title: p for p in fleet.panels}
+    # No bot feeds PnL: no PnL panel. Equity: one bot does.
+    assert set(panels) == {"Bots up", "Firing alerts per bot", "Heartbeat age", "Equity per bot"}
+    assert [v.label for v in fleet.variables] == ["job", "instance", "mode"]      # mode: the live/paper selector
+    heartbeat = [q.expr for q in panels["Heartbeat age"].queries]
+    assert heartbeat[0].startswith("time() - max by (job) (mm_last_update_seconds{") and 'job="mm"' in heartbeat[0]
+    assert "timestamp(up{" in heartbeat[1] and 'job="fx"' in heartbeat[1]    # no heartbeat: the last scrape
+    assert 'job=~"mm|fx"' in panels["Bots up"].queries[0].expr
+    # Each bot's mode target label: the spec's, else the global environment.
+    config = yaml.safe_load(render_all(stack)["stack/prometheus/prometheus.yml"])
+    modes = {c["job_name"]: c["static_configs"][0]["labels"]["mode"] for c in config["scrape_configs"]
+             if c["job_name"] in ("mm", "fx")}
+    assert modes == {"mm": "paper", "fx": "live"}

@@ -128,7 +128,7 @@ def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
     code = generate.main(["--spec", str(path), "--out", str(tmp_path / "out"), "--no-tool-check"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
-    assert re.search(r"bot api \(profile rust-trader\): alerts 2/4, panels 23/31\b", stdout), stdout
+    assert re.search(r"bot api \(profile rust-trader\): alerts 2/4, panels 27/35\b", stdout), stdout
     assert "  alert TradingDrawdownHigh: not fed, needs trading_drawdown_ratio" in stdout
     assert "  panel FX / Drawdown: no data, needs trading_drawdown_ratio" in stdout
 
