@@ -177,3 +177,20 @@ def test_the_fleet_overview_covers_every_bot(tmp_path):
     modes = {c["job_name"]: c["static_configs"][0]["labels"]["mode"] for c in config["scrape_configs"]
              if c["job_name"] in ("mm", "fx")}
     assert modes == {"mm": "paper", "fx": "live"}
+
+
+def test_a_profile_feeding_every_signal_gets_every_generated_panel(tmp_path):
+    """Every panel of stackgen/data/dashboards.yaml reads, and is valid for, what some signal feeds."""
+    from stackgen.model import generated
+    text = """version: tradingmon/v1
+profiles:
+  - name: all-signals
+    identity: true      # the exporter's signals, and the two it does not have
+    map: [{signal: exchange_connected, from: x_connected}, {signal: order_latency, from: x_order_seconds}]
+bots: [{name: all, profile: all-signals, targets: ["all:9100"]}]
+"""
+    stack = load_stack(_write(tmp_path, text))
+    mine = next(d for d in stack.dashboards if d.uid == "profile-all-signals")
+    every = [p["title"] for row in generated._data()["profile"]["rows"] for p in row["panels"]]
+    assert [p.title for p in mine.panels] == every
+    render_all(stack)
