@@ -91,14 +91,6 @@ def read_stack(root: Field) -> Stack:
                    defaulted=frozenset(filled.defaulted))
 
 
-def _bot_profiles(value: dict, profiles: dict[str, Profile]) -> list[Profile]:
-    """The profiles the enabled bots use, in order of first use (entries the reader will refuse: skipped)."""
-    bots = value.get("bots")
-    used = [b.get("profile") for b in bots if isinstance(b, dict) and b.get("enabled", True) is not False] \
-        if isinstance(bots, list) else []
-    return [profiles[name] for name in dict.fromkeys(used) if isinstance(name, str) and name in profiles]
-
-
 def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
     """(job, profile) of every enabled bot the reader will accept; each gets its `mode` target label
     (live or paper: the fleet overview's selector), by default the global environment."""
@@ -122,7 +114,8 @@ def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root:
     """The defaults that follow from the bots: their profiles' dashboards (with Grafana's folders and
     home dashboard), and the alert families their profiles feed plus the profiles' own alerts."""
     value = filled.value
-    used = _bot_profiles(value, profiles)
+    bots = _enabled_bots(filled, profiles)
+    used = list(dict.fromkeys(profile for _, profile in bots))      # in order of first use
     own, made_folders = [], []
     for p in used:
         if p.dashboards:
@@ -130,7 +123,6 @@ def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root:
         elif (made := generated.for_profile(p)) is not None:
             own.append(made)
             made_folders.append({"name": made["folder"], "title": p.title})
-    bots = _enabled_bots(filled, profiles)
     if bots:
         overview, folder = generated.fleet(bots)
         own.append(overview)
@@ -153,7 +145,10 @@ def _fill_from_bots(filled: defaults.Filled, profiles: dict[str, Profile], root:
                 d.get("folder") for d in dashboards if isinstance(d, dict)) if isinstance(n, str) and n not in named]
             filled.put(("grafana", "folders"), folders)
         elif isinstance(grafana["folders"], list) and folders:
-            grafana["folders"] = defaults.merge_by(folders, grafana["folders"], "name")
+            given_folders = grafana["folders"]
+            grafana["folders"] = defaults.merge_by(folders, given_folders, "name")
+            added = len(grafana["folders"]) - len(given_folders)
+            filled.defaulted.update(("grafana", "folders", i) for i in range(added))
         if "home_dashboard" not in grafana and dashboards and isinstance(dashboards[0], dict) \
                 and "uid" in dashboards[0]:
             filled.put(("grafana", "home_dashboard"), dashboards[0]["uid"])
