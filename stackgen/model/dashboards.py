@@ -16,6 +16,7 @@ from stackgen import conventions as names
 from stackgen.errors import Gather
 from stackgen.model.alerts import Alerts, cite
 from stackgen.model.catalog import Catalog
+from stackgen.spec import defaults
 from stackgen.spec.fields import Field, parse_duration
 
 PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline", "piechart", "heatmap", "table",
@@ -40,7 +41,7 @@ INSTANT_TYPES = ("bargauge", "piechart", "table", "barchart")
 TIME_SERIES_TYPES = ("timeseries", "state-timeline")
 # Catalog unit -> the Grafana unit a panel on that metric shows by default (heatmap y axis).
 CATALOG_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit", "usd": "currencyUSD"}
-DEFAULT_EXTERNAL_URL = "http://localhost:3000"
+DEFAULT_EXTERNAL_URL = defaults.STATIC["grafana"]["external_url"]
 
 # Grafana unit ids accepted in `unit:` (a subset of Grafana's list that fits this stack),
 # plus the custom forms `suffix:<text>`, `prefix:<text>`, `currency:<text>`, `si:<unit>`,

@@ -222,9 +222,10 @@ def _label_map(field: Field) -> tuple[tuple[str, str], ...]:
 
 
 def read_routing(field: Field) -> Routing:
+    # Every key but maintenance_windows has a default (stackgen/spec/defaults.py), filled in before this.
     f = field.mapping(required=("receivers", "routes", "default_receiver", "group_by", "group_wait",
-                                "group_interval", "repeat_interval"),
-                      optional=("resolve_timeout", "maintenance_windows"))
+                                "group_interval", "repeat_interval", "resolve_timeout"),
+                      optional=("maintenance_windows",))
     receivers = []
     seen: set[str] = set()
     g = Gather()
@@ -276,7 +277,7 @@ def read_routing(field: Field) -> Routing:
             start, end, _location(w["location"]) if "location" in w else "UTC",
             tuple(a.name("alert name") for a in w["mute_alerts"].items(min_items=1))))
     return Routing(
-        resolve_timeout=_timing(f, "resolve_timeout", "5m"),
+        resolve_timeout=_timing(f, "resolve_timeout"),
         group_by=_group_by(f["group_by"]),
         group_wait=_timing(f, "group_wait"), group_interval=_timing(f, "group_interval"),
         repeat_interval=_timing(f, "repeat_interval"), default_receiver=known(f["default_receiver"]),

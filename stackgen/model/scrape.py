@@ -72,7 +72,7 @@ def _target(field: Field) -> str:
 
 
 def read_scrape(field: Field, glob: Global) -> Scrape:
-    f = field.mapping(optional=("jobs", "self_monitoring"))
+    f = field.mapping(required=("self_monitoring",), optional=("jobs",))   # defaults: stackgen/spec/defaults.py
     jobs: list[ScrapeJob] = []
     names: set[str] = {"prometheus", "alertmanager"}
     items = f["jobs"].items() if "jobs" in f else []
@@ -85,7 +85,7 @@ def read_scrape(field: Field, glob: Global) -> Scrape:
         if read is not None and read[1]:
             jobs.append(read[0])
     g.done()
-    self_monitoring = f["self_monitoring"].boolean() if "self_monitoring" in f else True
+    self_monitoring = f["self_monitoring"].boolean()
     return Scrape(self_monitoring, tuple(jobs))
 
 

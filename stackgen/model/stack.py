@@ -13,7 +13,7 @@ from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import (Dashboard, Grafana, read_dashboards, read_grafana, with_fleet_variables,
                                        with_host_variable)
 from stackgen.model.routing import Routing, read_routing
-from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles
+from stackgen.model.profiles import Bot, BotHeartbeat, Profile, read_bot_heartbeat, read_profiles
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
                                   read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
@@ -92,8 +92,9 @@ def read_stack(root: Field) -> Stack:
 
 
 def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
-    """(job, profile) of every enabled bot the reader will accept; each gets its `mode` target label
-    (live or paper: the fleet overview's selector), by default the global environment."""
+    """(job, profile) of every enabled bot the reader will accept. Each gets its heartbeat settings and
+    its `mode` target label (live or paper: the fleet overview's selector), by default the global
+    environment."""
     bots = filled.value.get("bots")
     environment = filled.value["global"].get("environment") if isinstance(filled.value["global"], dict) else None
     out = []
@@ -102,6 +103,14 @@ def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list
                 and bot.get("profile") in profiles and isinstance(bot.get("profile"), str)):
             continue
         out.append((bot["name"], profiles[bot["profile"]]))
+        heartbeat = bot.get("heartbeat", {})
+        if isinstance(heartbeat, dict):      # its dead man's switch, at BotHeartbeat's defaults
+            if "heartbeat" not in bot:
+                filled.put(("bots", i, "heartbeat"), {})
+            for key, default in (("max_age", BotHeartbeat.max_age), ("for", BotHeartbeat.for_),
+                                 ("severity", BotHeartbeat.severity)):
+                if key not in heartbeat:
+                    filled.put(("bots", i, "heartbeat", key), default)
         if isinstance(environment, str) and isinstance(bot.get("labels", {}), dict) \
                 and "mode" not in bot.get("labels", {}):
             if "labels" not in bot:
@@ -166,13 +175,18 @@ def _fed_alerts(filled: defaults.Filled, profiles: dict[str, Profile], root: Fie
     for profile in used:
         for key, entry in (profile.alerts or {}).items():
             own.setdefault(key, copy.deepcopy(entry))
-    every = {key: (True if family.switch else {}) for key, family in fam.families().items()}
+    # Each family at its documented defaults (families.yaml), written out so --effective shows them.
+    every = {key: True if family.switch else {f.name: f.default for f in family.fields if not f.required}
+             for key, family in fam.families().items()}
     trial = dict(filled.value, alerts={**every, **own})
     stack = _read(Field(trial, (), root._lines, root._file), profiles)
     fed = {item.name for bot in coverage.report(stack) for item in bot.alerts if item.fed}
     chosen = {key: value for key, value in every.items()
               if key in defaults.ALWAYS_ON or fed & set(fam.families()[key].alert_names)}
-    return {**chosen, **own}
+    for key, entry in own.items():          # a profile's thresholds refine the family's defaults
+        base = chosen.get(key)
+        chosen[key] = {**base, **entry} if isinstance(base, dict) and isinstance(entry, dict) else entry
+    return chosen
 
 
 def _read(root: Field, profiles: dict[str, Profile]) -> Stack:

@@ -40,7 +40,9 @@ STATIC: dict[str, dict] = {
         "receivers": [DEFAULT_RECEIVER],
         "routes": [],
     },
-    "grafana": {"prometheus_uid": "prometheus", "alertmanager_uid": "alertmanager"},
+    # external_url: Grafana as users reach it (the alerts' dashboard links point there).
+    "grafana": {"prometheus_uid": "prometheus", "alertmanager_uid": "alertmanager",
+                "external_url": "http://localhost:3000"},
 }
 # Families on whatever a bot exposes (every target has `up`).
 ALWAYS_ON = ("target_down", "watchdog")
