@@ -622,48 +622,48 @@ def with_host_variable(dashboards: tuple[Dashboard, ...], host_label: str) -> tu
     declares one) and every selector of every panel query a `host=~"$host"` matcher. "All" is `.*`,
     which also matches series without the label, so the same dashboards work on a single Prometheus
     (where the host, an external label, is absent) and on the store."""
-    return with_variable(dashboards, host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE)
+    return with_variables(dashboards, ((host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE),))
 
 
 # Every dashboard tells one bot of a fleet from another: these variables, and their matchers on every
 # selector (Grafana's dashboard-linter rules template-job/-instance and target-job/-instance).
-FLEET_VARIABLES = (("job", "Job"), ("instance", "Instance"))
+FLEET_VARIABLES = (("job", HOST_VARIABLE_METRIC, "Job"), ("instance", HOST_VARIABLE_METRIC, "Instance"))
 
 
 def with_fleet_variables(dashboards: tuple[Dashboard, ...]) -> tuple[Dashboard, ...]:
-    for label, title in reversed(FLEET_VARIABLES):      # each is put first: job, then instance
-        dashboards = with_variable(dashboards, label, HOST_VARIABLE_METRIC, title)
-    return dashboards
+    return with_variables(dashboards, FLEET_VARIABLES)
 
 
-def with_variable(dashboards: tuple[Dashboard, ...], label: str, metric: str, title: str) -> tuple[Dashboard, ...]:
-    """Every dashboard with the variable `label` (first, unless it declares one) and a `label=~"$label"`
-    matcher on every selector of every panel query that has no matcher on `label` yet."""
+def with_variables(dashboards: tuple[Dashboard, ...], added: tuple[tuple[str, str, str], ...]) -> tuple[Dashboard, ...]:
+    """Every dashboard with these (label, metric, title) variables first (each unless it declares it)
+    and a `label=~"$label"` matcher on every selector of every panel query without one on `label`."""
     from dataclasses import replace
 
     from stackgen import promql
     out = []
     for dashboard in dashboards:
-        variables = dashboard.variables
-        if label not in {v.label for v in variables}:
-            variables = (Variable(label, metric, title, origin=dashboard.origin),) + variables
+        declared = {v.label for v in dashboard.variables}
+        variables = tuple(Variable(label, metric, title, origin=dashboard.origin)
+                          for label, metric, title in added if label not in declared) + dashboard.variables
         rows = []
         for row in dashboard.rows:
             panels = []
             for panel in row.panels:
                 queries = []
                 for query in panel.queries:
+                    expr = query.expr
                     try:
-                        promql.parse(query.expr)
+                        promql.parse(expr)
                     except ValueError:      # the query check says what is wrong with it
                         queries.append(query)
                         continue
-                    try:
-                        expr = promql.add_matcher(query.expr, label, f"${label}")
-                    except ValueError as e:
-                        raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
-                                                 f"add {label}=~\"${label}\" to its selectors") from None
-                    queries.append(replace(query, expr=expr))
+                    for label, _, _ in reversed(added):      # each matcher goes first: job, instance, ...
+                        try:
+                            expr = promql.add_matcher(expr, label, f"${label}")
+                        except ValueError as e:
+                            raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
+                                                     f"add {label}=~\"${label}\" to its selectors") from None
+                    queries.append(replace(query, expr=expr) if expr != query.expr else query)
                 panels.append(replace(panel, queries=tuple(queries)))
             rows.append(replace(row, panels=tuple(panels)))
         out.append(replace(dashboard, variables=variables, rows=tuple(rows)))
