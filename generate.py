@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Render the whole monitoring stack from the spec.
 
-    python generate.py [--spec PATH] [--out DIR] [--check]
+    python generate.py [--spec PATH] [--out DIR] [--check] [--effective]
     python generate.py backtest [...]    replay the rules over recorded history (see --help there)
     python generate.py preview [--check] what each receiver gets, rendered by Alertmanager (docs/notifications)
 
 --check writes nothing and exits 1 listing every file that would change.
+--effective writes nothing and prints the spec with every default filled in, each marked `# default`.
 A bad spec prints one line (file:line: field: what) and exits 2, writing nothing; so does a
 spec whose rendered files promtool or amtool (when installed) reject.
 """
@@ -35,6 +36,8 @@ except ModuleNotFoundError as exc:
     sys.exit(venv.missing_package(exc, "generate.py"))
 
 
+# A run names every missing key at once, but a screenful at most (each line is cut short too).
+MAX_ERROR_LINES = 12
 # Skips the promtool/amtool judgement of the rendered files (for in-process test runs).
 SKIP_TOOLS_ENV = "STACKGEN_SKIP_TOOL_CHECK"
 
@@ -58,6 +61,30 @@ def _annotate_drift(changes, out: Path, display: str) -> None:
                                title="generated file out of date")
 
 
+def _report(exc: SpecError) -> None:
+    """One line per problem (a run names every missing required key at once)."""
+    from stackgen import annotations
+    shown = exc.errors[:MAX_ERROR_LINES]
+    for error in shown:
+        print(f"error: {error}", file=sys.stderr)
+        annotations.emit_spec_error(error)
+    if len(exc.errors) > len(shown):
+        print(f"error: ... and {len(exc.errors) - len(shown)} more", file=sys.stderr)
+
+
+def _print_effective(spec: Path, display: str) -> int:
+    from stackgen.load import load_stack
+    from stackgen.spec.defaults import effective_yaml
+    try:
+        stack = load_stack(spec, display)
+    except SpecError as exc:
+        _report(exc)
+        return 2
+    print(f"# {display} with every default filled in (# default: not written in the spec)")
+    print(effective_yaml(stack.effective, stack.defaulted), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["backtest"]:
@@ -72,21 +99,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    parser.add_argument("--effective", action="store_true",
+                        help="write nothing; print the spec with every default filled in and marked")
     parser.add_argument("--no-tool-check", action="store_true",
                         help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
     args = parser.parse_args(argv)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
     from stackgen import spec_schema
     from stackgen.pipeline import render_spec
+    if args.effective:
+        return _print_effective(args.spec, display)
     try:
         stack, files = render_spec(args.spec, display)
         files.update(spec_schema.render(ROOT, args.spec))   # the spec's JSON Schema, for editors (README)
         if not (args.no_tool_check or os.environ.get(SKIP_TOOLS_ENV) == "1"):
             _judge_with_tools(files, display)
     except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        from stackgen import annotations
-        annotations.emit_spec_error(exc)
+        _report(exc)
         return 2
     for note in stack.notes:
         print(f"note: {note}")

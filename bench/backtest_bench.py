@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from stackctl.backtest.engine import ScratchStore  # noqa: E402
 from stackctl.backtest.run import LOOKBACK, Plan  # noqa: E402
-from stackgen.model.stack import load_stack  # noqa: E402
+from stackgen.load import load_stack  # noqa: E402
 from tests.backtest.history import generic  # noqa: E402
 
 TARGET = 60.0

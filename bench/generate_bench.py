@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:<54} {_ms(samples)}  {'within' if median < COLD_TARGET else 'OVER'} "
               f"the {COLD_TARGET} s goal")
 
-    from stackgen.model.stack import load_stack
+    from stackgen.load import load_stack
     from stackgen.pipeline import RENDERERS
     per: dict[str, list[float]] = {r.__name__.rsplit(".", 1)[-1]: [] for r in RENDERERS}
     for run in range(args.repeats + 1):     # a fresh Stack each run (renderers share work per Stack)

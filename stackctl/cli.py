@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from stackgen.errors import SpecError
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import docker_mode, envfile, files, processes
 from stackctl.native import NativeStack
 from stackctl.settings import ENV_FILE, ROOT, Settings, StackError

@@ -10,7 +10,8 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from stackgen.model.stack import Stack, load_stack
+from stackgen.load import load_stack
+from stackgen.model.stack import Stack
 
 # One renderer per artifact; each module's render(stack) returns {relative path: text}.
 RENDERER_NAMES = (

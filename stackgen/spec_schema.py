@@ -22,7 +22,7 @@ from stackgen.alerts import families as fam
 from stackgen.model import dashboards as dash
 from stackgen.model.alerts import _ALERT_NAME
 from stackgen.model import profiles
-from stackgen.model.stack import read_stack
+from stackgen.load import read_stack
 from stackgen.spec.fields import _DURATION, MAX_DURATION, Field
 from stackgen.spec.loader import load_yaml, parse_yaml
 
@@ -41,6 +41,9 @@ class _Recording(Field):
 
     def child(self, key, value) -> Field:
         return _Recording(value, self.path + (key,), self._lines, self._file, self._log)
+
+    def with_value(self, value) -> Field:
+        return _Recording(value, self.path, self._lines, self._file, self._log)
 
     def _note(self, kind: str, **args) -> None:
         self._log.append((self.path, kind, args))
@@ -85,7 +88,9 @@ def observe(paths: list[Path]) -> list[tuple[tuple, str, dict]]:
     log: list = []
     for path in paths:
         value, lines = load_yaml(path, path.name)
-        read_stack(_Recording(value, (), lines, path.name, log))
+        stack = read_stack(_Recording(value, (), lines, path.name, log))
+        # A key the reader requires but a default fills is not required of the user.
+        log.extend((p[:-1], "defaulted", {"key": p[-1]}) for p in sorted(stack.defaulted, key=str) if p)
     # `profiles:` entries are read as the built-in profiles are (read_profiles: field.items()).
     log.append((("profiles",), "items", {"min_items": 0}))
     folder = resources.files("stackgen").joinpath(*profiles.PROFILES_DIR)
@@ -136,12 +141,16 @@ class _Builder:
             return {}
         return options[0] if len(options) == 1 else {"anyOf": options}
 
+    def _defaulted(self, path, argses) -> None:
+        return None            # read by _mapping: keys a default fills
+
     def _mapping(self, path, argses) -> dict:
         fixed = [a for a in argses if not a["named"]]
         if not fixed:
             return {"type": "object", "additionalProperties": self.node(path + (_ANY,))}
         keys = list(dict.fromkeys(k for a in fixed for k in a["required"] + a["optional"]))
-        required = [k for k in keys if all(k in a["required"] for a in fixed)]
+        filled = {args["key"] for kind, args in self.by_path.get(path, ()) if kind == "defaulted"}
+        required = [k for k in keys if all(k in a["required"] for a in fixed) and k not in filled]
         out = {"type": "object", "properties": {k: self.node(path + (k,)) for k in keys},
                "additionalProperties": False}
         if required:

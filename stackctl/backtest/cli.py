@@ -21,7 +21,7 @@ from stackctl.backtest.engine import EngineError, ScratchStore
 from stackctl.backtest.run import LOOKBACK, Plan, replay
 from stackctl.backtest.source import URL_ENV, Source
 from stackgen.errors import SpecError
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackgen.spec.fields import parse_duration
 
 DEFAULT_OUT = Path("backtest-report")

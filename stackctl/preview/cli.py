@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stackgen import writer
 from stackgen.errors import SpecError
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl.preview.alertmanager import PreviewError
 from stackctl.preview.render import OUT_DIR, collect, markdown
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from stackgen.errors import listed
 from stackgen.alerts import families as fam
+from stackgen.errors import Gather
 from stackgen.spec.fields import Field, parse_duration
 
 SEVERITY_CHOICES = fam.SEVERITY_CHOICES
@@ -90,10 +91,11 @@ def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
     if not isinstance(field.value, dict):
         field.mapping()     # raises: expected a mapping
     configs, custom = [], []
+    g = Gather()
     for key, value in field.value.items():
         item = field.child(key, value)
         if key in known:
-            config = _read_family(known[key], item)
+            config = g.run(_read_family, known[key], item)
             if config is not None:
                 configs.append(config)
         elif isinstance(key, str) and _ALERT_NAME.match(key):
@@ -101,13 +103,16 @@ def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
             if owner:
                 raise item.error(f"{key} is the alert of the built-in family {owner!r}; "
                                  "name your own alert differently")
-            custom.append(_read_custom(key, item))
+            alert = g.run(_read_custom, key, item)
+            if alert is not None:
+                custom.append(alert)
         else:
             import difflib
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise item.error(f"unknown alert family (expected one of: {listed(known)}; or an alert "
                              f"name in CamelCase for an alert of your own){hint}")
+    g.done()
     order = list(known)
     configs.sort(key=lambda c: order.index(c.key))
     records = _read_records(records_field) if records_field is not None else ()

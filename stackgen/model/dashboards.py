@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from stackgen import conventions as names
-from stackgen.errors import listed
+from stackgen.errors import Gather, listed
 from stackgen.model.alerts import Alerts, cite
 from stackgen.model.catalog import Catalog
+from stackgen.spec import defaults
 from stackgen.spec.fields import Field, parse_duration
 
 PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline", "piechart", "heatmap", "table",
@@ -40,7 +41,7 @@ INSTANT_TYPES = ("bargauge", "piechart", "table", "barchart")
 TIME_SERIES_TYPES = ("timeseries", "state-timeline")
 # Catalog unit -> the Grafana unit a panel on that metric shows by default (heatmap y axis).
 CATALOG_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit", "usd": "currencyUSD"}
-DEFAULT_EXTERNAL_URL = "http://localhost:3000"
+DEFAULT_EXTERNAL_URL = defaults.STATIC["grafana"]["external_url"]
 
 # Grafana unit ids accepted in `unit:` (a subset of Grafana's list that fits this stack),
 # plus the custom forms `suffix:<text>`, `prefix:<text>`, `currency:<text>`, `si:<unit>`,
@@ -246,8 +247,11 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []
     ctx = _Context(path_label, alerts, catalog, notes=notes if notes is not None else [])
+    g = Gather()
     for item in field.items(min_items=1):
-        dashboard = _dashboard(item, grafana, ctx)
+        dashboard = g.run(_dashboard, item, grafana, ctx)
+        if dashboard is None:
+            continue
         for other in dashboards:
             if other.uid == dashboard.uid:
                 raise item.child("uid", None).error(f"dashboard uid {dashboard.uid!r} is used twice")
@@ -255,6 +259,7 @@ def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_fie
                 raise item.child("title", None).error(
                     f"dashboard title {dashboard.title!r} is used twice in folder {dashboard.folder!r}")
         dashboards.append(dashboard)
+    g.done()
     uids = [d.uid for d in dashboards]
     used = {d.folder for d in dashboards}
     for folder in grafana.folders:
@@ -619,27 +624,48 @@ def with_host_variable(dashboards: tuple[Dashboard, ...], host_label: str) -> tu
     declares one) and every selector of every panel query a `host=~"$host"` matcher. "All" is `.*`,
     which also matches series without the label, so the same dashboards work on a single Prometheus
     (where the host, an external label, is absent) and on the store."""
+    return with_variables(dashboards, ((host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE),))
+
+
+# Every dashboard tells one bot of a fleet from another: these variables, and their matchers on every
+# selector (Grafana's dashboard-linter rules template-job/-instance and target-job/-instance).
+FLEET_VARIABLES = (("job", HOST_VARIABLE_METRIC, "Job"), ("instance", HOST_VARIABLE_METRIC, "Instance"))
+
+
+def with_fleet_variables(dashboards: tuple[Dashboard, ...]) -> tuple[Dashboard, ...]:
+    return with_variables(dashboards, FLEET_VARIABLES)
+
+
+def with_variables(dashboards: tuple[Dashboard, ...], added: tuple[tuple[str, str, str], ...]) -> tuple[Dashboard, ...]:
+    """Every dashboard with these (label, metric, title) variables first (each unless it declares it)
+    and a `label=~"$label"` matcher on every selector of every panel query without one on `label`."""
     from dataclasses import replace
 
     from stackgen import promql
     out = []
     for dashboard in dashboards:
-        variables = dashboard.variables
-        if host_label not in {v.label for v in variables}:
-            variables = (Variable(host_label, HOST_VARIABLE_METRIC, HOST_VARIABLE_TITLE,
-                                  origin=dashboard.origin),) + variables
+        declared = {v.label for v in dashboard.variables}
+        variables = tuple(Variable(label, metric, title, origin=dashboard.origin)
+                          for label, metric, title in added if label not in declared) + dashboard.variables
         rows = []
         for row in dashboard.rows:
             panels = []
             for panel in row.panels:
                 queries = []
                 for query in panel.queries:
+                    expr = query.expr
                     try:
-                        expr = promql.add_matcher(query.expr, host_label, f"${host_label}")
-                    except ValueError as e:
-                        raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
-                                                 f"add {host_label}=~\"${host_label}\" to its selectors") from None
-                    queries.append(replace(query, expr=expr))
+                        promql.parse(expr)
+                    except ValueError:      # the query check says what is wrong with it
+                        queries.append(query)
+                        continue
+                    for label, _, _ in reversed(added):      # each matcher goes first: job, instance, ...
+                        try:
+                            expr = promql.add_matcher(expr, label, f"${label}")
+                        except ValueError as e:
+                            raise query.origin.error(f"dashboard {dashboard.uid!r}, panel {panel.title!r}: {e}; "
+                                                     f"add {label}=~\"${label}\" to its selectors") from None
+                    queries.append(replace(query, expr=expr) if expr != query.expr else query)
                 panels.append(replace(panel, queries=tuple(queries)))
             rows.append(replace(row, panels=tuple(panels)))
         out.append(replace(dashboard, variables=variables, rows=tuple(rows)))

@@ -17,6 +17,12 @@ A profile is data (stackgen/data/profiles/<name>.yaml, or an entry of the spec's
       - {signal: fx_last_message, from: cross_fx_multi_source_age, age: true}   # age -> timestamp
       - {signal: loop_latency, from: arb_topn_loop_latency_seconds, summary: true}  # Summary quantiles
     notes: [what the bot has that maps to no signal, and why]
+    folders: [{name: fx, title: D80 FX Monitoring}]   # Grafana folders of its dashboards
+    dashboards: [...]   # its system's dashboards, as a spec's `dashboards:` entries (folder: the first one)
+    alerts: {...}       # its system's own alerts, as a spec's `alerts:` entries (CamelCase keys)
+
+A spec whose bots use a profile gets the profile's dashboards and alerts by default
+(stackgen/spec/defaults.py); the spec's own `dashboards:` and `alerts:` add or replace.
 
 Renames, label renames and folds become the scrape job's `metric_relabel_configs`; value
 transforms become recording rules that read the bot's native series (which stay intact).
@@ -24,7 +30,7 @@ transforms become recording rules that read the bot's native series (which stay 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -89,6 +95,10 @@ class Profile:
     heartbeat: Heartbeat | None = None
     notes: tuple[str, ...] = ()
     builtin: bool = True
+    # Spec values (plain YAML data) a spec using this profile gets by default; not compared or hashed.
+    folders: tuple = field(default=(), compare=False)
+    dashboards: tuple = field(default=(), compare=False)
+    alerts: dict | None = field(default=None, compare=False)
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -139,7 +149,7 @@ class Bot:
 
 def read_profile(field: Field, builtin: bool) -> Profile:
     f = field.mapping(required=("name",), optional=("title", "source", "identity", "map", "fold", "heartbeat",
-                                                    "notes"))
+                                                    "notes", "folders", "dashboards", "alerts"))
     identity = f["identity"].boolean() if "identity" in f else False
     if "map" not in f and not identity:
         raise field.error("missing required key 'map' (or identity: true for a bot exposing the signals' names)")
@@ -184,9 +194,21 @@ def read_profile(field: Field, builtin: bool) -> Profile:
             metric = h["metric"].name("metric name")
         heartbeat = Heartbeat(metric, h["kind"].one_of(HEARTBEAT_KINDS))
     notes = tuple(n.string() for n in f["notes"].items()) if "notes" in f else ()
-    return Profile(name=name, title=f["title"].string() if "title" in f else name,
+    title = f["title"].string() if "title" in f else name
+    folders = []
+    for item in f["folders"].items() if "folders" in f else ():
+        g = item.mapping(required=("name", "title"))
+        folders.append({"name": g["name"].string(), "title": g["title"].string()})
+    dashboards = tuple(d.value for d in f["dashboards"].items()) if "dashboards" in f else ()
+    if dashboards and not folders:
+        folders.append({"name": name, "title": title})
+    alerts = f["alerts"].value if "alerts" in f else None
+    if alerts is not None:
+        f["alerts"].mapping(optional=tuple(alerts) if isinstance(alerts, dict) else ())
+    return Profile(name=name, title=title,
                    source=f["source"].string() if "source" in f else "", maps=tuple(maps), folds=tuple(folds),
-                   heartbeat=heartbeat, notes=notes, builtin=builtin)
+                   heartbeat=heartbeat, notes=notes, builtin=builtin, folders=tuple(folders), dashboards=dashboards,
+                   alerts=alerts)
 
 
 def _mapping(item: Field) -> Mapping:

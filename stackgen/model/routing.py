@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
-from stackgen.errors import listed
+from stackgen.errors import Gather, listed
 from stackgen.spec.fields import MAX_INT, Field, port_ok
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -222,13 +222,20 @@ def _label_map(field: Field) -> tuple[tuple[str, str], ...]:
 
 
 def read_routing(field: Field) -> Routing:
+    # Every key but maintenance_windows has a default (stackgen/spec/defaults.py), filled in before this.
     f = field.mapping(required=("receivers", "routes", "default_receiver", "group_by", "group_wait",
-                                "group_interval", "repeat_interval"),
-                      optional=("resolve_timeout", "maintenance_windows"))
+                                "group_interval", "repeat_interval", "resolve_timeout"),
+                      optional=("maintenance_windows",))
     receivers = []
     seen: set[str] = set()
+    g = Gather()
     for item in f["receivers"].items(min_items=1):
-        receiver = _receiver(item)
+        receiver = g.run(_receiver, item)
+        if receiver is None:        # missing keys, reported at the end; routes may still name it
+            name = item.value.get("name") if isinstance(item.value, dict) else None
+            if isinstance(name, str):
+                seen.add(name)
+            continue
         if receiver.name in seen:
             raise item.error(f"receiver {receiver.name!r} is declared twice")
         seen.add(receiver.name)
@@ -242,12 +249,15 @@ def read_routing(field: Field) -> Routing:
 
     routes = []
     for item in f["routes"].items():
-        r = item.mapping(required=("match", "receivers"),
-                         optional=("group_by", "group_wait", "group_interval", "repeat_interval"))
+        r = g.run(item.mapping, ("match", "receivers"),
+                  ("group_by", "group_wait", "group_interval", "repeat_interval"))
+        if r is None:
+            continue
         names = tuple(known(x) for x in r["receivers"].items(min_items=1))
         group_by = _group_by(r["group_by"]) if "group_by" in r else ()
         routes.append(Route(_label_map(r["match"]), names, group_by, _timing(r, "group_wait"),
                             _timing(r, "group_interval"), _timing(r, "repeat_interval")))
+    g.done()
     windows = []
     window_names: set[str] = set()
     for item in (f["maintenance_windows"].items() if "maintenance_windows" in f else []):
@@ -267,7 +277,7 @@ def read_routing(field: Field) -> Routing:
             start, end, _location(w["location"]) if "location" in w else "UTC",
             tuple(a.name("alert name") for a in w["mute_alerts"].items(min_items=1))))
     return Routing(
-        resolve_timeout=_timing(f, "resolve_timeout", "5m"),
+        resolve_timeout=_timing(f, "resolve_timeout"),
         group_by=_group_by(f["group_by"]),
         group_wait=_timing(f, "group_wait"), group_interval=_timing(f, "group_interval"),
         repeat_interval=_timing(f, "repeat_interval"), default_receiver=known(f["default_receiver"]),

@@ -108,7 +108,7 @@ def _enabled(field: Field, f: dict[str, Field]) -> bool:
     return f["enabled"].boolean() if "enabled" in f else True
 
 
-def read_kubernetes(field: Field, job_names: tuple[str, ...]) -> Kubernetes | None:
+def read_kubernetes(field: Field, job_names: tuple[str, ...], notes: list[str] | None = None) -> Kubernetes | None:
     f = field.mapping(optional=("enabled", "namespace", "rule_selector_labels", "monitor_selector_labels",
                                 "alertmanager_secret", "workloads"))
     if not _enabled(field, f):
@@ -128,7 +128,11 @@ def read_kubernetes(field: Field, job_names: tuple[str, ...]) -> Kubernetes | No
         w = item.mapping(required=("job", "kind", "selector"), optional=("port",))
         job = w["job"].string()
         if job not in job_names:
-            raise w["job"].error(f"no enabled scrape job {job!r} (jobs: {', '.join(job_names) or 'none'})")
+            # A workload follows its job: with the job disabled or removed, it is left out.
+            if notes is not None:
+                notes.append(f"{str(w['job'].error('no enabled scrape job'))} {job!r}: its workload is left out "
+                             f"(jobs: {', '.join(job_names) or 'none'})")
+            continue
         if job in seen:
             raise w["job"].error(f"job {job!r} is listed twice")
         seen.add(job)

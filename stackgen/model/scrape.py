@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stackgen.errors import Gather
 from stackgen.spec.fields import Field, parse_duration, port_ok
 
 _MAX_RETENTION = 100 * 365 * 86400
@@ -71,18 +72,20 @@ def _target(field: Field) -> str:
 
 
 def read_scrape(field: Field, glob: Global) -> Scrape:
-    f = field.mapping(optional=("jobs", "self_monitoring"))
+    f = field.mapping(required=("self_monitoring",), optional=("jobs",))   # defaults: stackgen/spec/defaults.py
     jobs: list[ScrapeJob] = []
     names: set[str] = {"prometheus", "alertmanager"}
     items = f["jobs"].items() if "jobs" in f else []
     if len(items) > MAX_JOBS:
         raise f["jobs"].error(f"at most {MAX_JOBS} scrape jobs (got {len(items)}): list many targets "
                               "under one job instead")
+    g = Gather()
     for item in items:
-        job, enabled = read_job(item, glob, names)
-        if enabled:
-            jobs.append(job)
-    self_monitoring = f["self_monitoring"].boolean() if "self_monitoring" in f else True
+        read = g.run(read_job, item, glob, names)
+        if read is not None and read[1]:
+            jobs.append(read[0])
+    g.done()
+    self_monitoring = f["self_monitoring"].boolean()
     return Scrape(self_monitoring, tuple(jobs))
 
 

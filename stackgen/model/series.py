@@ -14,6 +14,9 @@ def catalog_index(stack: Stack) -> SeriesIndex:
             series[name] = labels | ({"le"} if name.endswith("_bucket") and metric.type == "histogram" else set())
     for name, labels in names.WELL_KNOWN_SERIES.items():
         series.setdefault(name, frozenset(labels))
+    for profile in stack.profiles:      # a bot's own heartbeat (the fleet overview reads its age)
+        if profile.heartbeat is not None:
+            series.setdefault(profile.stored_name(profile.heartbeat.metric), frozenset())
     implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
     rw = stack.remote_write
     if rw is not None and rw.hosts:

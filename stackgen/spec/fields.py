@@ -6,7 +6,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from stackgen.errors import SpecError, listed, shown
+from stackgen.errors import SpecError, SpecErrors, listed, shown
 from stackgen.spec.loader import Lines, _dotted
 
 # At most 12 digits per unit: longer numbers are refused by the pattern, before int() sees them.
@@ -87,11 +87,19 @@ class Field:
             path = path[:-1]
         return self._lines.get(path)
 
-    def error(self, message: str) -> SpecError:
-        return SpecError(message, file=self._file, line=self.line, path=self.where)
+    def error(self, message: str, missing: bool = False) -> SpecError:
+        return SpecError(message, file=self._file, line=self.line, path=self.where, missing=missing)
+
+    def missing(self, key: str, why: str = "") -> SpecError:
+        """A required key is absent (reading goes on to find the others: stackgen.errors.Gather)."""
+        return self.error(f"missing required key {key!r}" + (f" ({why})" if why else ""), missing=True)
 
     def child(self, key, value) -> "Field":
         return Field(value, self.path + (key,), self._lines, self._file)
+
+    def with_value(self, value) -> "Field":
+        """This field (its path, lines and file) holding another value: the spec with its defaults filled in."""
+        return Field(value, self.path, self._lines, self._file)
 
     # -- containers ----------------------------------------------------------
     def mapping(self, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict[str, "Field"]:
@@ -105,9 +113,9 @@ class Field:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise self.child(key, None).error(
                     f"unknown key (expected one of: {listed(sorted(allowed))}){hint}")
-        for key in required:
-            if key not in self.value:
-                raise self.error(f"missing required key {key!r}")
+        absent = [self.missing(key) for key in required if key not in self.value]
+        if absent:
+            raise SpecErrors(absent) if len(absent) > 1 else absent[0]
         return {key: self.child(key, value) for key, value in self.value.items()}
 
     def items(self, *, min_items: int = 0) -> list["Field"]:

@@ -16,7 +16,7 @@ from stackgen import promql
 from stackctl.backtest import episodes as ep
 from stackctl.backtest.engine import ScratchStore
 from stackctl.backtest.run import Plan
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from tests.backtest import live
 from tests.backtest.history import History, Incident
 from tests.conftest import ROOT

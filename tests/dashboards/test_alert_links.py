@@ -11,7 +11,7 @@ import yaml
 
 from stackgen import conventions as names
 from stackgen.alerts.families import families
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackgen.pipeline import render_spec
 from stackgen.model.panel_index import alert_dashboard_link, expr_metrics, panel_ids, panel_metrics
 from stackgen.render.dashboards import alert_infos

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from stackgen.errors import SpecError
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackgen.pipeline import render_spec
 from stackgen.render import dashboards
 from tests.conftest import run_generate
@@ -119,7 +119,7 @@ CASES = [
      r"queries\[0\]\.expr: unknown placeholder <filter> \(known: <filters>, <path_label>\)"),
     ("undefined variable", _set_expr("topn-kpis", "Total PnL", 'sum(trading_pnl_usd{env=~"$environment"})'),
      r"panel 'Total PnL': variable \$environment is not defined on this dashboard "
-     r"\(defined: env, strategy, universe\)"),
+     r"\(defined: env, instance, job, strategy, universe\)"),
     ("PromQL that does not parse", _set_expr("topn-kpis", "Total PnL", "decrease(trading_pnl_usd[1h])"),
      r"panel 'Total PnL': PromQL does not parse: unknown function with name 'decrease'"),
     ("bad colour", _edit_panel("topn-kpis", "Total PnL", thresholds=[{"color": "crimson"}]),
@@ -140,8 +140,6 @@ CASES = [
      r"grafana\.home_dashboard: home dashboard 'home' is not defined"),
     ("refresh faster than Grafana allows", lambda d: _dashboard(d, "fx-multi-source").update(refresh="1s"),
      r"dashboards\[2\]\.refresh: must be at least 5s \(got 1s\)"),
-    ("missing grafana section", lambda d: d.pop("grafana"),
-     r"missing required key 'grafana'"),
     ("heatmap with queries", _edit_panel("topn-kpis", "Total PnL", type="heatmap"),
      r"panels\[0\]: a heatmap panel draws a histogram's buckets: give `histogram: NAME` \(and no queries\)"),
     ("heatmap of a gauge",

@@ -94,8 +94,8 @@ def test_filter_variables_offer_all_and_queries_match_them_by_regex(dashboards):
 
 
 @pytest.mark.parametrize("uid, labels", [
-    ("topn-kpis", ["env", "universe", "strategy"]),
-    ("fx-multi-source", ["source"]),
+    ("topn-kpis", ["job", "instance", "env", "universe", "strategy"]),     # the fleet's, then its own
+    ("fx-multi-source", ["job", "instance", "source"]),
 ])
 def test_operators_filter_by_their_labels(dashboards, uid, labels):
     variables = [v["name"] for v in _by_uid(dashboards, uid)["templating"]["list"] if v["type"] == "query"]

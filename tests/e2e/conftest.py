@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from stackgen.alerts.families import families
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from exporter.server import STATE_CHANGE_HEADER
 from stackctl import envfile, health, processes
 from stackctl.native import ALERTMANAGER_BINARIES, NativeStack

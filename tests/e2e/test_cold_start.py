@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import envfile
 from stackctl.native import NativeStack
 from stackctl.settings import SERVICES, Settings

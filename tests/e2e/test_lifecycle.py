@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import health, processes
 from stackctl.native import NativeStack
 from stackctl.settings import SERVICES, Settings

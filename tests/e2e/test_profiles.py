@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from stackgen import coverage
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from tests.conftest import ROOT, need_tools, run_generate
 from tests.e2e.fakebots import FakeBot, Prometheus
 from tests.e2e.test_native_stack import dashboards, panel_queries, substitute
@@ -90,7 +90,7 @@ def _apply(bot: FakeBot, steps) -> None:
 
 def derive(spec: dict, targets: dict[str, str]) -> dict:
     data = copy.deepcopy(spec)
-    g = data["global"]
+    g = data.setdefault("global", {})
     g["scrape_interval"] = g["scrape_timeout"] = g["evaluation_interval"] = "1s"
     for bot in data["bots"]:
         bot["targets"] = [targets[bot["name"]]]
@@ -151,15 +151,17 @@ class Fleet:
 
 
 def merge(a: dict, b: dict) -> dict:
-    """Two example specs as one stack: bots, alerts (first wins), folders and dashboards together."""
+    """Two example specs as one stack: their bots together (alerts, folders and dashboards come with
+    the bots' profiles), and any alerts, folders and dashboards they write (first wins)."""
     out = copy.deepcopy(a)
     out["bots"] += copy.deepcopy(b["bots"])
-    for key, value in b["alerts"].items():
-        out["alerts"].setdefault(key, value)
-    names = {f["name"] for f in out["grafana"]["folders"]}
-    out["grafana"]["folders"] += [f for f in b["grafana"]["folders"] if f["name"] not in names]
-    uids = {d["uid"] for d in out["dashboards"]}
-    out["dashboards"] += [d for d in b["dashboards"] if d["uid"] not in uids]
+    for key, value in b.get("alerts", {}).items():
+        out.setdefault("alerts", {}).setdefault(key, value)
+    folders = out.setdefault("grafana", {}).setdefault("folders", []) if "folders" in b.get("grafana", {}) else []
+    folders += [f for f in b.get("grafana", {}).get("folders", []) if f["name"] not in {x["name"] for x in folders}]
+    if "dashboards" in b:
+        uids = {d["uid"] for d in out.setdefault("dashboards", [])}
+        out["dashboards"] += [d for d in b["dashboards"] if d["uid"] not in uids]
     return out
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from stackgen import conventions as n
 from stackgen.alerts.families import families
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackgen.render.remote_write import kept_series
 from tests.conftest import run_generate
 from tests.e2e.conftest import Receiver, _free_ports

@@ -23,9 +23,9 @@ TIMEOUT = 60.0
 
 def _spec(bot: FakeBot) -> dict:
     data = yaml.safe_load((ROOT / "examples" / "slo.yaml").read_text())
-    data["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    data.setdefault("global", {}).update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     data["bots"][0]["targets"] = [bot.target]
-    data["alertmanager"].update(group_wait="1s", group_interval="2s")
+    data.setdefault("alertmanager", {}).update(group_wait="1s", group_interval="2s")
     return data
 
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from stackgen.errors import SpecError
-from stackgen.model.stack import Stack, read_stack
+from stackgen.load import read_stack
+from stackgen.model.stack import Stack
 from stackgen.pipeline import render_all
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import parse_yaml

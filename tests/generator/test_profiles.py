@@ -11,7 +11,7 @@ import generate
 from stackgen import coverage
 from stackgen.errors import SpecError
 from stackgen.model.profiles import builtin_profiles
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackgen.pipeline import render_all
 
 BASE = {
@@ -103,7 +103,8 @@ def test_a_spec_may_define_its_own_profile(tmp_path):
     assert "time() - max by (job, instance) (my_last_loop_seconds{job=\"mine\"}) > 120" in rules[1]["rules"][0]["expr"]
     report = {b.bot.name: b for b in coverage.report(stack)}
     assert {i.name for i in report["mine"].alerts if i.fed} >= {"TradingDrawdownHigh", "BotStopped"}
-    assert not report["mine"].panels[0].fed and report["mine"].panels[1].fed
+    panels = {i.name: i for i in report["mine"].panels}
+    assert not panels["FX / Age"].fed and panels["FX / Drawdown"].fed
 
 
 def test_coverage_names_what_a_bot_cannot_feed(tmp_path):
@@ -114,7 +115,10 @@ def test_coverage_names_what_a_bot_cannot_feed(tmp_path):
     assert api["FxSourceStale"].missing == ("fx_source_last_message_timestamp_seconds",)
     fx = {i.name: i for i in report["fx"].alerts}
     assert fx["FxSourceStale"].fed and not fx["ApiRateLimiting"].fed
-    assert [i.fed for i in report["fx"].panels] == [True, False]
+    assert [i.fed for i in report["fx"].panels if i.name.startswith("FX / ")] == [True, False]
+    # The spec's dashboards are added to the ones the bots' profiles bring, which the bots feed.
+    own = [i for i in report["fx"].panels if i.name.startswith("FX Multi-Source Aggregation (D80-6) / ")]
+    assert len(own) == 7 and all(i.fed for i in own)
 
 
 def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
@@ -124,7 +128,7 @@ def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
     code = generate.main(["--spec", str(path), "--out", str(tmp_path / "out"), "--no-tool-check"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
-    assert "bot api (profile rust-trader): alerts 2/4, panels 0/2" in stdout
+    assert re.search(r"bot api \(profile rust-trader\): alerts 2/4, panels 27/35\b", stdout), stdout
     assert "  alert TradingDrawdownHigh: not fed, needs trading_drawdown_ratio" in stdout
     assert "  panel FX / Drawdown: no data, needs trading_drawdown_ratio" in stdout
 

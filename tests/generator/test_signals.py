@@ -71,7 +71,7 @@ def test_the_spec_catalog_is_only_a_refinement_of_the_signals(tmp_path, spec_dat
 
     import yaml
 
-    from stackgen.model.stack import load_stack
+    from stackgen.load import load_stack
     data = copy.deepcopy(spec_data)
     data.pop("metrics")
     path = tmp_path / "spec.yaml"

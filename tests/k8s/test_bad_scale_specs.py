@@ -6,7 +6,7 @@ import re
 import pytest
 
 from stackgen.errors import SpecError
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from tests.conftest import run_generate
 
 
@@ -38,7 +38,6 @@ def _ha(instances):
 
 
 CASES = [
-    ("unknown job", _workload(job="nope"), r"kubernetes\.workloads\[0\]\.job: no enabled scrape job 'nope'"),
     ("service without port", _workload(port=None), r"kubernetes\.workloads\[0\]: missing required key 'port'"),
     ("pod with port", _workload(kind="pod"), r"kubernetes\.workloads\[0\]\.port: only for kind service"),
     ("bad kind", _workload(kind="deployment"), r"kubernetes\.workloads\[0\]\.kind: expected one of service, pod"),
@@ -102,8 +101,17 @@ def test_a_disabled_section_needs_nothing_else(edited_spec):
 
 def test_the_cli_prints_it_as_one_line_and_writes_nothing(edited_spec, tmp_path):
     out = tmp_path / "out"
-    result = run_generate("--spec", str(edited_spec(CASES[8][1])), "--out", str(out))
+    case = next(c for c in CASES if "basic_auth" in c[2] and "password" in c[2])
+    result = run_generate("--spec", str(edited_spec(case[1])), "--out", str(out))
     assert result.returncode == 2 and result.stdout == ""
     assert re.fullmatch(r"error: \S+spec\.yaml:\d+: remote_write\.auth\.basic_auth\.password: .*\n", result.stderr)
     assert "hunter2" not in result.stderr
     assert not out.exists()
+
+
+def test_a_workload_follows_its_job_off_with_it_not_an_error(edited_spec):
+    """Removing (or disabling) a job its k8s workload names leaves the workload out, with a note."""
+    stack = load_stack(edited_spec(_workload(job="nope")))
+    assert stack.kubernetes is not None and "nope" not in {w.job for w in stack.kubernetes.workloads}
+    assert any(re.search(r"spec\.yaml:\d+: kubernetes\.workloads\[0\]\.job: no enabled scrape job 'nope': its "
+                         r"workload is left out", note) for note in stack.notes), stack.notes

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import docker_mode
 from stackctl.settings import SECRETS_MOUNT, SERVICES, Settings, StackError
 from tests.conftest import ROOT, need_tools

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from stackgen import conventions as n
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import docker_mode, files
 from stackctl.settings import Settings, StackError
 from tests.conftest import ROOT
@@ -123,7 +123,7 @@ from pathlib import Path
 os.umask(0o077)
 repo, tree, root = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "root"
 sys.path.insert(0, str(repo))
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import docker_mode
 from stackctl.settings import Settings
 subprocess.run([sys.executable, str(repo / "generate.py"), "--out", str(tree)], check=True, stdout=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import docker_mode, health, processes
 from stackctl.settings import Settings, StackError
 from tests.conftest import ROOT

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import health, processes, webauth
 from stackctl.native import NativeStack
 from stackctl.settings import SERVICES, Settings

@@ -7,7 +7,7 @@ import stat
 import time
 import urllib.parse
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import processes, redact
 from stackctl.native import NativeStack
 from stackctl.settings import Settings

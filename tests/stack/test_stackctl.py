@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen.model.stack import load_stack
+from stackgen.load import load_stack
 from stackctl import amconfig, envfile, processes
 from stackctl.native import NativeStack
 from stackctl.settings import Settings, StackError, read_env_file
@@ -282,7 +282,7 @@ def _cli_as_nobody(tmp_path, *args):
                "STACK_SPEC": str(ROOT / "spec.yaml"), "HOME": str(tmp_path),
                # The project, then this interpreter's packages (the venv's python may sit under /root).
                "PYTHONPATH": os.pathsep.join([str(ROOT), *(p for p in sys.path if p.endswith("site-packages"))])}
-    probe = subprocess.run([python, "-c", "import stackgen.model.stack, stackctl.cli"], env=environ, cwd=tmp_path,
+    probe = subprocess.run([python, "-c", "import stackgen.load, stackctl.cli"], env=environ, cwd=tmp_path,
                            user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"the system Python cannot import the project as uid {NOBODY}: {probe.stderr.strip()[-200:]}")
