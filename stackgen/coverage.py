@@ -66,9 +66,8 @@ def _recorded(stack: Stack, bot: Bot) -> dict[str, list[str]]:
     for rule_file in rule_files(stack):
         for rule in rule_file.records:
             out.setdefault(rule.record, []).append(rule.expr)
-    bots = [b for b in stack.bots if b.profile.name == bot.profile.name]
-    for _, rule in profile_rules.mapping_rules(bot.profile, bots):
-        out.setdefault(rule.record, []).append(rule.expr)
+    for mr in profile_rules.mapping_rules(stack, bot.profile):
+        out.setdefault(mr.rule.record, []).append(mr.rule.expr)
     return out
 
 

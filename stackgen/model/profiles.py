@@ -18,8 +18,12 @@ A profile is data (stackgen/data/profiles/<name>.yaml, or an entry of the spec's
       - {signal: loop_latency, from: arb_topn_loop_latency_seconds, summary: true}  # Summary quantiles
     notes: [what the bot has that maps to no signal, and why]
 
-Renames, label renames and folds become the scrape job's `metric_relabel_configs`; value
-transforms become recording rules that read the bot's native series (which stay intact).
+Every mapping becomes a recording rule that reads the bot's native series (stackgen/render/
+profile_rules.py): renames, label renames, folds and value transforms alike, so the bot's own series
+stay in Prometheus under their own names and labels, and its existing dashboards, runbooks and rules
+keep working beside ours. (Relabeling cannot copy a series, only rename it.) The one scrape-time
+rewrite left is a label *copy* onto a metric that already has its signal's name (a recorded copy
+under the same name would count it twice).
 """
 from __future__ import annotations
 
@@ -94,21 +98,6 @@ class Profile:
     def signals(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.signal for m in self.maps))
 
-    def stored_name(self, metric: str) -> str:
-        """The name a bot metric has in Prometheus after this profile's scrape-time renames."""
-        for m in self.maps:
-            if m.transform == "rename" and m.source == metric:
-                return m.target
-            if m.transform == "rename" and registry()[m.signal].type == "histogram":
-                for suffix in ("_bucket", "_sum", "_count"):
-                    if metric == m.source + suffix:
-                        return m.target + suffix
-            if m.transform == "summary":
-                for suffix in ("_sum", "_count"):
-                    if metric == m.source + suffix:
-                        return m.target + suffix
-        return metric
-
     def provided_series(self) -> frozenset[str]:
         """Signal-named series a bot of this profile has in Prometheus (scraped or recorded)."""
         out: set[str] = set()
@@ -119,7 +108,7 @@ class Profile:
             else:
                 out |= set(signal.series_names)
         if self.heartbeat is not None:
-            out.add(self.stored_name(self.heartbeat.metric))
+            out.add(self.heartbeat.metric)
         return frozenset(out)
 
 
