@@ -66,8 +66,9 @@ def _recorded(stack: Stack, bot: Bot) -> dict[str, list[str]]:
     for rule_file in rule_files(stack):
         for rule in rule_file.records:
             out.setdefault(rule.record, []).append(rule.expr)
-    for mr in profile_rules.mapping_rules(stack, bot.profile):
-        out.setdefault(mr.rule.record, []).append(mr.rule.expr)
+    for rule in [mr.rule for mr in profile_rules.mapping_rules(stack, bot.profile)] + \
+            profile_rules.derived_rules(stack, bot.profile):
+        out.setdefault(rule.record, []).append(rule.expr)
     return out
 
 

@@ -33,7 +33,7 @@ from functools import lru_cache
 from importlib import resources
 
 from stackgen import conventions as names
-from stackgen.signals import registry
+from stackgen.signals import Derived, registry
 from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
 
@@ -98,9 +98,20 @@ class Profile:
     def signals(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.signal for m in self.maps))
 
+    @property
+    def derived(self) -> tuple[Derived, ...]:
+        """The derived signals (signals.yaml `derived:`) recorded for this profile's bots: every input fed
+        (mapped, or derived before), the signal itself not mapped."""
+        have, out = set(self.signals), []
+        for entry in registry().derived:
+            if entry.key not in have and set(entry.inputs) <= have:
+                out.append(entry)
+                have.add(entry.key)
+        return tuple(out)
+
     def provided_series(self) -> frozenset[str]:
         """Signal-named series a bot of this profile has in Prometheus (scraped or recorded)."""
-        out: set[str] = set()
+        out: set[str] = {name for entry in self.derived for name in registry()[entry.key].series_names}
         for m in self.maps:
             signal = registry()[m.signal]
             if m.transform == "summary":

@@ -193,6 +193,15 @@ def mapping_rules(stack: Stack, profile: Profile) -> list[MappingRule]:
     return out
 
 
+def derived_rules(stack: Stack, profile: Profile) -> list[Rule]:
+    """The derived signals of the profile's bots, in order (a later rule reads an earlier one's result)."""
+    job = _job_matcher(_jobs(stack, profile))
+    def expand(entry) -> str:
+        return re.sub(r"\{(\w+)\}", lambda g: f"{registry()[entry.key if g[1] == 'self' else g[1]].name}{{{job}}}",
+                      entry.expr)
+    return [Rule(record=registry()[d.key].name, expr=expand(d)) for d in profile.derived]
+
+
 def _host_scopes(stack: Stack, job: str) -> list[dict[str, str]]:
     """The extra labels of each place a job is scraped: one per agent host that runs it, or none."""
     host_label = fleet_host_label(stack)
@@ -244,6 +253,9 @@ def groups(stack: Stack, profile: Profile) -> list[tuple[str, list[Rule]]]:
     records = [mr.rule for mr in mapping_rules(stack, profile)]
     if records:
         out.append((f"profile-{profile.name}.mapping", records))
+    derived = derived_rules(stack, profile)
+    if derived:
+        out.append((f"profile-{profile.name}.derived", derived))
     out.append((f"profile-{profile.name}.deadman", [deadman_rule(stack, bot) for bot in bots]))
     return out
 
@@ -258,6 +270,9 @@ def recorded_series(stack: Stack) -> dict[str, tuple[str, ...]]:
             labels |= {"quantile"} if rule.record == n.QUANTILE_SERIES.get(m.signal) else set()
             labels |= {"le"} if rule.record.endswith("_bucket") else set()
             out.setdefault(rule.record, set()).update(labels)
+        for entry in profile.derived:
+            signal = registry()[entry.key]
+            out.setdefault(signal.name, set()).update(signal.label_names(stack.api.path_label))
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
@@ -322,6 +337,29 @@ def _mapping_test(profile: Profile, mr: MappingRule, bot: Bot, path_label: str) 
     }
 
 
+def _derived_test(profile: Profile, entry, bot: Bot) -> dict:
+    """The entry's own case (signals.yaml), on this profile's bot; an input the profile feeds itself (not
+    derived here) holds the value its derivation's case expects."""
+    base = {"job": bot.name, "instance": _INSTANCE}
+    steps = max(len(values.split()) for _, values in entry.series)
+    given = dict(entry.series)
+    here = {d.key for d in profile.derived}
+    cases = {d.key: dict(d.expect) for d in registry().derived}
+    for key in entry.inputs:
+        if key not in given and key not in here:
+            given[key] = f"{cases[key][key]!r}x{steps - 1}"
+    at = f"{(steps - 1) * _STEP}s"
+    return {
+        "name": f"derived {entry.key}: {entry.about}",
+        "interval": f"{_STEP}s",
+        "input_series": [{"series": _selector(registry()[k].name, base), "values": v} for k, v in given.items()
+                         if k not in here],
+        "promql_expr_test": [{"eval_time": at, "expr": _selector(registry()[k].name, {"job": bot.name}),
+                              "exp_samples": [{"labels": _selector(registry()[k].name, base), "value": value}]}
+                             for k, value in entry.expect],
+    }
+
+
 def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
     hb = bot.profile.heartbeat
     seconds = heartbeat_seconds(bot)
@@ -383,6 +421,7 @@ def render(stack: Stack) -> dict[str, str]:
             {"groups": [{"name": name, "rules": [rule_document(r) for r in rules]} for name, rules in rule_groups]},
             stack.source)
         tests = [_mapping_test(profile, mr, bots[0], stack.api.path_label) for mr in mapping_rules(stack, profile)]
+        tests += [_derived_test(profile, entry, bots[0]) for entry in profile.derived]
         tests += [_deadman_test(stack, bot, [b for b in bots if b is not bot]) for bot in bots]
         files[tests_file(profile)] = to_yaml({
             "rule_files": [f"../profile-{profile.name}.rules.yml"],

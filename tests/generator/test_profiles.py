@@ -105,7 +105,8 @@ def test_a_spec_may_define_its_own_profile(tmp_path):
     rules = yaml.safe_load(files["rules/profile-my-bot.rules.yml"])["groups"]
     assert rules[0]["rules"] == [{"expr": 'my_drawdown_percent{job="mine"} * 0.01', "record": "trading_drawdown_ratio"},
                                  {"expr": 'my_pnl_dollars{job="mine"}', "record": "trading_pnl_usd"}]
-    assert "time() - max by (job, instance) (my_last_loop_seconds{job=\"mine\"}) > 120" in rules[1]["rules"][0]["expr"]
+    assert [g["name"] for g in rules] == ["profile-my-bot.mapping", "profile-my-bot.derived", "profile-my-bot.deadman"]
+    assert "time() - max by (job, instance) (my_last_loop_seconds{job=\"mine\"}) > 120" in rules[2]["rules"][0]["expr"]
     report = {b.bot.name: b for b in coverage.report(stack)}
     assert {i.name for i in report["mine"].alerts if i.fed} >= {"TradingDrawdownHigh", "BotStopped"}
     assert not report["mine"].panels[0].fed and report["mine"].panels[1].fed
