@@ -54,6 +54,7 @@ class Derived:
     inputs: tuple[str, ...]
     expr: str                               # {key}: an input's series, {self}: the recorded signal
     about: str
+    midnight: int | None                    # the values start this many steps before the bot's 00:00
     series: tuple[tuple[str, str], ...]     # input key -> promtool values
     expect: tuple[tuple[str, float], ...]   # signal key -> value at the last step
 
@@ -114,9 +115,9 @@ def parse_registry(document: dict) -> Registry:
 def _derived(raw: dict, keys: set[str]) -> Derived:
     test = raw["test"]
     entry = Derived(key=raw["key"], inputs=tuple(raw["from"]), expr=raw["expr"], about=test["about"],
-                    series=tuple(test["series"].items()),
+                    midnight=test.get("midnight"), series=tuple(test["series"].items()),
                     expect=tuple((k, float(v)) for k, v in test["expect"].items()))
-    refs = set(re.findall(r"\{(\w+)\}", entry.expr)) - {"self"}
+    refs = set(re.findall(r"\{(\w+)\}", entry.expr)) - {"self", "utc_offset"}
     unknown = ({entry.key} | set(entry.inputs) | refs | {k for k, _ in entry.series + entry.expect}) - keys
     if unknown or not refs <= set(entry.inputs):
         raise ValueError(f"{SIGNALS_FILE}: derived {entry.key}: unknown signal(s) {', '.join(sorted(unknown))}"

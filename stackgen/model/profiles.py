@@ -135,6 +135,22 @@ class Bot:
     name: str               # also its scrape job name
     profile: Profile
     heartbeat: BotHeartbeat
+    utc_offset: int = 0     # seconds east of UTC: where the bot's day (daily PnL) starts
+
+
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):(\d{2})$|^UTC$")
+
+
+def read_utc_offset(field: Field) -> int:
+    """A bot's `utc_offset: "+09:00"` (a fixed offset: PromQL has no time-zone database) in seconds."""
+    text = field.string()
+    found = _OFFSET.match(text)
+    if found is None or (found[1] and (int(found[2]) > 14 or int(found[3]) > 59)):
+        raise field.error(f"{text!r} is not a UTC offset like \"+09:00\" or \"-05:30\" (a fixed offset: "
+                          "pick the one in force, PromQL has no time zones)")
+    if not found[1]:
+        return 0
+    return (1 if found[1] == "+" else -1) * (int(found[2]) * 3600 + int(found[3]) * 60)
 
 
 def read_profile(field: Field, builtin: bool) -> Profile:

@@ -10,7 +10,7 @@ from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import Dashboard, Grafana, read_dashboards, read_grafana, with_host_variable
 from stackgen.model.routing import Routing, read_routing
-from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles
+from stackgen.model.profiles import Bot, Profile, read_bot_heartbeat, read_profiles, read_utc_offset
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
                                   read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
@@ -110,7 +110,7 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
     taken = {"prometheus", "alertmanager"} | {job.name for job in scrape.jobs}
     jobs, bots = list(scrape.jobs), []
     for item in field.items(min_items=1):
-        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat"))
+        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat", "utc_offset"))
         entries = item.value
         if "profile" not in entries:
             raise item.error("missing required key 'profile' (a built-in profile or one of `profiles:`)")
@@ -121,7 +121,8 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
         heartbeat = read_bot_heartbeat(item.child("heartbeat", entries.get("heartbeat") or {}))
         if enabled:
             jobs.append(replace(job, profile=name))
-            bots.append(Bot(job.name, profiles[name], heartbeat))
+            offset = read_utc_offset(item.child("utc_offset", entries["utc_offset"])) if "utc_offset" in entries else 0
+            bots.append(Bot(job.name, profiles[name], heartbeat, offset))
     return Scrape(scrape.self_monitoring, tuple(jobs)), tuple(bots)
 
 

@@ -194,12 +194,24 @@ def mapping_rules(stack: Stack, profile: Profile) -> list[MappingRule]:
 
 
 def derived_rules(stack: Stack, profile: Profile) -> list[Rule]:
-    """The derived signals of the profile's bots, in order (a later rule reads an earlier one's result)."""
-    job = _job_matcher(_jobs(stack, profile))
-    def expand(entry) -> str:
-        return re.sub(r"\{(\w+)\}", lambda g: f"{registry()[entry.key if g[1] == 'self' else g[1]].name}{{{job}}}",
-                      entry.expr)
-    return [Rule(record=registry()[d.key].name, expr=expand(d)) for d in profile.derived]
+    """The derived signals of the profile's bots, in order (a later rule reads an earlier one's result);
+    an entry on the bot's day, once per utc_offset among them."""
+    bots = _jobs(stack, profile)
+    out = []
+    for entry in profile.derived:
+        groups = sorted({b.utc_offset for b in bots}) if "{utc_offset}" in entry.expr else [None]
+        for offset in groups:
+            job = _job_matcher([b for b in bots if offset is None or b.utc_offset == offset])
+            out.append(Rule(record=registry()[entry.key].name, expr=_expand(entry, job, offset)))
+    return out
+
+
+def _expand(entry, job: str, offset: int | None) -> str:
+    def value(ref: str) -> str:
+        if ref == "utc_offset":
+            return str(offset)
+        return f"{registry()[entry.key if ref == 'self' else ref].name}{{{job}}}"
+    return re.sub(r"\{(\w+)\}", lambda g: value(g[1]), entry.expr)
 
 
 def _host_scopes(stack: Stack, job: str) -> list[dict[str, str]]:
@@ -341,8 +353,12 @@ def _derived_test(profile: Profile, entry, bot: Bot) -> dict:
     """The entry's own case (signals.yaml), on this profile's bot; an input the profile feeds itself (not
     derived here) holds the value its derivation's case expects."""
     base = {"job": bot.name, "instance": _INSTANCE}
-    steps = max(len(values.split()) for _, values in entry.series)
     given = dict(entry.series)
+    if entry.midnight is not None:     # the values start `midnight` steps before the bot's first local 00:00
+        start = ((-bot.utc_offset) % 86400) // _STEP - entry.midnight
+        start += 86400 // _STEP if start < 0 else 0
+        given = {k: f"_x{start} {v}" if start else v for k, v in given.items()}
+    steps = max(sum(int(w.split("x")[1]) + 1 if w.startswith("_x") else 1 for w in v.split()) for v in given.values())
     here = {d.key for d in profile.derived}
     cases = {d.key: dict(d.expect) for d in registry().derived}
     for key in entry.inputs:

@@ -152,6 +152,8 @@ BAD = [
     ("profile named like a built-in", lambda d: d.update(profiles=[{"name": "d80-fx", "map": [
         {"signal": "pnl", "from": "a"}]}]),
      r"profiles\[0\]\.name: profile 'd80-fx' is already defined \(built in; give yours another name\)"),
+    ("a time zone name for utc_offset", lambda d: d["bots"][0].update(utc_offset="Asia/Seoul"),
+     r"bots\[0\]\.utc_offset: 'Asia/Seoul' is not a UTC offset like \"\+09:00\""),
     ("bot named like another", lambda d: d["bots"][1].update(name="fx"),
      r"bots\[1\]\.name: job name 'fx' is used twice"),
     ("fold into a bad name", lambda d: d.update(profiles=[{"name": "x", "fold": [

@@ -20,6 +20,7 @@ PROFILES = [
     {"name": "equity-only", "map": [{"signal": "equity", "from": "mm_equity_usd"}]},
     {"name": "wins-losses", "map": [{"signal": "wins", "from": "wl_wins_total"},
                                     {"signal": "losses", "from": "wl_losses_total"}]},
+    {"name": "pnl-only", "map": [{"signal": "pnl", "from": "pl_pnl_usd"}]},
 ]
 
 
@@ -27,8 +28,10 @@ def spec(tmp_path):
     data = copy.deepcopy(BASE)
     data["profiles"] = PROFILES
     data["bots"] = [{"name": "mm", "profile": "equity-only", "targets": ["mm:9000"]},
-                    {"name": "wl", "profile": "wins-losses", "targets": ["wl:9000"]}]
-    data["alerts"] = {"drawdown": {"warning": 0.05, "critical": 0.1, "for": "1m"},
+                    {"name": "wl", "profile": "wins-losses", "targets": ["wl:9000"]},
+                    {"name": "seoul", "profile": "pnl-only", "targets": ["pl:9000"], "utc_offset": "+09:00"},
+                    {"name": "nyc", "profile": "pnl-only", "targets": ["pl2:9000"], "utc_offset": "-05:00"}]
+    data["alerts"] = {"drawdown": {"warning": 0.05, "critical": 0.1, "for": "1m"}, "daily_loss": {"limit_usd": -500},
                       "win_rate": {"below": 0.4, "min_round_trips": 5, "window": "1h", "for": "1m"}}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -40,6 +43,7 @@ def test_derived_signals_feed_the_built_in_families(tmp_path):
     assert {i.name for i in report["mm"].alerts if i.fed} >= {"TradingDrawdownHigh"}
     assert {i.name for i in report["wl"].alerts if i.fed} >= {"TradingWinRateLow"}
     assert not {i.name for i in report["mm"].alerts if i.fed} & {"TradingWinRateLow"}
+    assert {i.name for i in report["seoul"].alerts if i.fed} >= {"TradingDailyLossLimit"}
 
 
 def test_generated_derived_rules_pass_their_promtool_tests(tmp_path):
@@ -48,6 +52,10 @@ def test_generated_derived_rules_pass_their_promtool_tests(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tests = yaml.safe_load((tmp_path / "out/rules/tests/profile-equity-only.test.yml").read_text())["tests"]
     assert {t["name"].split(":")[0] for t in tests} >= {"derived equity_peak", "derived drawdown"}
+    # The day starts at each bot's own midnight: one day-start rule per utc_offset.
+    pnl = yaml.safe_load((tmp_path / "out/rules/profile-pnl-only.rules.yml").read_text())["groups"][1]["rules"]
+    starts = [r["expr"] for r in pnl if r["record"] == "trading_pnl_day_start_usd"]
+    assert len(starts) == 2 and 'job="nyc"' in starts[0] and "+ -18000" in starts[0] and "+ 32400" in starts[1]
     failed = [f"{r.name}:\n{r.output}" for r in checks.run_all(tmp_path / "out") if not r.ok]
     assert not failed, "\n".join(failed)
 
