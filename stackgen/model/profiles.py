@@ -33,6 +33,7 @@ from functools import lru_cache
 from importlib import resources
 
 from stackgen import conventions as names
+from stackgen import units
 from stackgen.signals import Derived, registry
 from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
@@ -232,6 +233,9 @@ def _mapping(item: Field) -> Mapping:
                                  f"({', '.join(names.QUANTILE_SERIES)}), not {key!r}")
     if (scale is not None or age) and signal.type == "histogram":
         raise f[transforms[0]].error(f"{key!r} is a histogram; only gauges and counters take {transforms[0]}")
+    mixed = None if age else units.contradiction(source, signal, scale)
+    if mixed:
+        raise f["from"].error(mixed)
     return Mapping(key, source, labels, scale, age, summary)
 
 

@@ -152,6 +152,17 @@ BAD = [
     ("profile named like a built-in", lambda d: d.update(profiles=[{"name": "d80-fx", "map": [
         {"signal": "pnl", "from": "a"}]}]),
      r"profiles\[0\]\.name: profile 'd80-fx' is already defined \(built in; give yours another name\)"),
+    ("a USD gauge into a ratio signal", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "drawdown", "from": "mm_equity_usd"}]}]),
+     r"profiles\[0\]\.map\[0\]\.from: mm_equity_usd is in USD \(by its name\) but signal drawdown "
+     r"\(trading_drawdown_ratio\) is in a ratio 0\.\.1: they do not convert \(signals in USD: pnl, daily_pnl, equity"),
+    ("percent into a ratio without its scale", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "win_rate", "from": "mm_win_rate_percent"}]}]),
+     r"map\[0\]\.from: mm_win_rate_percent is in percent \(by its name\) and signal win_rate "
+     r"\(trading_win_rate_ratio\) in a ratio 0\.\.1: scale: 0\.01 converts it, got scale 1"),
+    ("milliseconds into a seconds histogram", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "order_latency", "from": "mm_order_rtt_ms"}]}]),
+     r"mm_order_rtt_ms is a histogram in milliseconds \(by its name\) and signal order_latency .*cannot be rescaled"),
     ("a time zone name for utc_offset", lambda d: d["bots"][0].update(utc_offset="Asia/Seoul"),
      r"bots\[0\]\.utc_offset: 'Asia/Seoul' is not a UTC offset like \"\+09:00\""),
     ("bot named like another", lambda d: d["bots"][1].update(name="fx"),
