@@ -56,7 +56,7 @@ def _suffixes(m: Mapping) -> tuple[str, ...]:
     return ("",)
 
 
-def _route_label(m: Mapping, label: str, path_label: str) -> str:
+def route_label(m: Mapping, label: str, path_label: str) -> str:
     """A rename onto `path` means the signal's route label: the spec's api.path_label."""
     return path_label if label == "path" and "{path}" in {x.name for x in registry()[m.signal].labels} else label
 
@@ -124,13 +124,13 @@ def native_expr(profile: Profile, metric: str, job: str) -> str:
 def _relabelled(m: Mapping, expr: str, path_label: str) -> str:
     """Label renames as label_replace: the signal's label set, the old label dropped."""
     for old, new in m.labels:
-        new = _route_label(m, new, path_label)
+        new = route_label(m, new, path_label)
         if new != old:
             expr = f'label_replace(label_replace({expr}, "{new}", "$1", "{old}", "(.+)"), "{old}", "", "{old}", ".*")'
     return expr
 
 
-def _in_place(profile: Profile, m: Mapping) -> bool:
+def in_place(profile: Profile, m: Mapping) -> bool:
     """The bot's metric already has its signal's name: it is read as scraped (a recorded copy would count twice)."""
     return m.source == m.target and _fold_of(profile, m.source) is None
 
@@ -142,12 +142,12 @@ def relabel_configs(profile: Profile, path_label: str = "path") -> list[dict]:
     and labels; a copy (not a rename) keeps the bot's label beside the signal's."""
     out: list[dict] = []
     for m in profile.maps:
-        if not _in_place(profile, m) or m.transform not in ("rename", "summary"):
+        if not in_place(profile, m) or m.transform not in ("rename", "summary"):
             continue
         suffixes = [s for s in _suffixes(m) if s]
         name = re.escape(m.source) + (f"({'|'.join(suffixes)})" if suffixes else "")
         for old, new in m.labels:
-            new = _route_label(m, new, path_label)
+            new = route_label(m, new, path_label)
             if new != old:
                 out.append({"source_labels": ["__name__", old], "regex": f"{name};(.+)", "target_label": new,
                             "replacement": "${2}" if suffixes else "${1}"})
@@ -186,7 +186,7 @@ def mapping_rules(stack: Stack, profile: Profile) -> list[MappingRule]:
             out.append(MappingRule(m, Rule(record=m.target, expr=f"{native} * {m.scale!r}"), m.source))
         elif m.transform == "age":
             out.append(MappingRule(m, Rule(record=m.target, expr=f"time() - {native}"), m.source))
-        elif not _in_place(profile, m):
+        elif not in_place(profile, m):
             for suffix in _suffixes(m):
                 expr = _relabelled(m, native_expr(profile, m.source + suffix, job), path_label)
                 out.append(MappingRule(m, Rule(record=m.target + suffix, expr=expr), m.source + suffix))
@@ -328,7 +328,7 @@ def _mapping_test(profile: Profile, mr: MappingRule, bot: Bot, path_label: str) 
         native["le"] = "0.5"
     out = dict(native)
     for old, new in m.labels:
-        out[_route_label(m, new, path_label)] = out.pop(old)
+        out[route_label(m, new, path_label)] = out.pop(old)
     found = _fold_of(profile, name)
     if found is not None:
         fold, pattern = found

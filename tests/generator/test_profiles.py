@@ -123,6 +123,37 @@ def test_coverage_names_what_a_bot_cannot_feed(tmp_path):
     assert [i.fed for i in report["fx"].panels] == [True, False]
 
 
+def test_coverage_reports_a_label_rename_written_backwards(tmp_path):
+    """`labels: {source: exchange}` moves the signal's own `source` away: the alerts grouping by it are not fed."""
+    def edit(d):
+        d["profiles"] = [{"name": "fx-mine", "map": [
+            {"signal": "fx_last_message", "from": "my_last_message_timestamp_seconds",
+             "labels": {"source": "exchange"}}]}]
+        d["bots"].append({"name": "mine", "profile": "fx-mine", "targets": ["mine:9000"]})
+    report = {b.bot.name: b for b in coverage.report(load(tmp_path, edit))}
+    stale = {i.name: i for i in report["mine"].alerts}["FxSourceStale"]
+    assert not stale.fed
+    assert stale.missing == ("label 'source' of fx_source_last_message_timestamp_seconds (profile fx-mine renames it "
+                             "to 'exchange': labels {source: exchange} written backwards?)",)
+    # The right way round it is fed.
+    def right(d):
+        edit(d)
+        d["profiles"][0]["map"][0]["labels"] = {"exchange": "source"}
+    assert {i.name: i for i in {b.bot.name: b for b in coverage.report(load(tmp_path, right))}["mine"].alerts}[
+        "FxSourceStale"].fed
+
+
+def test_coverage_counts_the_specs_declared_metrics_as_present(tmp_path):
+    def edit(d):
+        d["metrics"] = {"redis": [{"name": "redis_pool_utilization_ratio", "type": "gauge", "unit": "ratio",
+                                   "help": "Pool in use."}]}
+        d["dashboards"][0]["rows"][0]["panels"].append(
+            {"title": "Redis", "type": "stat", "description": "d",
+             "queries": [{"expr": "max(redis_pool_utilization_ratio)"}]})
+    report = {b.bot.name: b for b in coverage.report(load(tmp_path, edit))}
+    assert {i.name: i.fed for i in report["fx"].panels}["FX / Redis"]
+
+
 def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
     """generate.main in-process, as the CLI runs it (the real tools' judgement is tests/real_tools')."""
     path = tmp_path / "spec.yaml"
