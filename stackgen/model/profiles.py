@@ -62,6 +62,7 @@ class Mapping:
     scale: float | None = None
     age: bool = False
     summary: bool = False
+    exclude: tuple[tuple[str, str], ...] = ()   # (bot label, regex): series left out of the signal
 
     @property
     def transform(self) -> str:
@@ -207,7 +208,7 @@ def read_profile(field: Field, builtin: bool) -> Profile:
 
 
 def _mapping(item: Field) -> Mapping:
-    f = item.mapping(required=("signal", "from"), optional=("labels",) + _TRANSFORMS)
+    f = item.mapping(required=("signal", "from"), optional=("labels", "exclude") + _TRANSFORMS)
     key = f["signal"].name("signal key")
     signal = registry().get(key)
     if signal is None:
@@ -236,7 +237,19 @@ def _mapping(item: Field) -> Mapping:
     mixed = None if age else units.contradiction(source, signal, scale)
     if mixed:
         raise f["from"].error(mixed)
-    return Mapping(key, source, labels, scale, age, summary)
+    exclude: tuple[tuple[str, str], ...] = ()
+    if "exclude" in f:
+        ef = f["exclude"]
+        for label, value in ef.mapping(optional=tuple(ef.value or {})).items():
+            try:
+                re.compile(value.string())
+            except re.error as exc:
+                raise value.error(f"not a regular expression: {exc}") from None
+            exclude += ((ef.child(label, label).name("label name"), value.string()),)
+        if source == signal.name:
+            raise ef.error(f"{source} already has the signal's name: its series are read as scraped (a recorded "
+                           "copy would count them twice), so none can be left out")
+    return Mapping(key, source, labels, scale, age, summary, exclude)
 
 
 @lru_cache(maxsize=1)

@@ -178,17 +178,19 @@ def mapping_rules(stack: Stack, profile: Profile) -> list[MappingRule]:
     path_label = stack.api.path_label
     out = []
     for m in profile.maps:
+        # Series the profile leaves out of the signal (an HTTP library's own /metrics and health probes).
+        sel = job + "".join(f', {label}!~{json.dumps(regex)}' for label, regex in m.exclude)
         if m.transform == "summary":
             out.append(MappingRule(m, Rule(record=n.QUANTILE_SERIES[m.signal],
-                                           expr=f'{m.source}{{{job}, quantile=~".+"}}'), m.source))
-        native = native_expr(profile, m.source, job)
+                                           expr=f'{m.source}{{{sel}, quantile=~".+"}}'), m.source))
+        native = native_expr(profile, m.source, sel)
         if m.transform == "scale":
             out.append(MappingRule(m, Rule(record=m.target, expr=f"{native} * {m.scale!r}"), m.source))
         elif m.transform == "age":
             out.append(MappingRule(m, Rule(record=m.target, expr=f"time() - {native}"), m.source))
         elif not in_place(profile, m):
             for suffix in _suffixes(m):
-                expr = _relabelled(m, native_expr(profile, m.source + suffix, job), path_label)
+                expr = _relabelled(m, native_expr(profile, m.source + suffix, sel), path_label)
                 out.append(MappingRule(m, Rule(record=m.target + suffix, expr=expr), m.source + suffix))
     return out
 
@@ -336,15 +338,19 @@ def _mapping_test(profile: Profile, mr: MappingRule, bot: Bot, path_label: str) 
         out[fold.label] = re.sub(pattern, re.sub(r"\$\{?(\d+)\}?", r"\\\1", fold.value), name)
     value = 12.0
     expected = {"scale": value * (m.scale or 1), "age": 60.0 - value}.get(m.transform, value)   # at 1m time() is 60
+    # A series the profile leaves out (its label matches `exclude`) is served too, and recorded not.
+    left_out = [{"series": _selector(name, {**native, label: _example_name(regex)}), "values": "99x8"}
+                for label, regex in m.exclude]
     return {
-        "name": f"{m.signal}: {m.transform} of {mr.native} (the bot's own series) gives {rule.record}",
+        "name": f"{m.signal}: {m.transform} of {mr.native} (the bot's own series) gives {rule.record}"
+                + (f", leaving out {', '.join(f'{k}=~{v!r}' for k, v in m.exclude)}" if m.exclude else ""),
         "interval": f"{_STEP}s",
-        "input_series": [{"series": _selector(name, native), "values": f"{value!r}x8"}],
+        "input_series": [{"series": _selector(name, native), "values": f"{value!r}x8"}] + left_out,
         "promql_expr_test": [
             {"eval_time": "1m", "expr": rule.record,
              "exp_samples": [{"labels": _selector(rule.record, out), "value": expected}]},
             # The bot's own series is still there, under its own name and labels.
-            {"eval_time": "1m", "expr": _selector(name, native),
+            {"eval_time": "1m", "expr": _selector(name, {**native, **{label: "" for label, _ in m.exclude}}),
              "exp_samples": [{"labels": _selector(name, native), "value": value}]}],
     }
 

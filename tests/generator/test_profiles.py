@@ -194,6 +194,9 @@ BAD = [
     ("milliseconds into a seconds histogram", lambda d: d.update(profiles=[{"name": "x", "map": [
         {"signal": "order_latency", "from": "mm_order_rtt_ms"}]}]),
      r"mm_order_rtt_ms is a histogram in milliseconds \(by its name\) and signal order_latency .*cannot be rescaled"),
+    ("exclude on a metric read as scraped", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "http_requests", "from": "http_requests_total", "exclude": {"handler": "/metrics"}}]}]),
+     r"map\[0\]\.exclude: http_requests_total already has the signal's name: its series are read as scraped"),
     ("a time zone name for utc_offset", lambda d: d["bots"][0].update(utc_offset="Asia/Seoul"),
      r"bots\[0\]\.utc_offset: 'Asia/Seoul' is not a UTC offset like \"\+09:00\""),
     ("bot named like another", lambda d: d["bots"][1].update(name="fx"),
@@ -213,6 +216,18 @@ def test_bad_bots_and_profiles_fail_with_file_line_and_field(tmp_path, edit, pat
     with pytest.raises(SpecError) as exc:
         load(tmp_path, edit)
     assert re.search(pattern, str(exc.value)), str(exc.value)
+
+
+def test_an_http_library_profile_leaves_scrapes_and_health_probes_out_of_traffic(tmp_path):
+    stack = load(tmp_path, lambda d: d["bots"].append({"name": "st", "profile": "starlette-exporter",
+                                                       "targets": ["st:8000"]}))
+    files = render_all(stack)
+    rules = yaml.safe_load(files["rules/profile-starlette-exporter.rules.yml"])["groups"][0]["rules"]
+    assert all('path!~"/metrics|/health.*|/ready.*|/live.*"' in r["expr"] for r in rules), rules
+    tests = yaml.safe_load(files["rules/tests/profile-starlette-exporter.test.yml"])["tests"]
+    requests = next(t for t in tests if t["name"].startswith("http_requests"))
+    assert any('path="/metrics"' in s["series"] for s in requests["input_series"])     # served, not recorded
+    assert len(requests["promql_expr_test"][0]["exp_samples"]) == 1
 
 
 def test_a_route_label_rename_follows_api_path_label(tmp_path):

@@ -95,3 +95,20 @@ def test_equity_alone_fires_the_drawdown_alert_and_win_loss_counters_the_win_rat
     counters[0]["values"], counters[1]["values"] = "0 4 8 _ 0 4 8 8x20", "0 1 2 _ 0 1 2 2x20"
     verdict = _firing(tmp_path, "win-rate-high", counters, "5m", "TradingWinRateLow", "wl")
     assert "SUCCESS" in verdict, verdict
+
+
+def test_every_builtin_profiles_generated_promtool_tests_pass(tmp_path):
+    """Each mapping's recording rule (native in, signal out, native kept, excluded series left out),
+    each derived signal and each dead man's switch, for every built-in profile, by the real promtool."""
+    need_tools("promtool", "amtool")
+    from stackgen.model.profiles import builtin_profiles
+    data = copy.deepcopy(BASE)
+    data["bots"] = [{"name": f"bot-{name}", "profile": name, "targets": [f"{name}:9000"]}
+                    for name in builtin_profiles()]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = run_generate("--spec", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(list((tmp_path / "out/rules/tests").glob("profile-*.test.yml"))) == len(builtin_profiles())
+    failed = [f"{r.name}:\n{r.output}" for r in checks.run_all(tmp_path / "out") if not r.ok]
+    assert not failed, "\n".join(failed)
