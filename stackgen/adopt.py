@@ -112,8 +112,8 @@ class Finding:
 
 def _native_names(profile: Profile, metric: str, served: dict[str, Family]) -> list[str]:
     """The served names that appear as `metric` after the profile's folds."""
-    from stackgen.render.profile_rules import _fold_of
-    found = _fold_of(profile, metric)
+    from stackgen.render.profile_rules import fold_of
+    found = fold_of(profile, metric)
     if found is None:
         return [metric] if metric in served else []
     return sorted(n for n in served if re.fullmatch(found[1], n))

@@ -61,7 +61,7 @@ def route_label(m: Mapping, label: str, path_label: str) -> str:
     return path_label if label == "path" and "{path}" in {x.name for x in registry()[m.signal].labels} else label
 
 
-def _fold_of(profile: Profile, metric: str) -> tuple[Fold, str] | None:
+def fold_of(profile: Profile, metric: str) -> tuple[Fold, str] | None:
     """The fold that produces `metric`, and its pattern narrowed to the native names folding into it."""
     for fold in profile.folds:
         narrowed = _narrow(fold, metric)
@@ -73,7 +73,14 @@ def _fold_of(profile: Profile, metric: str) -> tuple[Fold, str] | None:
 def _narrow(fold: Fold, metric: str) -> str | None:
     # The name template as a regex over folded names ('x_$2' -> 'x_(?P<g2>.+)'): which group values give `metric`.
     parts = re.split(r"\$\{?(\d+)\}?", fold.name)
-    template = "".join(re.escape(p) if i % 2 == 0 else f"(?P<g{p}>.+?)" for i, p in enumerate(parts))
+    seen: set[str] = set()
+    template = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            template += re.escape(part)
+        else:            # a group used twice must match the same text twice
+            template += f"(?P=g{part})" if part in seen else f"(?P<g{part}>.+?)"
+            seen.add(part)
     found = re.fullmatch(template, metric)
     if found is None:
         return None
@@ -113,7 +120,7 @@ def _replace_group(pattern: str, number: int, body: str) -> tuple[str, str | Non
 def native_expr(profile: Profile, metric: str, job: str) -> str:
     """The bot's own series that appear as `metric` after its folds: a selector, or a label_replace over
     the per-exchange names (the native series are left as they are)."""
-    found = _fold_of(profile, metric)
+    found = fold_of(profile, metric)
     if found is None:
         return f"{metric}{{{job}}}"
     fold, pattern = found
@@ -132,7 +139,7 @@ def _relabelled(m: Mapping, expr: str, path_label: str) -> str:
 
 def in_place(profile: Profile, m: Mapping) -> bool:
     """The bot's metric already has its signal's name: it is read as scraped (a recorded copy would count twice)."""
-    return m.source == m.target and _fold_of(profile, m.source) is None
+    return m.source == m.target and fold_of(profile, m.source) is None
 
 
 def relabel_configs(profile: Profile, path_label: str = "path") -> list[dict]:
@@ -331,7 +338,7 @@ def _mapping_test(profile: Profile, mr: MappingRule, bot: Bot, path_label: str) 
     out = dict(native)
     for old, new in m.labels:
         out[route_label(m, new, path_label)] = out.pop(old)
-    found = _fold_of(profile, name)
+    found = fold_of(profile, name)
     if found is not None:
         fold, pattern = found
         name = _example_name(pattern)

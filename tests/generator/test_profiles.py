@@ -258,3 +258,15 @@ def test_the_readme_profile_example_loads_and_renders(tmp_path):
     rules = yaml.safe_load(files["rules/profile-my-bot.rules.yml"])["groups"][0]["rules"]
     quote = next(r["expr"] for r in rules if r["record"] == "fx_source_rate")
     assert quote.startswith('label_replace({__name__=~"mybot_([a-z0-9]+)_quote", job="my-bot-1"}, "source", "$1"')
+
+
+def test_a_fold_is_narrowed_to_the_native_names_of_each_folded_name():
+    from stackgen.model.profiles import Fold, Profile
+    from stackgen.render.profile_rules import fold_of
+    fold = Fold("x_([a-z0-9]+)_(rate|age)", "x_$2", "source", "$1")
+    profile = Profile(name="p", title="p", source="", maps=(), folds=(fold,))
+    assert fold_of(profile, "x_rate") == (fold, "x_([a-z0-9]+)_(rate)")
+    assert fold_of(profile, "x_count") is None          # the pattern never gives it: a plain name
+    twice = Fold("([a-z]+)_v_([a-z]+)", "$1_$2_$1", "venue", "$2")
+    assert fold_of(Profile("q", "q", "", (), (twice,)), "a_b_a")[1] == "(a)_v_(b)"
+    assert fold_of(Profile("q", "q", "", (), (twice,)), "a_b_c") is None
