@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tools generate dashboards check test lint bench backtest preview clean up down status reload logs
+.PHONY: help setup tools generate dashboards init probe check test lint bench backtest preview clean up down status reload logs
 
 help: ## List every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,14 @@ generate: $(STAMP) ## Render every generated file from spec.yaml (rules, tests, 
 	$(PY) generate.py
 
 dashboards: generate ## Regenerate the dashboards (and everything else generated from the spec)
+
+init: $(STAMP) ## Propose a spec and profile from a bot's /metrics: make init FROM=URL|FILE [OUT=my-bot.yaml]
+	@test -n "$(FROM)" || { echo "usage: make init FROM=http://host:port/metrics|FILE [OUT=my-bot.yaml]" >&2; exit 2; }
+	$(PY) generate.py init --from "$(FROM)" --out "$(or $(OUT),my-bot.yaml)"
+
+probe: $(STAMP) ## Check a spec's profiles against a bot's /metrics: make probe FROM=URL|FILE [SPEC=spec.yaml]
+	@test -n "$(FROM)" || { echo "usage: make probe FROM=http://host:port/metrics|FILE [SPEC=spec.yaml]" >&2; exit 2; }
+	$(PY) generate.py --spec "$(or $(SPEC),spec.yaml)" --probe "$(FROM)"
 
 check: $(STAMP) tools ## Drift check, then promtool check config/rules, promtool test rules, amtool and routing tests
 	$(PY) generate.py --check

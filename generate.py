@@ -85,8 +85,42 @@ def _print_effective(spec: Path, display: str) -> int:
     return 0
 
 
+def init_main(argv: list[str]) -> int:
+    """`generate.py init --from URL|FILE [--out SPEC]`: propose a profile and a spec from a bot's /metrics."""
+    parser = argparse.ArgumentParser(prog="generate.py init", description=init_main.__doc__)
+    parser.add_argument("--from", dest="source", required=True, help="the bot's /metrics URL, or a saved exposition")
+    parser.add_argument("--out", type=Path, default=Path("my-bot.yaml"),
+                        help="the spec to write (default: my-bot.yaml)")
+    parser.add_argument("--bot", help="the bot's name (its scrape job; default: from the URL's host or the file)")
+    parser.add_argument("--target", help="host:port Prometheus scrapes (default: the URL's)")
+    args = parser.parse_args(argv)
+    from stackgen import adopt
+    try:
+        lines, _ = adopt.init(args.source, args.out, args.bot, args.target)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+def probe_main(args) -> int:
+    """`--probe URL|FILE`: each mapping of the spec's profiles against what the bot really serves."""
+    from stackgen import adopt
+    from stackgen.load import load_stack
+    try:
+        lines, ok = adopt.probe(load_stack(args.spec), adopt.read_exposition(args.probe), args.bot)
+    except SpecError as exc:
+        _report(exc)
+        return 2
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["init"]:
+        return init_main(argv[1:])
     if argv[:1] == ["backtest"]:
         from stackctl.backtest.cli import main as backtest
         return backtest(argv[1:], ROOT / names.SPEC_FILE)
@@ -94,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         from stackctl.preview.cli import main as preview
         return preview(argv[1:], ROOT / names.SPEC_FILE, ROOT)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="also: `generate.py backtest --help` (replay the rules over recorded "
-                                            "history), `generate.py preview --help` (what each receiver gets)")
+                                     epilog="also: `generate.py init --from URL|FILE [--out SPEC]` (a spec and "
+                                            "profile from a bot's /metrics), `generate.py backtest --help` (replay "
+                                            "the rules over recorded history), `generate.py preview --help` (what "
+                                            "each receiver gets)")
     parser.add_argument("--spec", type=Path, default=ROOT / names.SPEC_FILE, help="the spec (default: spec.yaml)")
     parser.add_argument("--out", type=Path, default=ROOT, help="output root (default: this repository)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
@@ -103,7 +139,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="write nothing; print the spec with every default filled in and marked")
     parser.add_argument("--no-tool-check", action="store_true",
                         help=f"skip judging the rendered files with promtool/amtool (also: {SKIP_TOOLS_ENV}=1)")
+    parser.add_argument("--probe", metavar="URL|FILE",
+                        help="check each bot's profile against a live /metrics (or a saved one): found, missing, "
+                             "out of range; exit 1 unless everything is found")
+    parser.add_argument("--bot", help="with --probe: the bot whose exposition it is (default: every bot)")
     args = parser.parse_args(argv)
+    if args.probe:
+        return probe_main(args)
     display = args.spec.name if args.spec.resolve().parent == ROOT else str(args.spec)
     from stackgen import spec_schema
     from stackgen.pipeline import render_spec

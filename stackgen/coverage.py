@@ -7,13 +7,16 @@ series it lacks. Nothing here knows how the alert families or dashboards are bui
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from stackgen import promql
+from stackgen.alerts import links
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.profiles import Bot
 from stackgen.model.stack import Stack
 from stackgen.render import profile_rules
+from stackgen.signals import registry
 
 # Series every scraped target has, whatever it exposes.
 ALWAYS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS"})
@@ -54,6 +57,24 @@ class BotCoverage:
         return out
 
 
+def labels_used(expr: str) -> set[str]:
+    """Labels an expression matches on or groups by."""
+    selectors: list = []
+    grouping: list = []
+    promql._walk(promql.parse(expr), selectors, grouping, set(), [])
+    return set(grouping) | {label for _, labels in selectors for label in labels}
+
+
+def _label_gaps(resolver: "_Resolver", exprs: list[str], text: str, lost: dict[str, dict[str, str]]) -> set[str]:
+    """The lost labels an alert or panel needs: a series it reads (through recording rules) lacks a
+    label that one of its expressions matches or groups on, or its annotations print ($labels.x)."""
+    if not lost:
+        return set()
+    series, visited = resolver.chain(exprs)
+    used = set().union(*(labels_used(e) for e in visited)) | set(re.findall(r"\$labels\.(\w+)", text))
+    return {why for name, labels in lost.items() if name in series for label, why in labels.items() if label in used}
+
+
 def metrics_read(expr: str) -> set[str]:
     """Names of the series an expression selects."""
     selectors: list = []
@@ -66,15 +87,50 @@ def _recorded(stack: Stack, bot: Bot) -> dict[str, list[str]]:
     for rule_file in rule_files(stack):
         for rule in rule_file.records:
             out.setdefault(rule.record, []).append(rule.expr)
-    bots = [b for b in stack.bots if b.profile.name == bot.profile.name]
-    for _, rule in profile_rules.mapping_rules(bot.profile, bots):
+    for rule in [mr.rule for mr in profile_rules.mapping_rules(stack, bot.profile)] + \
+            profile_rules.derived_rules(stack, bot.profile):
         out.setdefault(rule.record, []).append(rule.expr)
     return out
+
+
+def lost_labels(stack: Stack, bot: Bot) -> dict[str, dict[str, str]]:
+    """Signal series -> {label: why} for the signal labels a profile's label renames take away (a
+    rename written backwards: `labels: {source: exchange}` moves the signal's `source` to `exchange`)."""
+    out: dict[str, dict[str, str]] = {}
+    for m in bot.profile.maps:
+        if profile_rules.in_place(bot.profile, m):
+            continue            # a label copy at scrape time: the bot's label stays
+        signal = registry()[m.signal]
+        have = set(signal.label_names(stack.api.path_label))
+        for old, new in m.labels:
+            new = profile_rules.route_label(m, new, stack.api.path_label)
+            if old in have and new != old and new not in have:
+                for name in signal.series_names:
+                    out.setdefault(name, {})[old] = (f"label {old!r} of {name} (profile {bot.profile.name} renames "
+                                                     f"it to {new!r}: labels {{{old}: {new}}} written backwards?)")
+    return out
+
+
+def declared_series(stack: Stack) -> frozenset[str]:
+    """Series of the spec's own `metrics:` that are no signal: the spec says some target exposes them."""
+    return frozenset(name for m in stack.catalog.metrics if not m.signal for name in m.series_names)
 
 
 class _Resolver:
     def __init__(self, provided: frozenset[str], recorded: dict[str, list[str]]):
         self.provided, self.recorded, self._memo = provided, recorded, {}
+
+    def chain(self, exprs: list[str]) -> tuple[set[str], list[str]]:
+        """Every series the expressions read, through the recording rules, and every expression on the way."""
+        seen: set[str] = set()
+        todo, visited = list(exprs), []
+        while todo:
+            expr = todo.pop()
+            visited.append(expr)
+            for name in metrics_read(expr) - seen:
+                seen.add(name)
+                todo.extend(self.recorded.get(name, ()))
+        return seen, visited
 
     def missing(self, name: str, seen: frozenset[str] = frozenset()) -> set[str]:
         """Scraped series this series needs and the bot lacks (empty: the bot feeds it)."""
@@ -97,16 +153,20 @@ class _Resolver:
 
 
 def bot_coverage(stack: Stack, bot: Bot) -> BotCoverage:
-    resolver = _Resolver(bot.profile.provided_series(), _recorded(stack, bot))
+    lost = lost_labels(stack, bot)
+    resolver = _Resolver(bot.profile.provided_series() | declared_series(stack), _recorded(stack, bot))
     alerts: dict[str, set[str]] = {}
-    for rule_file in rule_files(stack):
-        for rule in rule_file.alerts:
-            alerts.setdefault(rule.alert, set()).update(resolver.expr_missing(rule.expr))
-    alerts[profile_rules.ALERT_BOT_STOPPED] = set(resolver.expr_missing(profile_rules.deadman_rule(stack, bot).expr))
+    rules = [rule for rule_file in rule_files(stack) for rule in rule_file.alerts]
+    for rule in rules + [profile_rules.deadman_rule(stack, bot)]:
+        # What it prints ($labels.x); the dashboard link's variables are optional ({{ with }}).
+        text = " ".join(value for key, value in rule.annotations if key != links.ANNOTATION)
+        alerts.setdefault(rule.alert, set()).update(resolver.expr_missing(rule.expr),
+                                                    _label_gaps(resolver, [rule.expr], text, lost))
     panels = []
     for dashboard in stack.dashboards:
         for panel in dashboard.panels:
-            lack = set().union(*(resolver.expr_missing(q.expr) for q in panel.queries))
+            exprs = [q.expr for q in panel.queries]
+            lack = set().union(*(resolver.expr_missing(e) for e in exprs), _label_gaps(resolver, exprs, "", lost))
             panels.append(Item("panel", f"{dashboard.title} / {panel.title}", tuple(sorted(lack))))
     return BotCoverage(bot, tuple(Item("alert", name, tuple(sorted(lack))) for name, lack in alerts.items()),
                        tuple(panels))

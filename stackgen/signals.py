@@ -6,6 +6,7 @@ exporter/signals.json) the exporter all take names from here.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -47,9 +48,22 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A signal recorded from other signals (signals.yaml `derived:`), with its promtool case."""
+    key: str
+    inputs: tuple[str, ...]
+    expr: str                               # {key}: an input's series, {self}: the recorded signal
+    about: str
+    midnight: int | None                    # the values start this many steps before the bot's 00:00
+    series: tuple[tuple[str, str], ...]     # input key -> promtool values
+    expect: tuple[tuple[str, float], ...]   # signal key -> value at the last step
+
+
+@dataclass(frozen=True)
 class Registry:
     signals: tuple[Signal, ...]
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
+    derived: tuple[Derived, ...] = ()
 
     def __getitem__(self, key: str) -> Signal:
         return self._by_key[key]
@@ -94,7 +108,22 @@ def parse_registry(document: dict) -> Registry:
         keys.add(signal.key)
         names.add(signal.name)
         signals.append(signal)
-    return Registry(tuple(signals), tuple(sorted(label_sets.items())))
+    derived = tuple(_derived(raw, keys) for raw in document.get("derived", ()))
+    return Registry(tuple(signals), tuple(sorted(label_sets.items())), derived)
+
+
+def _derived(raw: dict, keys: set[str]) -> Derived:
+    test = raw["test"]
+    entry = Derived(key=raw["key"], inputs=tuple(raw["from"]), expr=raw["expr"], about=test["about"],
+                    midnight=test.get("midnight"), series=tuple(test["series"].items()),
+                    expect=tuple((k, float(v)) for k, v in test["expect"].items()))
+    refs = set(re.findall(r"\{(\w+)\}", entry.expr)) - {"self", "utc_offset"}
+    unknown = ({entry.key} | set(entry.inputs) | refs | {k for k, _ in entry.series + entry.expect}) - keys
+    if unknown or not refs <= set(entry.inputs):
+        raise ValueError(f"{SIGNALS_FILE}: derived {entry.key}: unknown signal(s) {', '.join(sorted(unknown))}"
+                         if unknown else f"{SIGNALS_FILE}: derived {entry.key}: expr reads "
+                         f"{', '.join(sorted(refs - set(entry.inputs)))}, not in its `from`")
+    return entry
 
 
 @lru_cache(maxsize=1)

@@ -50,7 +50,7 @@ def _heartbeat_query(job: str, profile: Profile) -> dict:
     if hb is None or hb.kind == "counter":      # no timestamp to read: the last successful scrape
         expr = f"time() - max by (job) (timestamp(up{selector} == 1))"
     else:
-        metric = profile.stored_name(hb.metric) + selector
+        metric = hb.metric + selector        # the bot's own name: profiles keep it (recording rules add the signals)
         expr = f"time() - max by (job) ({metric})" if hb.kind == "timestamp" else f"max by (job) ({metric})"
     return {"expr": expr, "legend": "{{job}}"}
 

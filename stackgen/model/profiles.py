@@ -24,8 +24,12 @@ A profile is data (stackgen/data/profiles/<name>.yaml, or an entry of the spec's
 A spec whose bots use a profile gets the profile's dashboards and alerts by default
 (stackgen/spec/defaults.py); the spec's own `dashboards:` and `alerts:` add or replace.
 
-Renames, label renames and folds become the scrape job's `metric_relabel_configs`; value
-transforms become recording rules that read the bot's native series (which stay intact).
+Every mapping becomes a recording rule that reads the bot's native series (stackgen/render/
+profile_rules.py): renames, label renames, folds and value transforms alike, so the bot's own series
+stay in Prometheus under their own names and labels, and its existing dashboards, runbooks and rules
+keep working beside ours. (Relabeling cannot copy a series, only rename it.) The one scrape-time
+rewrite left is a label *copy* onto a metric that already has its signal's name (a recorded copy
+under the same name would count it twice).
 """
 from __future__ import annotations
 
@@ -35,7 +39,8 @@ from functools import lru_cache
 from importlib import resources
 
 from stackgen import conventions as names
-from stackgen.signals import registry
+from stackgen import units
+from stackgen.signals import Derived, registry
 from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
 
@@ -63,6 +68,7 @@ class Mapping:
     scale: float | None = None
     age: bool = False
     summary: bool = False
+    exclude: tuple[tuple[str, str], ...] = ()   # (bot label, regex): series left out of the signal
 
     @property
     def transform(self) -> str:
@@ -104,24 +110,20 @@ class Profile:
     def signals(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.signal for m in self.maps))
 
-    def stored_name(self, metric: str) -> str:
-        """The name a bot metric has in Prometheus after this profile's scrape-time renames."""
-        for m in self.maps:
-            if m.transform == "rename" and m.source == metric:
-                return m.target
-            if m.transform == "rename" and registry()[m.signal].type == "histogram":
-                for suffix in ("_bucket", "_sum", "_count"):
-                    if metric == m.source + suffix:
-                        return m.target + suffix
-            if m.transform == "summary":
-                for suffix in ("_sum", "_count"):
-                    if metric == m.source + suffix:
-                        return m.target + suffix
-        return metric
+    @property
+    def derived(self) -> tuple[Derived, ...]:
+        """The derived signals (signals.yaml `derived:`) recorded for this profile's bots: every input fed
+        (mapped, or derived before), the signal itself not mapped."""
+        have, out = set(self.signals), []
+        for entry in registry().derived:
+            if entry.key not in have and set(entry.inputs) <= have:
+                out.append(entry)
+                have.add(entry.key)
+        return tuple(out)
 
     def provided_series(self) -> frozenset[str]:
         """Signal-named series a bot of this profile has in Prometheus (scraped or recorded)."""
-        out: set[str] = set()
+        out: set[str] = {name for entry in self.derived for name in registry()[entry.key].series_names}
         for m in self.maps:
             signal = registry()[m.signal]
             if m.transform == "summary":
@@ -129,7 +131,7 @@ class Profile:
             else:
                 out |= set(signal.series_names)
         if self.heartbeat is not None:
-            out.add(self.stored_name(self.heartbeat.metric))
+            out.add(self.heartbeat.metric)
         return frozenset(out)
 
 
@@ -145,6 +147,22 @@ class Bot:
     name: str               # also its scrape job name
     profile: Profile
     heartbeat: BotHeartbeat
+    utc_offset: int = 0     # seconds east of UTC: where the bot's day (daily PnL) starts
+
+
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):(\d{2})$|^UTC$")
+
+
+def read_utc_offset(field: Field) -> int:
+    """A bot's `utc_offset: "+09:00"` (a fixed offset: PromQL has no time-zone database) in seconds."""
+    text = field.string()
+    found = _OFFSET.match(text)
+    if found is None or (found[1] and (int(found[2]) > 14 or int(found[3]) > 59)):
+        raise field.error(f"{text!r} is not a UTC offset like \"+09:00\" or \"-05:30\" (a fixed offset: "
+                          "pick the one in force, PromQL has no time zones)")
+    if not found[1]:
+        return 0
+    return (1 if found[1] == "+" else -1) * (int(found[2]) * 3600 + int(found[3]) * 60)
 
 
 def read_profile(field: Field, builtin: bool) -> Profile:
@@ -212,7 +230,7 @@ def read_profile(field: Field, builtin: bool) -> Profile:
 
 
 def _mapping(item: Field) -> Mapping:
-    f = item.mapping(required=("signal", "from"), optional=("labels",) + _TRANSFORMS)
+    f = item.mapping(required=("signal", "from"), optional=("labels", "exclude") + _TRANSFORMS)
     key = f["signal"].name("signal key")
     signal = registry().get(key)
     if signal is None:
@@ -238,7 +256,22 @@ def _mapping(item: Field) -> Mapping:
                                  f"({', '.join(names.QUANTILE_SERIES)}), not {key!r}")
     if (scale is not None or age) and signal.type == "histogram":
         raise f[transforms[0]].error(f"{key!r} is a histogram; only gauges and counters take {transforms[0]}")
-    return Mapping(key, source, labels, scale, age, summary)
+    mixed = None if age else units.contradiction(source, signal, scale)
+    if mixed:
+        raise f["from"].error(mixed)
+    exclude: tuple[tuple[str, str], ...] = ()
+    if "exclude" in f:
+        ef = f["exclude"]
+        for label, value in ef.mapping(optional=tuple(ef.value or {})).items():
+            try:
+                re.compile(value.string())
+            except re.error as exc:
+                raise value.error(f"not a regular expression: {exc}") from None
+            exclude += ((ef.child(label, label).name("label name"), value.string()),)
+        if source == signal.name:
+            raise ef.error(f"{source} already has the signal's name: its series are read as scraped (a recorded "
+                           "copy would count them twice), so none can be left out")
+    return Mapping(key, source, labels, scale, age, summary, exclude)
 
 
 @lru_cache(maxsize=1)

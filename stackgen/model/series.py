@@ -16,7 +16,7 @@ def catalog_index(stack: Stack) -> SeriesIndex:
         series.setdefault(name, frozenset(labels))
     for profile in stack.profiles:      # a bot's own heartbeat (the fleet overview reads its age)
         if profile.heartbeat is not None:
-            series.setdefault(profile.stored_name(profile.heartbeat.metric), frozenset())
+            series.setdefault(profile.heartbeat.metric, frozenset())
     implicit = frozenset(names.TARGET_LABELS) | frozenset(stack.scrape.target_label_names)
     rw = stack.remote_write
     if rw is not None and rw.hosts:

@@ -15,7 +15,7 @@ from stackgen.model.catalog import Catalog, read_catalog, with_signals
 from stackgen.model.dashboards import (Dashboard, Grafana, read_dashboards, read_grafana, with_fleet_variables,
                                        with_host_variable)
 from stackgen.model.routing import Routing, read_routing
-from stackgen.model.profiles import Bot, BotHeartbeat, Profile, read_bot_heartbeat, read_profiles
+from stackgen.model.profiles import Bot, BotHeartbeat, Profile, read_bot_heartbeat, read_profiles, read_utc_offset
 from stackgen.model.scale import (AlertmanagerHA, Kubernetes, RemoteWrite, read_alertmanager_ha,
                                   read_kubernetes, read_remote_write)
 from stackgen.model.scrape import Global, Scrape, read_global, read_job, read_scrape
@@ -274,7 +274,7 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
     jobs, bots = list(scrape.jobs), []
     g = Gather()
     for item in field.items(min_items=1):
-        read = g.run(read_job, item, glob, taken, ("profile", "heartbeat"))
+        read = g.run(read_job, item, glob, taken, ("profile", "heartbeat", "utc_offset"))
         entries = item.value
         if "profile" not in entries:
             g.run(_raise, item.missing("profile", "a built-in profile or one of `profiles:`"))
@@ -288,7 +288,8 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
         heartbeat = read_bot_heartbeat(item.child("heartbeat", entries.get("heartbeat") or {}))
         if enabled:
             jobs.append(replace(job, profile=name))
-            bots.append(Bot(job.name, profiles[name], heartbeat))
+            offset = read_utc_offset(item.child("utc_offset", entries["utc_offset"])) if "utc_offset" in entries else 0
+            bots.append(Bot(job.name, profiles[name], heartbeat, offset))
     g.done()
     return Scrape(scrape.self_monitoring, tuple(jobs)), tuple(bots)
 

@@ -91,8 +91,9 @@ def test_instrumentator_and_starlette_exporter_expositions_arrive_as_signals(tmp
         assert proc.returncode == 0, proc.stdout + proc.stderr
         prometheus = Prometheus(tmp_path / "tree", tmp_path)
         want = {
-            # include_router(prefix=...) templates, the handler label renamed to the route label
-            'http_requests_total{job="fa",path="/api/position/{symbol}",status="2xx",handler=""}': 5.0,
+            # include_router(prefix=...) templates, the handler label copied into the route label (kept)
+            'http_requests_total{job="fa",path="/api/position/{symbol}",status="2xx",'
+            'handler="/api/position/{symbol}"}': 5.0,
             'http_requests_total{job="fa",path="/api/trading/fail",status=~"5.."}': 1.0,
             'http_request_duration_seconds_count{job="fa",path="/api/trading/execute_trade"}': 5.0,
             # starlette-exporter: its names and status_code renamed onto the signals
@@ -105,10 +106,13 @@ def test_instrumentator_and_starlette_exporter_expositions_arrive_as_signals(tmp
             failing = {q: v for q, v in failing.items()
                        if [float(r["value"][1]) for r in prometheus.query(q)] != [v]}
         assert not failing, {q: prometheus.query(q) for q in failing}
-        # Renamed, not copied (series without a signal, such as *_created, keep their names).
-        renamed = "starlette_requests_total|starlette_request_duration_seconds_(bucket|sum|count)"
-        assert not prometheus.query(f'{{__name__=~"{renamed}"}}')
-        assert not prometheus.query('http_requests_total{handler!=""}')
+        # The bots' own series stay beside the signals, under their own names and labels.
+        native = "starlette_requests_total|starlette_request_duration_seconds_(bucket|sum|count)"
+        assert {r["metric"]["__name__"] for r in prometheus.query(f'{{__name__=~"{native}",job="st"}}')} == {
+            "starlette_requests_total", "starlette_request_duration_seconds_bucket",
+            "starlette_request_duration_seconds_sum", "starlette_request_duration_seconds_count"}
+        assert prometheus.query('starlette_requests_total{job="st",status_code="500"}')
+        assert not prometheus.query('http_requests_total{job="fa",handler=""}')
     finally:
         if prometheus is not None:
             prometheus.stop()

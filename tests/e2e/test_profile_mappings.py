@@ -1,6 +1,7 @@
-"""Every scrape-time mapping of every built-in profile, judged by a real Prometheus: the bot's
-native series in, the signal out. (promtool cannot run metric_relabel_configs; the recording-rule
-mappings also have generated promtool tests, rules/tests/profile-*.test.yml.)
+"""Every mapping of every built-in profile, judged by a real Prometheus: the bot's native series
+in, the signal out, and the native series still there under its own name and labels. (The
+recording-rule mappings also have generated promtool tests, rules/tests/profile-*.test.yml;
+promtool cannot run the label copies of metric_relabel_configs.)
 
 One fake bot per built-in profile serves one native sample per mapping, synthesized from the
 profile itself; the D80 per-exchange names come from its seed exposition.
@@ -49,7 +50,9 @@ def expected(profile) -> list[tuple[str, str, float | None]]:
     for m in profile.maps:
         signal = registry()[m.signal]
         job = f'job="{profile.name}"'
-        renamed = "".join(f',{new}="v-{old}",{old}=""' for old, new in m.labels)
+        # A metric already under its signal's name gets the signal's label as a copy (its own label stays).
+        kept = m.source == signal.name and not profile.folds
+        renamed = "".join(f',{new}="v-{old}",{old}="{"v-" + old if kept else ""}"' for old, new in m.labels)
         if m.transform == "summary":
             out.append((f'{n.QUANTILE_SERIES[m.signal]}{{{job},quantile="0.99"}}', m.signal, VALUE))
             out.append((f"{signal.name}_count{{{job}}}", m.signal, VALUE))
@@ -90,12 +93,25 @@ def test_every_builtin_profile_mapping_turns_native_series_into_signals(tmp_path
         # The fold: one signal series per exchange, told apart by `source`.
         sources = {r["metric"]["source"] for r in prometheus.query('fx_source_rate{job="d80-fx"}')}
         assert sources == {"binance", "okx", "bybit"}
-        assert not prometheus.query('{__name__=~"cross_fx_multi_source_(binance|okx|bybit)_.*"}')
+        # ... and the bot's own per-exchange series are still there, under their own names.
+        native = {r["metric"]["__name__"] for r in prometheus.query('{__name__=~"cross_fx_multi_source_.*"}')}
+        assert {f"cross_fx_multi_source_{s}_{k}" for s in sources for k in ("connected", "rate", "age")} <= native
+        # Every other profile's native series too, under its own name and labels.
+        gone = [line for name, p in profiles.items() if not p.folds for line in native_lines(p)
+                if not prometheus.query(_native_selector(line, name))]
+        assert not gone, gone
     finally:
         if prometheus is not None:
             prometheus.stop()
         for bot in bots.values():
             bot.stop()
+
+
+def _native_selector(line: str, job: str) -> str:
+    """A served exposition line as a query for that series of that bot."""
+    name, _, rest = line.partition("{")
+    labels = rest.rsplit("}", 1)[0]
+    return f'{name}{{job="{job}"{"," + labels if labels else ""}}}'
 
 
 def _ok(prometheus, check) -> bool:

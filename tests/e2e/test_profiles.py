@@ -165,6 +165,11 @@ def merge(a: dict, b: dict) -> dict:
     return out
 
 
+def seed_queries(example: str) -> list[dict]:
+    """The seed document's own queries on its bot's native names (vendored, with provenance)."""
+    return yaml.safe_load((ROOT / "tests" / "fixtures" / "seed_queries" / f"{example}.yaml").read_text())
+
+
 def _example(name: str) -> dict:
     return yaml.safe_load((ROOT / "examples" / f"{name}.yaml").read_text())
 
@@ -224,6 +229,11 @@ def test_example_lights_its_panels_and_each_supported_alert_goes_pending(example
         assert panels and lit / len(panels) >= 0.8, failing
         dark_but_fed = [w for w in failing if w.split(": ", 1)[1].strip("'") in {f.split(" / ", 1)[1] for f in fed}]
         assert not dark_but_fed, f"panels the coverage says are fed but stay dark: {dark_but_fed}"
+        # Beside them, every query the seed document writes on the bot's own names still returns data.
+        own = seed_queries(example)
+        dark_own = poll({q["expr"]: (lambda e=q["expr"]: fleet.lit(e)) for q in own}, TIMEOUT)
+        print(f"{example}: the seed's own queries on native names return data: {len(own) - len(dark_own)}/{len(own)}")
+        assert not dark_own, dark_own
         # The new panel types return data; a heatmap returns one series per histogram bucket (le).
         kinds = _panel_types(fleet.tree)
         for where, kind in sorted(kinds.items()):

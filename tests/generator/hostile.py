@@ -74,6 +74,16 @@ class Workspace:
         assert self.unchanged()
 
 
+def is_refusal(stderr: str) -> bool:
+    """What a refused spec prints: one `error:` line; or one per missing required key (a run names
+    them all, a screenful at most) and at most one more; every line short, all of it at most 2 KB."""
+    lines = stderr.splitlines()
+    return (bool(lines) and stderr.endswith("\n") and all(line.startswith("error: ") for line in lines)
+            and all("missing required key" in line or line == lines[-1] for line in lines)
+            and len(lines) <= 13 and all(len(line.encode()) <= 1024 for line in lines)
+            and len(stderr.encode()) <= 2048)
+
+
 def sub(old: str, new: str) -> str:
     assert old in SEED, old
     return SEED.replace(old, new, 1)

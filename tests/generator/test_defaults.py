@@ -156,7 +156,8 @@ def test_a_profile_without_dashboards_gets_panels_on_what_it_feeds_only(tmp_path
     by_uid = {d.uid: d for d in stack.dashboards}
     mine = by_uid["profile-mm-bot"]
     assert mine.title == "Market maker" and mine.folder == "mm-bot"
-    assert [p.title for p in mine.panels] == ["Equity", "Requests per second", "Error ratio"]
+    # Equity alone feeds the drawdown too (a derived signal: its running peak).
+    assert [p.title for p in mine.panels] == ["Equity", "Drawdown", "Requests per second", "Error ratio"]
     # The built-in profile brings its own dashboard, and no generated one.
     assert "fx_multi_source_d80_6" in by_uid and "profile-d80-fx" not in by_uid
 

@@ -49,33 +49,38 @@ def load(tmp_path, edit=None):
     return load_stack(path)
 
 
-def test_bots_become_scrape_jobs_with_their_profiles_relabeling(tmp_path):
+def test_bots_become_scrape_jobs_and_their_mappings_recording_rules_on_the_native_series(tmp_path):
+    """Nothing renames the bot's own series at scrape time: each mapping is a recording rule reading it."""
     files = render_all(load(tmp_path))
     config = yaml.safe_load(files["stack/prometheus/prometheus.yml"])
     jobs = {c["job_name"]: c for c in config["scrape_configs"]}
     assert set(jobs) == {"fx", "api"}
-    fx = jobs["fx"]["metric_relabel_configs"]
-    # Per-exchange names folded into `source` before the renames, both from the name.
-    assert fx[0] == {"source_labels": ["__name__"], "regex": "cross_fx_multi_source_([a-z0-9]+)_(connected|rate|age)",
-                     "target_label": "source", "replacement": "$1"}
-    assert fx[1]["target_label"] == "__name__" and fx[1]["replacement"] == "cross_fx_multi_source_$2"
-    assert {"source_labels": ["__name__"], "regex": "cross_fx_multi_source_rate", "target_label": "__name__",
-            "replacement": "fx_source_rate"} in fx
-    api = jobs["api"]["metric_relabel_configs"]
-    assert {"source_labels": ["__name__"], "regex": "websocket_connections_total", "target_label": "__name__",
-            "replacement": "http_websocket_connections"} in api
-    assert not any(r["regex"].startswith("http_requests_total") for r in api)   # already the signal's name
+    assert "metric_relabel_configs" not in jobs["fx"] and "metric_relabel_configs" not in jobs["api"]
+    fx = {r["record"]: r["expr"] for r in yaml.safe_load(files["rules/profile-d80-fx.rules.yml"])["groups"][0]["rules"]}
+    # Per-exchange names folded into `source` by label_replace, narrowed to the names of one signal.
+    pattern = "cross_fx_multi_source_([a-z0-9]+)_(rate)"
+    assert fx["fx_source_rate"] == (f'label_replace({{__name__=~"{pattern}", job="fx"}}, "source", "$1", '
+                                    f'"__name__", "{pattern}")')
+    assert fx["fx_valid_sources"] == 'cross_fx_multi_source_count{job="fx"}'
+    rust = yaml.safe_load(files["rules/profile-rust-trader.rules.yml"])["groups"][0]["rules"]
+    api = {r["record"]: r["expr"] for r in rust}
+    assert api["http_websocket_connections"] == 'websocket_connections_total{job="api"}'
+    assert "http_requests_total" not in api     # already the signal's name: read as scraped, not copied
 
 
 def test_value_transforms_are_recording_rules_on_the_native_series_each_with_a_promtool_test(tmp_path):
     files = render_all(load(tmp_path))
     rules = yaml.safe_load(files["rules/profile-d80-fx.rules.yml"])["groups"]
-    mapping = rules[0]["rules"]
-    assert mapping == [{"expr": 'time() - cross_fx_multi_source_age{job="fx"}',
-                        "record": "fx_source_last_message_timestamp_seconds"}]
+    age = next(r for r in rules[0]["rules"] if r["record"] == "fx_source_last_message_timestamp_seconds")
+    assert age["expr"].startswith('time() - label_replace({__name__=~"cross_fx_multi_source_([a-z0-9]+)_(age)"')
     tests = yaml.safe_load(files["rules/tests/profile-d80-fx.test.yml"])["tests"]
-    assert tests[0]["input_series"][0]["series"].startswith("cross_fx_multi_source_age{")
-    assert tests[0]["promql_expr_test"][0]["exp_samples"][0]["value"] == 48.0
+    test = next(t for t in tests if "fx_source_last_message" in t["name"])
+    # One native per-exchange name in, the signal with its `source` out, and the native series kept.
+    assert test["input_series"][0]["series"].startswith("cross_fx_multi_source_a_age{")
+    assert test["promql_expr_test"][0]["exp_samples"][0] == {
+        "labels": 'fx_source_last_message_timestamp_seconds{instance="bot-1:9100",job="fx",source="a"}', "value": 48.0}
+    assert test["promql_expr_test"][1]["expr"].startswith("cross_fx_multi_source_a_age{")
+    assert len([t for t in tests if "promql_expr_test" in t]) == len(rules[0]["rules"])
     assert any(t.get("alert_rule_test", [{}])[0].get("alertname") == "BotStopped" for t in tests)
 
 
@@ -87,7 +92,6 @@ def test_every_builtin_transform_has_a_test_and_every_builtin_profile_loads():
     transforms = {m.signal: m.transform for m in d77.maps}
     assert transforms["win_rate"] == "scale" and transforms["loop_latency"] == "summary"
     assert transforms["pnl"] == "rename"
-    assert d77.stored_name("arb_topn_loop_latency_seconds_count") == "trading_loop_latency_seconds_count"
 
 
 def test_a_spec_may_define_its_own_profile(tmp_path):
@@ -99,8 +103,10 @@ def test_a_spec_may_define_its_own_profile(tmp_path):
     stack = load(tmp_path, edit)
     files = render_all(stack)
     rules = yaml.safe_load(files["rules/profile-my-bot.rules.yml"])["groups"]
-    assert rules[0]["rules"] == [{"expr": 'my_drawdown_percent{job="mine"} * 0.01', "record": "trading_drawdown_ratio"}]
-    assert "time() - max by (job, instance) (my_last_loop_seconds{job=\"mine\"}) > 120" in rules[1]["rules"][0]["expr"]
+    assert rules[0]["rules"] == [{"expr": 'my_drawdown_percent{job="mine"} * 0.01', "record": "trading_drawdown_ratio"},
+                                 {"expr": 'my_pnl_dollars{job="mine"}', "record": "trading_pnl_usd"}]
+    assert [g["name"] for g in rules] == ["profile-my-bot.mapping", "profile-my-bot.derived", "profile-my-bot.deadman"]
+    assert "time() - max by (job, instance) (my_last_loop_seconds{job=\"mine\"}) > 120" in rules[2]["rules"][0]["expr"]
     report = {b.bot.name: b for b in coverage.report(stack)}
     assert {i.name for i in report["mine"].alerts if i.fed} >= {"TradingDrawdownHigh", "BotStopped"}
     panels = {i.name: i for i in report["mine"].panels}
@@ -119,6 +125,37 @@ def test_coverage_names_what_a_bot_cannot_feed(tmp_path):
     # The spec's dashboards are added to the ones the bots' profiles bring, which the bots feed.
     own = [i for i in report["fx"].panels if i.name.startswith("FX Multi-Source Aggregation (D80-6) / ")]
     assert len(own) == 7 and all(i.fed for i in own)
+
+
+def test_coverage_reports_a_label_rename_written_backwards(tmp_path):
+    """`labels: {source: exchange}` moves the signal's own `source` away: the alerts grouping by it are not fed."""
+    def edit(d):
+        d["profiles"] = [{"name": "fx-mine", "map": [
+            {"signal": "fx_last_message", "from": "my_last_message_timestamp_seconds",
+             "labels": {"source": "exchange"}}]}]
+        d["bots"].append({"name": "mine", "profile": "fx-mine", "targets": ["mine:9000"]})
+    report = {b.bot.name: b for b in coverage.report(load(tmp_path, edit))}
+    stale = {i.name: i for i in report["mine"].alerts}["FxSourceStale"]
+    assert not stale.fed
+    assert stale.missing == ("label 'source' of fx_source_last_message_timestamp_seconds (profile fx-mine renames it "
+                             "to 'exchange': labels {source: exchange} written backwards?)",)
+    # The right way round it is fed.
+    def right(d):
+        edit(d)
+        d["profiles"][0]["map"][0]["labels"] = {"exchange": "source"}
+    assert {i.name: i for i in {b.bot.name: b for b in coverage.report(load(tmp_path, right))}["mine"].alerts}[
+        "FxSourceStale"].fed
+
+
+def test_coverage_counts_the_specs_declared_metrics_as_present(tmp_path):
+    def edit(d):
+        d["metrics"] = {"redis": [{"name": "redis_pool_utilization_ratio", "type": "gauge", "unit": "ratio",
+                                   "help": "Pool in use."}]}
+        d["dashboards"][0]["rows"][0]["panels"].append(
+            {"title": "Redis", "type": "stat", "description": "d",
+             "queries": [{"expr": "max(redis_pool_utilization_ratio)"}]})
+    report = {b.bot.name: b for b in coverage.report(load(tmp_path, edit))}
+    assert {i.name: i.fed for i in report["fx"].panels}["FX / Redis"]
 
 
 def test_generate_prints_the_coverage_of_every_bot(tmp_path, capsys):
@@ -150,6 +187,22 @@ BAD = [
     ("profile named like a built-in", lambda d: d.update(profiles=[{"name": "d80-fx", "map": [
         {"signal": "pnl", "from": "a"}]}]),
      r"profiles\[0\]\.name: profile 'd80-fx' is already defined \(built in; give yours another name\)"),
+    ("a USD gauge into a ratio signal", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "drawdown", "from": "mm_equity_usd"}]}]),
+     r"profiles\[0\]\.map\[0\]\.from: mm_equity_usd is in USD \(by its name\) but signal drawdown "
+     r"\(trading_drawdown_ratio\) is in a ratio 0\.\.1: they do not convert \(signals in USD: pnl, daily_pnl, equity"),
+    ("percent into a ratio without its scale", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "win_rate", "from": "mm_win_rate_percent"}]}]),
+     r"map\[0\]\.from: mm_win_rate_percent is in percent \(by its name\) and signal win_rate "
+     r"\(trading_win_rate_ratio\) in a ratio 0\.\.1: scale: 0\.01 converts it, got scale 1"),
+    ("milliseconds into a seconds histogram", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "order_latency", "from": "mm_order_rtt_ms"}]}]),
+     r"mm_order_rtt_ms is a histogram in milliseconds \(by its name\) and signal order_latency .*cannot be rescaled"),
+    ("exclude on a metric read as scraped", lambda d: d.update(profiles=[{"name": "x", "map": [
+        {"signal": "http_requests", "from": "http_requests_total", "exclude": {"handler": "/metrics"}}]}]),
+     r"map\[0\]\.exclude: http_requests_total already has the signal's name: its series are read as scraped"),
+    ("a time zone name for utc_offset", lambda d: d["bots"][0].update(utc_offset="Asia/Seoul"),
+     r"bots\[0\]\.utc_offset: 'Asia/Seoul' is not a UTC offset like \"\+09:00\""),
     ("bot named like another", lambda d: d["bots"][1].update(name="fx"),
      r"bots\[1\]\.name: job name 'fx' is used twice"),
     ("fold into a bad name", lambda d: d.update(profiles=[{"name": "x", "fold": [
@@ -169,6 +222,18 @@ def test_bad_bots_and_profiles_fail_with_file_line_and_field(tmp_path, edit, pat
     assert re.search(pattern, str(exc.value)), str(exc.value)
 
 
+def test_an_http_library_profile_leaves_scrapes_and_health_probes_out_of_traffic(tmp_path):
+    stack = load(tmp_path, lambda d: d["bots"].append({"name": "st", "profile": "starlette-exporter",
+                                                       "targets": ["st:8000"]}))
+    files = render_all(stack)
+    rules = yaml.safe_load(files["rules/profile-starlette-exporter.rules.yml"])["groups"][0]["rules"]
+    assert all('path!~"/metrics|/health.*|/ready.*|/live.*"' in r["expr"] for r in rules), rules
+    tests = yaml.safe_load(files["rules/tests/profile-starlette-exporter.test.yml"])["tests"]
+    requests = next(t for t in tests if t["name"].startswith("http_requests"))
+    assert any('path="/metrics"' in s["series"] for s in requests["input_series"])     # served, not recorded
+    assert len(requests["promql_expr_test"][0]["exp_samples"]) == 1
+
+
 def test_a_route_label_rename_follows_api_path_label(tmp_path):
     def edit(d, label):
         d["api"]["path_label"] = label
@@ -178,8 +243,12 @@ def test_a_route_label_rename_follows_api_path_label(tmp_path):
         stack = load(tmp_path, lambda d: edit(d, label))
         config = yaml.safe_load(render_all(stack)["stack/prometheus/prometheus.yml"])
         return next(c for c in config["scrape_configs"] if c["job_name"] == "fa").get("metric_relabel_configs", [])
-    assert {"source_labels": ["__name__", "handler"], "regex": "http_requests_total;(.+)", "target_label": "path",
-            "replacement": "${1}"} in relabel("path")
+    # A copy (not a rename): the instrumentator's own `handler` stays beside the route label.
+    assert relabel("path") == [
+        {"source_labels": ["__name__", "handler"], "regex": "http_requests_total;(.+)", "target_label": "path",
+         "replacement": "${1}"},
+        {"source_labels": ["__name__", "handler"], "regex": "http_request_duration_seconds(_bucket|_sum|_count);(.+)",
+         "target_label": "path", "replacement": "${2}"}]
     # The spec already names the route label `handler`: the instrumentator's label stays as it is.
     assert not any(r["target_label"] in ("path", "handler") for r in relabel("handler"))
 
@@ -190,7 +259,18 @@ def test_the_readme_profile_example_loads_and_renders(tmp_path):
     block = text.split("Your own bot's profile, in the spec")[1].split("```yaml\n")[1].split("```")[0]
     stack = load(tmp_path, lambda d: d.update(yaml.safe_load(block)))
     files = render_all(stack)
-    relabel = next(c for c in yaml.safe_load(files["stack/prometheus/prometheus.yml"])["scrape_configs"]
-                   if c["job_name"] == "my-bot-1")["metric_relabel_configs"]
-    assert relabel[0]["regex"] == "mybot_([a-z0-9]+)_quote" and relabel[0]["target_label"] == "source"
-    assert "rules/profile-my-bot.rules.yml" in files
+    rules = yaml.safe_load(files["rules/profile-my-bot.rules.yml"])["groups"][0]["rules"]
+    quote = next(r["expr"] for r in rules if r["record"] == "fx_source_rate")
+    assert quote.startswith('label_replace({__name__=~"mybot_([a-z0-9]+)_quote", job="my-bot-1"}, "source", "$1"')
+
+
+def test_a_fold_is_narrowed_to_the_native_names_of_each_folded_name():
+    from stackgen.model.profiles import Fold, Profile
+    from stackgen.render.profile_rules import fold_of
+    fold = Fold("x_([a-z0-9]+)_(rate|age)", "x_$2", "source", "$1")
+    profile = Profile(name="p", title="p", source="", maps=(), folds=(fold,))
+    assert fold_of(profile, "x_rate") == (fold, "x_([a-z0-9]+)_(rate)")
+    assert fold_of(profile, "x_count") is None          # the pattern never gives it: a plain name
+    twice = Fold("([a-z]+)_v_([a-z]+)", "$1_$2_$1", "venue", "$2")
+    assert fold_of(Profile("q", "q", "", (), (twice,)), "a_b_a")[1] == "(a)_v_(b)"
+    assert fold_of(Profile("q", "q", "", (), (twice,)), "a_b_c") is None

@@ -320,7 +320,8 @@ def test_bot_monitors_carry_the_profiles_metric_relabel_configs_as_metric_relabe
             assert not {k for k in relabeling if "_" in k}, relabeling       # camelCase only
             assert set(relabeling) <= {"sourceLabels", "targetLabel", "regex", "replacement", "action"}
         checked += len(expected)
-    assert checked > 0
+    # Only a metric already under its signal's name gets a scrape-time label copy (the instrumentator's).
+    assert checked > 0 or name != "fastapi"
 
 
 @pytest.mark.tools

@@ -299,7 +299,7 @@ def test_without_agent_hosts_rules_group_by_job_and_instance_only(edited_spec):
 def test_agents_scrape_bots_with_their_profile_and_the_store_keeps_what_profile_rules_read(tmp_path):
     """A bot on an agent host is scraped with its profile's metric_relabel_configs (as on the stack's
     Prometheus), and the keep filter lets through the bot series the profile rules read and record."""
-    data = yaml.safe_load((ROOT / "examples" / "d77-topn.yaml").read_text())
+    data = yaml.safe_load((ROOT / "examples" / "fastapi.yaml").read_text())   # its bots carry label copies
     bot = data["bots"][0]["name"]
     data["remote_write"] = {"url": "http://127.0.0.1:8428/api/v1/write", "hosts": [{"name": "bot-a", "jobs": [bot]}]}
     spec = tmp_path / "spec.yaml"
@@ -309,6 +309,7 @@ def test_agents_scrape_bots_with_their_profile_and_the_store_keeps_what_profile_
     config = _yaml(files, f"{n.AGENTS_DIR}/bot-a/prometheus.yml")
     (agent,) = config["scrape_configs"]
     assert agent["metric_relabel_configs"] == central[bot]["metric_relabel_configs"] != []
+    # ... and the bot's own series reach the store under their own names (the mapping rules read them).
     keep = re.compile(f"^(?:{config['remote_write'][0]['write_relabel_configs'][0]['regex']})$")
     profile_rules = yaml.safe_load(next(t for p, t in files.items() if "/profile-" in p and p.endswith(".rules.yml")))
     read = {r.get("record") for g in profile_rules["groups"] for r in g["rules"]} - {None}
