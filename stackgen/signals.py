@@ -112,7 +112,8 @@ def name(key: str) -> str:
 # Alert families (stackgen/alerts/families.yaml) name them by these keys, like the signals.
 RECORDED_KEYS = (
     "loop_latency_quantile", "http_latency_quantile", "http_error_ratio", "rate_limited_rate",
-    "fx_source_age", "fx_source_deviation",
+    "fx_source_age", "fx_source_deviation", "order_latency_quantile", "market_data_age", "rate_limit_usage",
+    "exposure_ratio", "balance_drift_ratio",
 )
 
 

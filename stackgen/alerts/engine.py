@@ -62,12 +62,18 @@ def absent_targets(stack: Stack) -> list[dict[str, str]]:
             + [{"job": job, host_label: host.name} for host in hosts for job in host.jobs])
 
 
+def alertmanager_peers(stack: Stack) -> int:
+    """How many Alertmanagers the cluster should hold: alertmanager_ha's instances, else the one."""
+    ha = stack.alertmanager_ha
+    return len(ha.instances) if ha is not None else 1
+
+
 def base_context(stack: Stack) -> dict:
     """What every template sees: signal keys -> series names, the route label, the scrape jobs, the
     label sets TargetAbsent checks, and the fleet's host label (empty on a single host)."""
     return {**signal_names(stack), "path_label": stack.api.path_label, "jobs": scrape_job_names(stack),
             "absent_targets": absent_targets(stack), "host_label": fleet_host_label(stack),
-            "target_labels": target_labels(stack)}
+            "target_labels": target_labels(stack), "am_peers": alertmanager_peers(stack)}
 
 
 def family_context(stack: Stack, family: fam.Family, values: dict) -> dict:

@@ -142,7 +142,7 @@ BAD = [
      r"profiles\[0\]\.map\[0\]\.labels: label renames go with plain renames"),
     ("summary on a gauge", lambda d: d.update(profiles=[{"name": "x", "map": [
         {"signal": "pnl", "from": "a", "summary": True}]}]),
-     r"summary quantiles feed a latency histogram signal \(loop_latency, http_duration\), not 'pnl'"),
+     r"summary quantiles feed a latency histogram signal \(loop_latency, http_duration, order_latency\), not 'pnl'"),
     ("profile named like a built-in", lambda d: d.update(profiles=[{"name": "d80-fx", "map": [
         {"signal": "pnl", "from": "a"}]}]),
      r"profiles\[0\]\.name: profile 'd80-fx' is already defined \(built in; give yours another name\)"),
