@@ -51,7 +51,8 @@ RATE_LIMITED_RATE = f"instance:{RATE_LIMITER.removesuffix('_total')}:limited_rat
 FX_SOURCE_AGE = f"source:{FX_LAST_MESSAGE.removesuffix('_timestamp_seconds')}_age_seconds"
 FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_bps"
 ORDER_LATENCY_QUANTILE = f"instance_exchange:{_signal('order_latency')}:quantile_rate5m"
-MARKET_DATA_AGE = f"feed:{_signal('market_data_last_update').removesuffix('_last_update_timestamp_seconds')}_age_seconds"
+MARKET_DATA_AGE = f"feed:{_signal('market_data_last_update').removesuffix('_last_update_timestamp_seconds')}" \
+    "_age_seconds"
 RATE_LIMIT_USAGE = f"exchange:{_signal('rate_limit_used').removesuffix('_used')}:usage_ratio"
 EXPOSURE_RATIO = f"symbol:{_signal('position_notional').removesuffix('_notional_usd')}:exposure_ratio"
 BALANCE_DRIFT_RATIO = f"asset:{_signal('balance').removesuffix('_usd')}:drift_ratio"
