@@ -78,7 +78,7 @@ def read_stack(root: Field) -> Stack:
     path_label = f["api"].mapping(required=("path_label",))["path_label"].name("label name")
     catalog = with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)
     api = _read_api(f["api"], catalog)
-    alerts = read_alerts(f["alerts"], f.get("recording_rules"))
+    alerts = read_alerts(f["alerts"], f.get("recording_rules"), _bot_alerts(f.get("bots")))
     grafana = read_grafana(f["grafana"])
     notes: list[str] = []
     dashboards = read_dashboards(f["dashboards"], grafana, api.path_label, f["grafana"], alerts, catalog, notes)
@@ -102,6 +102,15 @@ def read_stack(root: Field) -> Stack:
                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
 
 
+def _bot_alerts(field: Field | None) -> tuple[tuple[str, Field], ...]:
+    """(bot name, its `alerts:`) for each bot entry that changes a family's fields (read with the alerts)."""
+    if field is None or not isinstance(field.value, list):
+        return ()
+    return tuple((str(entry["name"]), field.child(i, entry).child("alerts", entry["alerts"]))
+                 for i, entry in enumerate(field.value)
+                 if isinstance(entry, dict) and "alerts" in entry and isinstance(entry.get("name"), str))
+
+
 def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
                profiles: dict[str, Profile]) -> tuple[Scrape, tuple[Bot, ...]]:
     """`bots:` entries: scrape jobs whose metrics a profile maps onto the signals."""
@@ -110,7 +119,7 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
     taken = {"prometheus", "alertmanager"} | {job.name for job in scrape.jobs}
     jobs, bots = list(scrape.jobs), []
     for item in field.items(min_items=1):
-        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat"))
+        job, enabled = read_job(item, glob, taken, extra=("profile", "heartbeat", "alerts"))
         entries = item.value
         if "profile" not in entries:
             raise item.error("missing required key 'profile' (a built-in profile or one of `profiles:`)")
