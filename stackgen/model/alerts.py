@@ -339,6 +339,11 @@ def cite(ref: Field, text: str, alerts: Alerts | None) -> Cited:
         else:
             value = config[name]
         shown = fam.cite(spec, value)
+        # Per-bot (env, strategy) values a panel's colours cannot show: the text names them.
+        others = [f"{o.name}: {fam.cite(spec, dict(o.values)[name])}" for o in (config.overrides if config else ())
+                  if dict(o.values)[name] != value]
+        if others:
+            shown += f" ({'; '.join(others)})"
         if spec.type == "duration":
             value = parse_duration(value)
         return Cited(value, shown, note)

@@ -99,3 +99,10 @@ def test_bad_overrides_fail_with_file_line_and_field(edit, message):
 def test_a_family_without_overrides_renders_as_before():
     stack = stack_of()
     assert all(not c.overrides for c in stack.alerts.families)
+
+
+def test_panels_citing_a_threshold_name_every_scope_s_number():
+    _, files = render(two_scopes)
+    text = next(t for name, t in files.items() if name.startswith("dashboards/") and "Worst drawdown" in t)
+    assert "Yellow from 20% (job=paper-mm: 40%; env=live: 2%), red from 30% (job=paper-mm: 60%; env=live: 4%)." \
+        in text
