@@ -93,20 +93,25 @@ class OpsMetrics:
     def _unbind_ops(self) -> None:
         self._ops_children: dict[str, dict[tuple, tuple]] = {}   # call -> label arguments -> children
 
-    def _ops(self, call: Call, args: tuple, kwargs: dict) -> bool:
+    def _ops(self, call: Call, n: int, required: int, arity: int, args: tuple, kwargs: dict) -> bool:
+        """The fast path: arguments by position (trailing optional ones may be left out), known label values,
+        plain good values; anything else goes to the slow path (names, new label values, conversions, drops)."""
+        given = len(args)
+        if kwargs or not required <= given <= arity:
+            return self._slow(call.name, self._ops_new, call, args, kwargs)
         try:
-            values = _bind(call, args, kwargs)
-            children = self._ops_children[call.name][values[0]]
+            children = self._ops_children[call.name][args[:n]]
         except Exception:
             return self._slow(call.name, self._ops_new, call, args, kwargs)
-        if len(children) > 1:     # several values: all checked before any is applied
-            return self._slow(call.name, self._ops_checked, call, children, values[1])
+        values = (args[n:] + (None,) * (arity - given)) if arity > n else (None,)
         try:
-            for (feed, child), value in zip(children, values[1], strict=True):
-                if value is not None or feed.op == "now":
-                    _apply(feed, child, value, self._clock)
+            for (feed, child), value in zip(children, values, strict=True):   # all checked, then all applied
+                if not _fits(feed, child, value):
+                    return self._slow(call.name, self._ops_checked, call, children, values)
+            for (feed, child), value in zip(children, values, strict=True):
+                _put(feed, child, value, self._clock)
         except Exception:
-            return self._slow(call.name, self._ops_checked, call, children, values[1])
+            return self._slow(call.name, self._ops_checked, call, children, values)
         self._fresh = True
         return True
 
@@ -136,8 +141,7 @@ class OpsMetrics:
         good = [None if value is None else _check(feed, value, self._catalog) for (feed, _), value in
                 zip(children, values, strict=True)]
         for (feed, child), value in zip(children, good, strict=True):
-            if value is not None or feed.op == "now":
-                _apply(feed, child, value, self._clock)
+            _put(feed, child, value, self._clock)
         self._fresh = True
         return True
 
@@ -195,43 +199,45 @@ def _check(feed: Feed, value: object, catalog) -> object:
                      non_negative=feed.op in ("set", "observe", "now"))
 
 
-def _apply(feed: Feed, child, value, clock) -> None:
-    """Apply a value; raises on anything the fast path cannot take as it is (the slow path checks it)."""
+def _fits(feed: Feed, child, value) -> bool:
+    """Whether the fast path can apply `value` as it is (no conversion, nothing to drop)."""
     op = feed.op
+    if value is None:
+        return feed.optional or op == "now" or op == "inc"
     if op == "onehot":
-        if value.__class__ is not str or value not in child:
-            _raise()
-        for state, c in child.items():
-            c.set(1.0 if state == value else 0.0)
-        return
+        return value.__class__ is str and value in child
     if op == "flag":
-        if not (value is True or value is False or (value.__class__ is int and value in (0, 1))):
-            _raise()
-        child.set(1.0 if value else 0.0)
-        return
-    if op == "now" and value is None:
-        child.set(clock())
-        return
+        return value is True or value is False or (value.__class__ is int and (value == 0 or value == 1))
+    return ((value.__class__ is float or value.__class__ is int) and value - value == 0
+            and (op == "signed" or value >= 0))
+
+
+def _put(feed: Feed, child, value, clock) -> None:
+    """Apply a value that fits (None: nothing, or the time for `now`, or one for `inc`)."""
+    op = feed.op
     if op == "inc":
         child.inc()
-        return
-    if not ((value.__class__ is float or value.__class__ is int) and value - value == 0):
-        _raise()
-    if op != "signed" and value < 0:
-        _raise()
-    if op == "observe":
+    elif value is None:
+        if op == "now":
+            child.set(clock())
+    elif op == "onehot":
+        for state, c in child.items():
+            c.set(1.0 if state == value else 0.0)
+    elif op == "flag":
+        child.set(1.0 if value else 0.0)
+    elif op == "observe":
         child.observe(value)
     else:
         child.set(value)
 
 
-def _raise() -> None:
-    raise ValueError("needs the careful path")
-
-
 def _method(call: Call):
+    n = len(call.labels)
+    arity = n + sum(1 for f in call.feeds if f.argument)
+    required = n + sum(1 for f in call.feeds if f.argument and not f.optional)
+
     def method(self, *args, **kwargs) -> bool:
-        return self._ops(call, args, kwargs)
+        return self._ops(call, n, required, arity, args, kwargs)
     params = call.labels + tuple(f.argument + ("=None" if f.optional else "") for f in call.feeds if f.argument)
     method.__name__ = method.__qualname__ = call.name
     method.__doc__ = f"{call.name}({', '.join(params)}): {call.doc}"
