@@ -17,6 +17,9 @@ from exporter.api import (default_metrics, get_metrics_text, init_metrics, obser
                           set_fx_source_connected, set_fx_valid_sources, set_open_positions, set_realized_pnl,
                           set_risk_metrics,
                           set_websocket_connections, start_metrics_server, stop_metrics_server)
+from exporter.api import (record_market_data, record_order_latency, record_rate_limit_ban, set_balance,
+                          set_clock_skew, set_exchange_connected, set_kill_switch, set_position, set_rate_limit,
+                          set_trading_state)
 from exporter.catalog import Catalog, CatalogError, load_catalog
 from exporter.metrics import BotMetrics
 
@@ -30,4 +33,6 @@ __all__ = [
     "set_fx_valid_sources", "set_fx_fallback",
     "observe_http_request", "set_websocket_connections", "record_rate_limit", "record_order",
     "set_open_positions", "set_realized_pnl",
+    "record_order_latency", "set_exchange_connected", "record_market_data", "set_clock_skew", "set_trading_state",
+    "set_kill_switch", "set_rate_limit", "record_rate_limit_ban", "set_position", "set_balance",
 ]

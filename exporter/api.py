@@ -102,3 +102,15 @@ record_rate_limit = _DEFAULT.record_rate_limit
 record_order = _DEFAULT.record_order
 set_open_positions = _DEFAULT.set_open_positions
 set_realized_pnl = _DEFAULT.set_realized_pnl
+
+# Trading operations (rows of exporter/ops.py): orders, venues, market data, clock, trading state, risk limits.
+record_order_latency = _DEFAULT.record_order_latency
+set_exchange_connected = _DEFAULT.set_exchange_connected
+record_market_data = _DEFAULT.record_market_data
+set_clock_skew = _DEFAULT.set_clock_skew
+set_trading_state = _DEFAULT.set_trading_state
+set_kill_switch = _DEFAULT.set_kill_switch
+set_rate_limit = _DEFAULT.set_rate_limit
+record_rate_limit_ban = _DEFAULT.record_rate_limit_ban
+set_position = _DEFAULT.set_position
+set_balance = _DEFAULT.set_balance

@@ -74,7 +74,8 @@ class Plan:
                      for entry in (demo.get("scenarios") or ()) if isinstance(entry, dict)}
         by_name = {m.get("name"): tuple(m.get("buckets") or ()) for m in document.get("metrics") or ()}
         buckets = {"loop_latency": by_name.get(names.LOOP_LATENCY, ()),
-                   "http_duration": by_name.get(names.HTTP_DURATION, ())}
+                   "http_duration": by_name.get(names.HTTP_DURATION, ()),
+                   "order_latency": by_name.get(names.ORDER_LATENCY, ())}
         return cls(calm, scenarios, buckets)
 
     def bound(self, signal: str, kind: str) -> float | None:
@@ -168,6 +169,7 @@ class DemoBot:
         self._tick_trading(dt, now)
         self._tick_fx(dt, now)
         self._tick_api(dt, now)
+        self._tick_ops(dt, now)
 
     def _startup(self, now: float) -> None:
         # Give every open-label series its first sample at once: no "No data" panel on start-up.
@@ -189,6 +191,7 @@ class DemoBot:
             m.record_rate_limit(False)
         for exchange in EXCHANGES:
             m.record_order("buy", "filled", exchange)
+            m.record_order_latency(exchange, 0.01)
         for _ in range(2):
             self._open_position()
 
@@ -382,7 +385,8 @@ class DemoBot:
                 status = rng.choices((500, 502, 503), (60, 25, 15))[0]
             elif method == "POST":
                 status = 400 if rng.random() < 0.03 else ok
-                if status == ok:
+                # While an order scenario runs, _tick_ops places every order (its shares are the scenario's).
+                if status == ok and not (self._move("order_reject_ratio") or self._move("order_fill_ratio")):
                     m.record_order(rng.choice(("buy", "sell")),
                                    rng.choices(("filled", "cancelled", "rejected"), (88, 7, 5))[0],
                                    rng.choice(EXCHANGES))
@@ -407,6 +411,64 @@ class DemoBot:
             if self._websockets < self._ws_level - band:
                 self._websockets += 1
         m.set_websocket_connections(self._websockets)
+
+    # -- trading operations (exporter/ops.py's calls) ----------------------------------------
+
+    def _tick_ops(self, dt: float, now: float) -> None:
+        """Venues, orders, market data, clock, trading state and risk limits: calm within the bounds the
+        families declare, moved by their scenarios (on the series with the action's labels)."""
+        m, rng, p = self.m, self.rng, self.plan
+        down = self._move("exchange_connected")
+        for exchange in EXCHANGES:
+            m.set_exchange_connected(exchange, not (down is not None and self._on_series(down, exchange=exchange)))
+        # Orders: a steady pace, a small reject share and a high fill share unless a scenario moves them.
+        rate = self._move("order_rate")
+        rejects, fills = self._move("order_reject_ratio"), self._move("order_fill_ratio")
+        reject_share = float(rejects["to"]) if rejects else min(0.02, (p.bound("order_reject_ratio", "max") or 1) / 2)
+        fill_share = float(fills["to"]) if fills else max(0.9, p.bound("order_fill_ratio", "min") or 0.0)
+        slow = self._move("order_latency")
+        cap = calm_cap(p.bound("order_latency", "max"), p.buckets.get("order_latency", ()), 0.05)
+        for _ in range(self._poisson((float(rate["to"]) if rate else 1.0) * dt)):
+            exchange = rng.choice(EXCHANGES)
+            roll = rng.random()
+            status = "rejected" if roll < reject_share else "filled" if roll < reject_share + (
+                1 - reject_share) * fill_share else "cancelled"
+            m.record_order(rng.choice(("buy", "sell")), status, exchange)
+            seconds = self._value(slow) if slow is not None and self._hits(slow) else \
+                min(rng.lognormvariate(math.log(0.012), 0.4), cap)
+            m.record_order_latency(exchange, seconds)
+        stale = self._move("market_data_age")
+        for exchange, symbol in zip(EXCHANGES, ("BTCUSDT", "BTC-USDT", "BTCUSDT"), strict=True):
+            feed = f"{exchange}:{symbol}:book"
+            if stale is not None and self._on_series(stale, feed=feed):
+                m.record_market_data(feed, now - float(stale["to"]))
+            else:
+                m.record_market_data(feed, now - rng.uniform(0.0, min(1.0, p.bound("market_data_age", "max") or 1.0)))
+        skew = self._move("clock_skew")
+        calm_skew = min(0.005, p.bound("clock_skew", "max") or 0.005)
+        for reference in ("binance", "ntp"):
+            on = skew is not None and self._on_series(skew, reference=reference)
+            m.set_clock_skew(reference, float(skew["to"]) if on else rng.uniform(-calm_skew, calm_skew))
+        state = self._move("trading_state")
+        m.set_trading_state(("active", "reducing", "halted")[int(state["to"]) if state else 0])
+        m.set_kill_switch(self._move("kill_switch") is not None)
+        usage, bans = self._move("rate_limit_usage"), self._move("rate_limit_bans")
+        calm_usage = min(0.3, p.bound("rate_limit_usage", "max") or 0.3)
+        for exchange in EXCHANGES:
+            on = usage is not None and self._on_series(usage, exchange=exchange)
+            m.set_rate_limit(exchange, 1200.0 * (float(usage["to"]) if on else rng.uniform(0.05, calm_usage)), 1200.0)
+            if bans is not None and self._on_series(bans, exchange=exchange) and rng.random() < dt:
+                m.record_rate_limit_ban(exchange, "429")
+        exposure, drift = self._move("exposure_ratio"), self._move("balance_drift_ratio")
+        calm_exposure = min(0.4, p.bound("exposure_ratio", "max") or 0.4)
+        calm_drift = min(0.001, p.bound("balance_drift_ratio", "max") or 0.001)
+        for symbol in SYMBOLS:
+            on = exposure is not None and self._on_series(exposure, symbol=symbol)
+            share = float(exposure["to"]) if on else calm_exposure * self._positions.count(symbol) / 6
+            m.set_position(symbol, 50_000.0 * share, 50_000.0)
+        for asset, usd in (("USDT", START_EQUITY + self._realised), ("BTC", 20_000.0)):
+            on = drift is not None and self._on_series(drift, asset=asset)
+            m.set_balance(asset, usd * (1 + (float(drift["to"]) if on else rng.uniform(0, calm_drift))), usd)
 
     def _limited_request(self, method: str, path: str) -> None:
         self.m.record_rate_limit(True)

@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from exporter.ops import CALLS
+
 log = logging.getLogger("exporter.events")
 
 # Field kinds: what JSON value a field takes.
@@ -64,6 +66,14 @@ EVENT_TYPES: dict[str, EventType] = {
     "open_positions": EventType("set_open_positions", (("symbol", STRING), ("count", NUMBER))),
     "realized_pnl": EventType("set_realized_pnl", (("symbol", STRING), ("usd", NUMBER))),
 }
+
+# The trading-operations calls' events, from their rows (exporter/ops.py): labels are strings (a status
+# code may be a number), values numbers or flags.
+for _call in CALLS:
+    EVENT_TYPES[_call.event] = EventType(_call.name, tuple(
+        [(label, STATUS if label == "code" else STRING) for label in _call.labels]
+        + [(f.argument, (STRING if f.op == "onehot" else FLAG if f.op == "flag" else NUMBER)
+            + (OPTIONAL if f.optional else "")) for f in _call.feeds if f.argument]))
 
 MAX_LOGGED_MALFORMED = 100  # then every 1000th, so a broken writer cannot flood the log
 MAX_LINE = 1 << 20          # bytes; a longer line is skipped (counted as malformed), never buffered whole

@@ -25,6 +25,8 @@ from exporter.exposition import FastExposition
 from exporter.fx import FxMetrics
 from exporter.store import Family
 from exporter.httpapi import HttpMetrics
+from exporter.ops import FEEDS as OPS_FEEDS
+from exporter.ops import OpsMetrics
 from exporter.topn import TopNMetrics
 
 log = logging.getLogger("exporter")
@@ -33,7 +35,10 @@ DEFAULT_MAX_LABEL_VALUES = 1000
 _OURS: weakref.WeakSet = weakref.WeakSet()  # every collector a BotMetrics registered (vs the app's own)
 
 
-class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
+FEEDS = {**names.FEEDS, **OPS_FEEDS}     # every metric a call feeds: the hand-written calls, then ops.py's rows
+
+
+class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics, OpsMetrics):
     """The catalog's metrics on one registry.
 
     >>> m = BotMetrics(CollectorRegistry())
@@ -100,9 +105,10 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
                 self._teardown()
                 self._build(target)
             elif self._bot is not None:
-                for name, (_, labels) in names.FEEDS.items():
+                for name, (_, labels) in FEEDS.items():
                     if names.BOT in labels:
                         self._metrics[name].clear()
+                self._unbind_ops()
             self._bot = bot
             self._bind_topn(bot)
 
@@ -190,11 +196,12 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         self._unbind_topn()
         self._unbind_fx()
         self._unbind_http()
+        self._unbind_ops()
 
     def _check_catalog(self) -> None:
         """Fail at start-up, naming the metric, when the catalog and this code disagree."""
         bot = self._catalog.bot_labels
-        for name, (type_, labels) in names.FEEDS.items():
+        for name, (type_, labels) in FEEDS.items():
             expanded = []
             for label in labels:
                 expanded.extend(bot if label == names.BOT else
@@ -204,7 +211,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics):
         if set(names.EVENT_RESULTS) - set(events):
             raise CatalogError(f"catalog: {names.EVENTS} `result` values must include applied and malformed")
         for spec in self._catalog.metrics:
-            if spec.name not in names.FEEDS:
+            if spec.name not in FEEDS:
                 log.warning("catalog metric %s is exposed but no exporter call feeds it", spec.name)
 
     # -- reading ----------------------------------------------------------------------

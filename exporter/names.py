@@ -55,6 +55,7 @@ RATE_LIMITER = _SIGNALS["rate_limiter"]
 ORDERS = _SIGNALS["orders"]
 OPEN_POSITIONS = _SIGNALS["open_positions"]
 REALIZED_PNL = _SIGNALS["realized_pnl"]
+ORDER_LATENCY = _SIGNALS["order_latency"]   # fed by ops.py's rows (FEEDS there)
 
 # -- the exporter itself -------------------------------------------------------------
 DROPPED = _SIGNALS["dropped"]

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from stackgen.signals import registry
 
 @dataclass(frozen=True)
 class Reply:
@@ -19,7 +20,6 @@ class Reply:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
-
 
 def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | None = None,
             headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None) -> Reply:
@@ -37,7 +37,6 @@ def request(url: str, method: str = "GET", timeout: float = 3.0, data: bytes | N
         reason = getattr(exc, "reason", exc)
         return Reply(0, str(reason))
 
-
 def get_json(url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None) -> dict | None:
     reply = request(url, timeout=timeout, auth=auth)
     if not reply.ok:
@@ -46,7 +45,6 @@ def get_json(url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None
         return json.loads(reply.body)
     except ValueError:
         return None
-
 
 def port_taken(host: str, port: int) -> bool:
     """Something already listens on host:port (a bind there would fail)."""
@@ -58,17 +56,14 @@ def port_taken(host: str, port: int) -> bool:
             return exc.errno in (errno.EADDRINUSE, errno.EACCES)
     return False
 
-
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
-
 def targets(prometheus_url: str, auth: tuple[str, str] | None = None) -> list[dict]:
     data = get_json(f"{prometheus_url}/api/v1/targets?state=active", auth=auth)
     return data["data"]["activeTargets"] if data and data.get("status") == "success" else []
-
 
 def describe_target(target: dict) -> str:
     labels = target.get("labels", {})
@@ -145,7 +140,6 @@ def wait_targets_answer(prometheus_url: str, timeout: float, expected: int, prob
             return False, found, scraped
         time.sleep(interval)
 
-
 def wait_until(check, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -155,18 +149,11 @@ def wait_until(check, timeout: float, interval: float = 0.1) -> bool:
             return False
         time.sleep(interval)
 
-
-# Prometheus' own counters of failed TSDB writes (2.42): any of them above 0 means data was lost.
-TSDB_WRITE_FAILURES = {
-    "prometheus_tsdb_wal_writes_failed_total": "failed writes to the write-ahead log",
-    "prometheus_tsdb_compactions_failed_total": "failed compactions (blocks not written)",
-    "prometheus_tsdb_head_truncations_failed_total": "failed head truncations",
-    "prometheus_tsdb_wal_truncations_failed_total": "failed write-ahead log truncations",
-    "prometheus_tsdb_checkpoint_creations_failed_total": "failed checkpoints",
-    "prometheus_tsdb_reloads_failures_total": "failed block reloads",
-}
+# Prometheus' own counters of failed TSDB writes (2.42): any of them above 0 means data was lost. Declared
+# once, as the tsdb_* signals (stackgen/data/signals.yaml) the PrometheusTsdbFailures alert reads too.
+TSDB_WRITE_FAILURES = {s.name: s.help[:1].lower() + s.help[1:].rstrip(".") for s in registry().signals
+                       if s.key.startswith("tsdb_") and s.key.endswith("_failures")}
 HEAD_MAX_TIME = "prometheus_tsdb_head_max_time_seconds"    # the newest sample in the head
-
 
 def _samples(text: str) -> dict[str, float]:
     """Metric name -> value (summed over label sets) of an exposition text."""
@@ -181,7 +168,6 @@ def _samples(text: str) -> dict[str, float]:
         except (IndexError, ValueError):
             continue
     return values
-
 
 def prometheus_write_problems(prometheus_url: str, auth: tuple[str, str] | None, stale_after: float,
                               now: float | None = None) -> list[str]:

@@ -51,6 +51,12 @@ HTTP_ERROR_RATIO = f"instance:{HTTP_REQUESTS.removesuffix('_total')}:error_ratio
 RATE_LIMITED_RATE = f"instance:{RATE_LIMITER.removesuffix('_total')}:limited_rate5m"
 FX_SOURCE_AGE = f"source:{FX_LAST_MESSAGE.removesuffix('_timestamp_seconds')}_age_seconds"
 FX_SOURCE_DEVIATION = f"source:{FX_SOURCE_RATE.removesuffix('_rate')}_deviation_bps"
+ORDER_LATENCY_QUANTILE = f"instance_exchange:{_signal('order_latency')}:quantile_rate5m"
+MARKET_DATA_AGE = f"feed:{_signal('market_data_last_update').removesuffix('_last_update_timestamp_seconds')}" \
+    "_age_seconds"
+RATE_LIMIT_USAGE = f"exchange:{_signal('rate_limit_used').removesuffix('_used')}:usage_ratio"
+EXPOSURE_RATIO = f"symbol:{_signal('position_notional').removesuffix('_notional_usd')}:exposure_ratio"
+BALANCE_DRIFT_RATIO = f"asset:{_signal('balance').removesuffix('_usd')}:drift_ratio"
 # SLOs (the spec's `slos:`): named as sloth names its records, so the series compare with sloth's.
 SLO_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"
 SLO_EVENTS_RATE = "slo:sli_events:rate{window}"     # not sloth's: all events per second, for the low-traffic guard
@@ -69,13 +75,15 @@ BUDGET_LABEL = "budget"
 SLO_DASHBOARD_UID = "slo-budgets"
 # A Summary (quantiles computed by the bot) feeds the same recorded quantile series a histogram
 # does: signal key -> the recorded quantile series of that histogram signal.
-QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE}
+QUANTILE_SERIES = {"loop_latency": LOOP_LATENCY_QUANTILE, "http_duration": HTTP_LATENCY_QUANTILE,
+                   "order_latency": ORDER_LATENCY_QUANTILE}
 
 # Series the built-in recording rules write (level:metric:operations; their names above).
 # Alert families (stackgen/alerts/families.yaml) name them by these keys, like the signals.
 RECORDED_KEYS = (
     "loop_latency_quantile", "http_latency_quantile", "http_error_ratio", "rate_limited_rate",
-    "fx_source_age", "fx_source_deviation",
+    "fx_source_age", "fx_source_deviation", "order_latency_quantile", "market_data_age", "rate_limit_usage",
+    "exposure_ratio", "balance_drift_ratio",
 )
 
 
@@ -87,6 +95,8 @@ def signal_names(stack=None) -> dict[str, str]:
     names = {s.key: s.name for s in registry().signals}
     names.update({key: globals()[key.upper()] for key in RECORDED_KEYS})
     return names
+
+
 # URLs of the example spec that nobody else can open: while an alert link still starts with one,
 # generate.py says so (the runbook and dashboard links of every notification would be dead).
 PLACEHOLDER_URLS = ("https://github.com/your-org/", "http://localhost:3000")

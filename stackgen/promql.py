@@ -285,14 +285,15 @@ def _closing(expr: str, i: int, close: str) -> int:
     raise ValueError(f"unbalanced {close!r}")
 
 
-def add_matcher(expr: str, label: str, value: str) -> str:
-    """The expression with `label=~"value"` added to every selector that has no matcher on `label` yet.
+def add_matcher(expr: str, label: str, value: str, op: str = "=~") -> str:
+    """The expression with `label=~"value"` (or another `op`) added to every selector that has no matcher
+    on `label` yet.
 
     A scan over the text (string literals, `{...}` matchers, `[...]` ranges and by/on label lists are
     skipped), then proven by the parser: every selector of the result carries the matcher, and the
     query still reads the same series. Raises ValueError where that cannot be proven."""
     metrics = set(selected_metrics(expr))
-    matcher = f'{label}=~"{value}"'
+    matcher = f'{label}{op}"{value}"'
     has_label = re.compile(rf"(^|[{{,\s]){re.escape(label)}\s*(=|!=|=~|!~)")
     out: list[str] = []
     i, size = 0, len(expr)

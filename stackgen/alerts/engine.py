@@ -62,12 +62,18 @@ def absent_targets(stack: Stack) -> list[dict[str, str]]:
             + [{"job": job, host_label: host.name} for host in hosts for job in host.jobs])
 
 
+def alertmanager_peers(stack: Stack) -> int:
+    """How many Alertmanagers the cluster should hold: alertmanager_ha's instances, else the one."""
+    ha = stack.alertmanager_ha
+    return len(ha.instances) if ha is not None else 1
+
+
 def base_context(stack: Stack) -> dict:
     """What every template sees: signal keys -> series names, the route label, the scrape jobs, the
     label sets TargetAbsent checks, and the fleet's host label (empty on a single host)."""
     return {**signal_names(stack), "path_label": stack.api.path_label, "jobs": scrape_job_names(stack),
             "absent_targets": absent_targets(stack), "host_label": fleet_host_label(stack),
-            "target_labels": target_labels(stack)}
+            "target_labels": target_labels(stack), "am_peers": alertmanager_peers(stack)}
 
 
 def family_context(stack: Stack, family: fam.Family, values: dict) -> dict:
@@ -141,6 +147,76 @@ def family_rules(stack: Stack, family: fam.Family, values: dict) -> list[Rule]:
                           labels=(("severity", severity),), annotations=tuple(sorted(annotations.items())),
                           spec_path=path))
     return rules
+
+
+# -- per-bot (env, strategy) overrides: one rule set per distinct set of values ----------------------------
+def scopes(config) -> list[tuple[str, dict, list[tuple[str, str, str]]]]:
+    """(scope name, values, matchers) for the family's own values and each override. Each scope's rules
+    carry matchers that keep it to its series: an override's label value, minus the series a more
+    specific override takes; the family's own values get every series no override takes."""
+    from stackgen.model.alerts import OVERRIDE_LABELS
+    overrides = config.overrides
+    if not overrides:
+        return [("", dict(config.values), [])]
+
+    def excluding(found) -> list[tuple[str, str, str]]:
+        by_label: dict[str, list[str]] = {}
+        for o in found:
+            by_label.setdefault(o.label, []).append(_regex_literal(o.value))
+        return [(label, "!~", "|".join(values)) for label, values in by_label.items()]
+
+    out = [("", dict(config.values), excluding(overrides))]
+    for o in overrides:
+        rank = OVERRIDE_LABELS.index(o.label)
+        wins = [other for other in overrides if OVERRIDE_LABELS.index(other.label) < rank]
+        out.append((o.name, dict(o.values), [(o.label, "=~", _regex_literal(o.value))] + excluding(wins)))
+    return out
+
+
+def _regex_literal(value: str) -> str:
+    """A label value as a regex matching only itself, written inside a PromQL string (backslashes doubled)."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\\\1", value)
+
+
+def scoped(rules: list[Rule], matchers: list[tuple[str, str, str]]) -> list[Rule]:
+    """The rules with each matcher added to every selector of their expressions."""
+    from dataclasses import replace
+    out = []
+    for rule in rules:
+        expr = rule.expr
+        for label, op, value in matchers:
+            expr = promql.add_matcher(expr, label, value, op)
+        out.append(replace(rule, expr=expr))
+    return out
+
+
+def scope_series_labels(labels: dict[str, str], own: set[str], scope: tuple, where: tuple) -> dict[str, str]:
+    """A test series' labels moved into one scope (see scopes()): the override's label value on every
+    series, and a value no more specific override matches elsewhere. `own`: the labels the recipe's series
+    set themselves (an override cannot match on those: they tell the test's series apart)."""
+    name, config, stack = scope
+    labels = dict(labels)
+    taken: dict[str, set[str]] = {}
+    for o in config.overrides:
+        taken.setdefault(o.label, set()).add(o.value)
+    mine = name.split("=", 1) if name else None
+    if mine is not None:
+        if mine[0] in own:
+            raise stack.error(where, f"the generated tests of this family tell their series apart by "
+                              f"{mine[0]!r}: match on another label (job, env, ...) for an override")
+        labels[mine[0]] = mine[1]
+    for label, values in taken.items():
+        if (mine is None or label != mine[0]) and labels.get(label) in values:
+            labels[label] = labels[label] + "-other"
+    return labels
+
+
+def scope_title(family: fam.Family, name: str, values: dict) -> str:
+    """What a scope's test name says: whose values, and the numbers (the per-bot thresholds, readable)."""
+    if not name:
+        return ""
+    shown = ", ".join(f"{k} {fam.cite(family.field_spec(k), v)}" for k, v in values.items())
+    return f"[{name}: {shown}] "
 
 
 # -- expected alerts --------------------------------------------------------------------------------
@@ -235,7 +311,9 @@ def _labels(spec: dict | str | None, ctx: dict) -> dict[str, str]:
 
 
 def family_case(stack: Stack, family: fam.Family, values: dict, rules: list[Rule],
-                index: promql.SeriesIndex) -> AlertCase:
+                index: promql.SeriesIndex, scope: tuple | None = None) -> AlertCase:
+    """The family's promtool test for these values. `scope`: (override name, FamilyConfig) when the family
+    has overrides: the series are moved into that scope (scope_series_labels)."""
     recipe = family.test
     names = signal_names(stack)
     ctx = {**family_context(stack, family, values), **_helpers(stack)}
@@ -255,13 +333,20 @@ def family_case(stack: Stack, family: fam.Family, values: dict, rules: list[Rule
                const=lambda v: f"{float(v)!r}x{samples}", grow=lambda v: f"0+{float(v)!r}x{samples}",
                fall=lambda v: f"{float(v) * samples!r}-{float(v)!r}x{samples}")   # down to 0, never below
     common = _labels(recipe.get("labels"), ctx)
-    case = AlertCase(" ".join(str(recipe["name"]).split()))
+    title = scope_title(family, scope[0], values) if scope else ""
+    case = AlertCase(title + " ".join(str(recipe["name"]).split()))
     by_id: dict[str, dict[str, str]] = {}
     for spec in recipe.get("series") or ():
         items = fam.evaluate(spec["each"], ctx) if "each" in spec else [None]
         for item in items:
             local = {**ctx, "item": item}
-            labels = {**common, **_labels(spec.get("labels"), local)}
+            own = _labels(spec.get("labels"), local)
+            labels = {**common, **own}
+            if scope and scope[1].overrides:
+                own_keys = {k for s2 in recipe.get("series") or () for k in (s2.get("labels") or {})
+                            if isinstance(s2.get("labels"), dict)}
+                labels = scope_series_labels(labels, own_keys, (scope[0], scope[1], stack),
+                                             ("alerts", family.key, "overrides"))
             if "histogram" in spec:
                 metric = stack.catalog.get(names[spec["histogram"]])
                 upper = fam.evaluate(spec["upper"], local)

@@ -76,7 +76,11 @@ DEMO_ACTIONS = {
 # Signals (or recorded series) the demo knows how to move or bound.
 DEMO_SIGNALS = ("drawdown", "win_rate", "round_trips", "daily_pnl", "loop_latency", "http_duration",
                 "http_error_ratio", "rate_limited_rate", "fx_source_age", "fx_valid_sources",
-                "fx_source_deviation", "websocket_connections", "websocket_drop")
+                "fx_source_deviation", "websocket_connections", "websocket_drop",
+                # trading operations (exporter/demo.py, _tick_ops)
+                "exchange_connected", "order_reject_ratio", "order_fill_ratio", "order_rate", "order_latency",
+                "market_data_age", "clock_skew", "trading_state", "kill_switch", "rate_limit_usage",
+                "rate_limit_bans", "exposure_ratio", "balance_drift_ratio")
 
 
 @dataclass(frozen=True)

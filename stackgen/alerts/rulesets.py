@@ -27,6 +27,7 @@ def rule_files(stack: Stack) -> tuple[RuleFile, ...]:
 def _build(stack: Stack) -> tuple[RuleFile, ...]:
     catalog = fam.catalog()
     enabled = [(catalog.families[c.key], dict(c.values)) for c in stack.alerts.families]
+    configs = {c.key: c for c in stack.alerts.families}
     texts = [rule["expr"] for family, _ in enabled for rule in family.rules]
     used = engine.used_records(texts)
     custom_text = " ".join(a.expr for a in stack.alerts.custom) + " ".join(r.expr for r in stack.alerts.records)
@@ -35,20 +36,24 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
         rules = engine.record_rules(stack, spec)
         if key in used or any(r.record in custom_text for r in rules):
             records.setdefault(spec.domain, []).extend(rules)
-    alerts: dict[str, list[tuple[fam.Family, dict, list[Rule]]]] = {}
-    for family, values in enabled:
-        alerts.setdefault(family.domain, []).append((family, values, engine.family_rules(stack, family, values)))
+    # One entry per family and scope: its own values, then each override's (per-bot, env, strategy).
+    alerts: dict[str, list[tuple[fam.Family, dict, list[Rule], tuple]]] = {}
+    for family, _ in enabled:
+        config = configs[family.key]
+        for name, values, matchers in engine.scopes(config):
+            rules = engine.scoped(engine.family_rules(stack, family, values), matchers)
+            alerts.setdefault(family.domain, []).append((family, values, rules, (name, config)))
     user_records, user_alerts = custom.rules(stack)
     slo_records, slo_alerts = slo.rules(stack) if stack.slos is not None else ([], [])
     recorded = [r for rules in records.values() for r in rules] + user_records + slo_records
     # Every alert links to the panel showing its signal (its `dashboard` annotation), before its tests.
     exprs = links.recorded_exprs(recorded)
-    alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules])
-                       for family, values, rules in built] for domain, built in alerts.items()}
+    alerts = {domain: [(family, values, [links.link(stack, r, exprs) for r in rules], scope)
+                       for family, values, rules, scope in built] for domain, built in alerts.items()}
     user_alerts = [links.link(stack, r, exprs) for r in user_alerts]
     slo_alerts = [links.link(stack, r, exprs) for r in slo_alerts]
     index = catalog_index(stack).with_recorded(recorded_series(recorded))
-    check(stack, recorded + [r for built in alerts.values() for _, _, rules in built for r in rules]
+    check(stack, recorded + [r for built in alerts.values() for _, _, rules, _ in built for r in rules]
           + user_alerts + slo_alerts, index)
     files = []
     for domain in DOMAINS + tuple(d for d in list(records) + list(alerts) if d not in DOMAINS):
@@ -57,8 +62,9 @@ def _build(stack: Stack) -> tuple[RuleFile, ...]:
             groups.append(Group(f"{domain}.recording", tuple(records[domain])))
         built = alerts.get(domain, [])
         if built:
-            groups.append(Group(f"{domain}.alerts", tuple(r for _, _, rules in built for r in rules)))
-            cases = [engine.family_case(stack, family, values, rules, index) for family, values, rules in built]
+            groups.append(Group(f"{domain}.alerts", tuple(r for _, _, rules, _ in built for r in rules)))
+            cases = [engine.family_case(stack, family, values, rules, index, scope)
+                     for family, values, rules, scope in built]
         if groups:
             files.append(RuleFile(domain, tuple(groups), tuple(cases)))
     if user_records or user_alerts:

@@ -22,11 +22,30 @@ _RECORD_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA
 _CUSTOM_COMMON = ("for", "severity", "summary", "description", "runbook")
 
 
+# Labels an override may match on, most specific first: a series matched by several overrides takes the
+# first one's values (a bot's own entry wins over its strategy's, which wins over its env's).
+OVERRIDE_LABELS = ("job", "instance", "strategy", "universe", "env")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Other field values of a family for the series whose `label` is `value` (a bot: job=<its name>)."""
+    label: str
+    value: str
+    values: tuple[tuple[str, object], ...]   # every field, the family's values with the override's on top
+    path: tuple = ()                          # where in the spec it is declared (for errors)
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}={self.value}"
+
+
 @dataclass(frozen=True)
 class FamilyConfig:
     """One enabled built-in family with its field values, named as the spec spells them."""
     key: str
     values: tuple[tuple[str, object], ...] = ()
+    overrides: tuple[Override, ...] = ()
 
     def __getitem__(self, name: str):
         return dict(self.values)[name]
@@ -86,7 +105,10 @@ class Alerts:
         return self.family(key)
 
 
-def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
+def read_alerts(field: Field, records_field: Field | None = None,
+                bot_alerts: tuple[tuple[str, Field], ...] = ()) -> Alerts:
+    """`bot_alerts`: (job name, the bot entry's `alerts:`) pairs, each a family -> fields mapping that
+    becomes that family's override for job=<name>."""
     known = fam.families()
     if not isinstance(field.value, dict):
         field.mapping()     # raises: expected a mapping
@@ -95,7 +117,7 @@ def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
     for key, value in field.value.items():
         item = field.child(key, value)
         if key in known:
-            config = g.run(_read_family, known[key], item)
+            config = g.run(_read_family, known[key], item, _bot_overrides(key, bot_alerts, known))
             if config is not None:
                 configs.append(config)
         elif isinstance(key, str) and _ALERT_NAME.match(key):
@@ -113,23 +135,70 @@ def read_alerts(field: Field, records_field: Field | None = None) -> Alerts:
             raise item.error(f"unknown alert family (expected one of: {listed(known)}; or an alert "
                              f"name in CamelCase for an alert of your own){hint}")
     g.done()
+    for _job, entry in bot_alerts:
+        for key, item in entry.mapping(optional=tuple(entry.value or {})).items():
+            if key not in known:
+                raise item.error(f"unknown alert family (expected one of: {listed(known)})")
+            if key not in field.value:
+                raise item.error(f"alert family {key!r} is off (not under alerts:); a bot can only change "
+                                 "the fields of a family that is on")
     order = list(known)
     configs.sort(key=lambda c: order.index(c.key))
     records = _read_records(records_field) if records_field is not None else ()
     return Alerts(tuple(configs), tuple(custom), records)
 
 
-def _read_family(family: fam.Family, item: Field) -> FamilyConfig | None:
+def _bot_overrides(key: str, bot_alerts: tuple[tuple[str, Field], ...], known: dict) -> list[tuple[Field, dict]]:
+    """(fields, {"job": name}) for each bot entry that changes family `key`."""
+    found = []
+    for job, entry in bot_alerts:
+        if isinstance(entry.value, dict) and key in entry.value:
+            found.append((entry.child(key, entry.value[key]), {"job": job}))
+    return found
+
+
+def _read_family(family: fam.Family, item: Field, bot_overrides: list | None = None) -> FamilyConfig | None:
     if family.switch:
         return FamilyConfig(family.key) if item.boolean() else None
     required = tuple(s.name for s in family.fields if s.required)
-    optional = tuple(s.name for s in family.fields if not s.required)
+    optional = tuple(s.name for s in family.fields if not s.required) + ("overrides",)
     f = item.mapping(required=required, optional=optional)
+    values = _field_values(family, item, f, {})
+    overrides = []
+    for entry in (f["overrides"].items(min_items=1) if "overrides" in f else ()):
+        e = entry.mapping(required=("match",), optional=tuple(s.name for s in family.fields))
+        match = e["match"].mapping(optional=OVERRIDE_LABELS)
+        if len(match) != 1:
+            raise e["match"].error(f"match exactly one label, one of {', '.join(OVERRIDE_LABELS)} "
+                                   "(a bot's own entry under bots: matches its job)")
+        (label, value), = match.items()
+        overrides.append((entry, e, label, value.string()))
+    for fields, matched in bot_overrides or ():
+        f2 = fields.mapping(optional=tuple(s.name for s in family.fields))
+        (label, value), = matched.items()
+        overrides.append((fields, f2, label, value))
+    found: list[Override] = []
+    for where, fields, label, value in overrides:
+        if any(o.label == label and o.value == value for o in found):
+            raise where.error(f"alerts.{family.key}: {label}={value} is overridden twice")
+        merged = _field_values(family, where, {k: v for k, v in fields.items() if k != "match"}, values)
+        found.append(Override(label, value, tuple(merged.items()), tuple(where.path)))
+    found.sort(key=lambda o: OVERRIDE_LABELS.index(o.label))
+    return FamilyConfig(family.key, tuple(values.items()), tuple(found))
+
+
+def _field_values(family: fam.Family, item: Field, f: dict, base: dict) -> dict:
+    """The family's field values: those given in `f`, else `base`'s, else the defaults; orderings checked."""
     values: dict[str, object] = {}
     for spec in family.fields:
-        values[spec.name] = fam.read_value(spec, f[spec.name]) if spec.name in f else spec.default
-        if spec.type == "number" and spec.name not in f:
-            values[spec.name] = int(spec.default) if spec.integer else float(spec.default)
+        if spec.name in f:
+            values[spec.name] = fam.read_value(spec, f[spec.name])
+        elif spec.name in base:
+            values[spec.name] = base[spec.name]
+        else:
+            values[spec.name] = spec.default
+            if spec.type == "number":
+                values[spec.name] = int(spec.default) if spec.integer else float(spec.default)
     for spec in family.fields:
         where = f.get(spec.name) or item.child(spec.name, None)
         value = values[spec.name]
@@ -137,7 +206,7 @@ def _read_family(family: fam.Family, item: Field) -> FamilyConfig | None:
             raise where.error(f"must be above {spec.above} ({values[spec.above]:g}), got {value:g}")
         if spec.below and not value < values[spec.below]:
             raise where.error(f"must be below {spec.below} ({values[spec.below]:g}), got {value:g}")
-    return FamilyConfig(family.key, tuple(values.items()))
+    return values
 
 
 # -- alerts of the user's own ---------------------------------------------------------------
@@ -276,6 +345,11 @@ def cite(ref: Field, text: str, alerts: Alerts | None) -> Cited:
         else:
             value = config[name]
         shown = fam.cite(spec, value)
+        # Per-bot (env, strategy) values a panel's colours cannot show: the text names them.
+        others = [f"{o.name}: {fam.cite(spec, dict(o.values)[name])}" for o in (config.overrides if config else ())
+                  if dict(o.values)[name] != value]
+        if others:
+            shown += f" ({'; '.join(others)})"
         if spec.type == "duration":
             value = parse_duration(value)
         return Cited(value, shown, note)

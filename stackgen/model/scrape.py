@@ -36,6 +36,7 @@ class ScrapeJob:
     metrics_path: str = "/metrics"
     scheme: str = "http"
     profile: str = ""           # a bot's job: the profile that maps its metrics onto the signals
+    sample_limit: int = 0       # 0: none; else a scrape with more samples fails (PrometheusScrapeSampleLimitHit)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def read_scrape(field: Field, glob: Global) -> Scrape:
 def read_job(item: Field, glob: Global, names: set[str], extra: tuple[str, ...] = ()) -> tuple[ScrapeJob, bool]:
     """One scrape job (also a bot entry, whose `extra` keys the caller reads); names collects job names."""
     j = item.mapping(required=("name", "targets"),
-                     optional=("enabled", "interval", "timeout", "labels", "metrics_path", "scheme") + extra)
+                     optional=("enabled", "interval", "timeout", "labels", "metrics_path", "scheme",
+                               "sample_limit") + extra)
     name = j["name"].slug("job name")
     if name in names:
         raise j["name"].error(f"job name {name!r} is used twice (prometheus and alertmanager "
@@ -121,4 +123,5 @@ def read_job(item: Field, glob: Global, names: set[str], extra: tuple[str, ...] 
         raise j["metrics_path"].error(f"must start with '/', got {path!r}")
     scheme = j["scheme"].one_of(("http", "https")) if "scheme" in j else "http"
     enabled = j["enabled"].boolean() if "enabled" in j else True
-    return ScrapeJob(name, targets, labels, interval, timeout, path, scheme), enabled
+    limit = int(j["sample_limit"].number(low=1, high=100_000_000, integer=True)) if "sample_limit" in j else 0
+    return ScrapeJob(name, targets, labels, interval, timeout, path, scheme, sample_limit=limit), enabled

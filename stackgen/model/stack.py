@@ -228,7 +228,7 @@ def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
     catalog = g.run(lambda: with_signals(read_catalog(f["metrics"]) if "metrics" in f else None, path_label)) \
         if path_label else None
     api = g.run(_read_api, f["api"], catalog) if catalog else None
-    alerts = g.run(read_alerts, f["alerts"], f.get("recording_rules"))
+    alerts = g.run(read_alerts, f["alerts"], f.get("recording_rules"), _bot_alerts(f.get("bots")))
     grafana = g.run(read_grafana, f["grafana"])
     notes: list[str] = _placeholder_notes(glob, grafana) if glob and grafana else []
     dashboards = g.run(read_dashboards, f["dashboards"], grafana, path_label, f["grafana"], alerts, catalog,
@@ -265,6 +265,15 @@ def _read(root: Field, profiles: dict[str, Profile]) -> Stack:
                  alertmanager_ha=read_alertmanager_ha(f["alertmanager_ha"]) if "alertmanager_ha" in f else None)
 
 
+def _bot_alerts(field: Field | None) -> tuple[tuple[str, Field], ...]:
+    """(bot name, its `alerts:`) for each bot entry that changes a family's fields (read with the alerts)."""
+    if field is None or not isinstance(field.value, list):
+        return ()
+    return tuple((str(entry["name"]), field.child(i, entry).child("alerts", entry["alerts"]))
+                 for i, entry in enumerate(field.value)
+                 if isinstance(entry, dict) and "alerts" in entry and isinstance(entry.get("name"), str))
+
+
 def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
                profiles: dict[str, Profile]) -> tuple[Scrape, tuple[Bot, ...]]:
     """`bots:` entries: scrape jobs whose metrics a profile maps onto the signals."""
@@ -274,7 +283,7 @@ def _read_bots(field: Field | None, glob: Global, scrape: Scrape,
     jobs, bots = list(scrape.jobs), []
     g = Gather()
     for item in field.items(min_items=1):
-        read = g.run(read_job, item, glob, taken, ("profile", "heartbeat", "utc_offset"))
+        read = g.run(read_job, item, glob, taken, ("profile", "heartbeat", "utc_offset", "alerts"))
         entries = item.value
         if "profile" not in entries:
             g.run(_raise, item.missing("profile", "a built-in profile or one of `profiles:`"))

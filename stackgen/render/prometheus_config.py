@@ -63,6 +63,8 @@ def job_entry(job: ScrapeJob, targets: list[str]) -> dict:
         entry["scrape_interval"] = job.interval
     if job.timeout:
         entry["scrape_timeout"] = job.timeout
+    if job.sample_limit:
+        entry["sample_limit"] = job.sample_limit
     return entry
 
 

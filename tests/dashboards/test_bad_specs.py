@@ -146,7 +146,7 @@ CASES = [
      lambda d: _panel(d, "topn-kpis", "Total PnL").update(type="heatmap", histogram="trading_pnl_usd")
      or _panel(d, "topn-kpis", "Total PnL").pop("queries"),
      r"panels\[0\]\.histogram: 'trading_pnl_usd' is a gauge: a heatmap needs a catalog histogram "
-     r"\(trading_loop_latency_seconds, http_request_duration_seconds[,)]"),
+     r"\(trading_loop_latency_seconds, trading_order_latency_seconds, http_request_duration_seconds[,)]"),
     ("histogram on another panel type", _edit_panel("topn-kpis", "Total PnL", histogram="trading_loop_latency_seconds"),
      r"panels\[0\]\.histogram: 'histogram' applies to heatmap panels only, not to stat"),
     ("bar chart without x", _edit_panel("trading-overview", "Orders by Status", x=None),

@@ -22,8 +22,7 @@ profiles:
       - {signal: http_requests, from: mm_requests_total}
       - {signal: order_latency, from: mm_order_seconds}
   - name: all-signals      # every signal: every generated panel
-    identity: true
-    map: [{signal: exchange_connected, from: x_connected}, {signal: order_latency, from: x_order_seconds}]
+    identity: true         # the exporter has every signal (the trading-ops ones too)
 bots:
   - {name: mm, profile: mm-bot, targets: ["mm-host:8000"]}
   - {name: fx, profile: d80-fx, targets: ["fx-host:9100"]}

@@ -67,8 +67,13 @@ FAST = "1s"
 TELEGRAM_TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
 
 
+# Notifications posted under this path fail (500): what a receiver with a broken endpoint does.
+BROKEN_PATH = "/broken"
+
+
 class Receiver:
-    """A webhook receiver on 127.0.0.1: keeps every notification Alertmanager posts."""
+    """A webhook receiver on 127.0.0.1: keeps every notification Alertmanager posts (and answers 500 to
+    those posted under BROKEN_PATH)."""
 
     def __init__(self) -> None:
         self.notifications: list[tuple[str, dict]] = []
@@ -79,6 +84,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith(BROKEN_PATH):   # a receiver whose endpoint is broken
+                    self.send_response(500)
+                    self.end_headers()
+                    return
                 with outer._lock:
                     outer.notifications.append((self.path, json.loads(body or b"{}")))
                     outer.arrivals.append((time.monotonic(), self.path))

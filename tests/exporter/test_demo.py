@@ -184,7 +184,51 @@ def _websocket_drop(r, a, now):
     return value(r, "http_websocket_connections") < level - drop
 
 
-CHECKS = {"websocket_drop": _websocket_drop,
+def _order_share(r, status):
+    orders = samples(r, "api_orders_total")
+    return sum(v for k, v in orders.items() if dict(k)["status"] == status) / sum(orders.values())
+
+
+def _order_rejects(r, a, now):
+    return _order_share(r, "rejected") > a["order_rejects"]["ratio"]
+
+
+def _fill_ratio(r, a, now):
+    return _order_share(r, "filled") < a["fill_ratio"]["below"]
+
+
+def _order_latency(r, a, now):
+    latency = buckets_of(r, "trading_order_latency_seconds", exchange="okx")
+    return histogram_quantile(0.99, latency) > a["order_latency"]["p99_seconds"]
+
+
+def _market_data_stale(r, a, now):
+    stamp = value(r, "trading_market_data_last_update_timestamp_seconds", feed="okx:BTC-USDT:book")
+    return now - stamp > duration_seconds(a["market_data_stale"]["max_age"])
+
+
+def _rate_limit_headroom(r, a, now):
+    used = value(r, "trading_rate_limit_used", exchange="binance") / value(r, "trading_rate_limit_limit",
+                                                                              exchange="binance")
+    return used > a["rate_limit_headroom"]["max_used"] and total(r, "trading_rate_limit_bans_total",
+                                                                  exchange="binance") > 0
+
+
+def _exposure(r, a, now):
+    ratio = abs(value(r, "trading_position_notional_usd", symbol="BTCUSDT")) / value(
+        r, "trading_position_limit_usd", symbol="BTCUSDT")
+    return ratio > a["exposure"]["max_ratio"]
+
+
+def _balance_drift(r, a, now):
+    mine = value(r, "trading_balance_usd", asset="USDT", ledger="bot")
+    theirs = value(r, "trading_balance_usd", asset="USDT", ledger="exchange")
+    return abs(mine - theirs) / abs(theirs) > a["balance_drift"]["max_ratio"]
+
+
+CHECKS = {"websocket_drop": _websocket_drop, "order_rejects": _order_rejects, "fill_ratio": _fill_ratio,
+          "order_latency": _order_latency, "market_data_stale": _market_data_stale,
+          "rate_limit_headroom": _rate_limit_headroom, "exposure": _exposure, "balance_drift": _balance_drift,
           "drawdown": _drawdown, "win_rate": _win_rate, "loss": _loss, "loop_latency": _loop_latency,
           "api_latency": _api_latency, "api_errors": _api_errors, "rate_limiting": _rate_limiting,
           "fx_stale": _fx_stale, "fx_sources_low": _fx_sources_low, "fx_sources_zero": _fx_sources_zero,

@@ -41,6 +41,16 @@ EXAMPLES = [
     {"type": "order", "side": "buy", "status": "filled", "exchange": "binance"},
     {"type": "open_positions", "symbol": "BTCUSDT", "count": 1},
     {"type": "realized_pnl", "symbol": "BTCUSDT", "usd": -12.5},
+    {"type": "order_latency", "exchange": "binance", "seconds": 0.042},
+    {"type": "exchange_status", "exchange": "okx", "connected": False},
+    {"type": "market_data", "feed": "binance:BTCUSDT:book", "timestamp": 1700000000.5},
+    {"type": "clock_skew", "reference": "ntp", "seconds": -0.012},
+    {"type": "trading_state", "state": "reducing"},
+    {"type": "kill_switch", "active": False},
+    {"type": "rate_limit_usage", "exchange": "binance", "used": 900, "limit": 1200},
+    {"type": "rate_limit_ban", "exchange": "binance", "code": 429},
+    {"type": "position", "symbol": "BTCUSDT", "notional_usd": -25000, "limit_usd": 50000},
+    {"type": "balance", "asset": "USDT", "bot_usd": 10000, "exchange_usd": 9990},
 ]
 
 

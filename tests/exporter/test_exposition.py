@@ -95,6 +95,15 @@ def _exercise(m: BotMetrics) -> None:
     m.record_order("buy", "filled", "okx")
     m.set_open_positions("BTCUSDT", 1)
     m.set_realized_pnl("BTCUSDT", 2.5)
+    m.record_order_latency("okx", 0.02)
+    m.set_exchange_connected("okx", True)
+    m.record_market_data("okx:BTC-USDT:book")
+    m.set_clock_skew("ntp", 0.001)
+    m.set_trading_state("active")
+    m.set_kill_switch(False)
+    m.set_rate_limit("okx", 10, 1200)
+    m.set_position("BTCUSDT", 100.0, 50000)
+    m.set_balance("USDT", 10.0, 10.0)
 
 
 def test_every_catalog_metric_is_exposed_with_its_type_and_labels_and_nothing_else():

@@ -93,7 +93,7 @@ CASES = [
     ("unknown family with suggestion", lambda d: d["alerts"].update(drawdwn={"for": "1m"}),
      r"alerts\.drawdwn: unknown alert family .*did you mean 'drawdown'\?"),
     ("unknown field of a family", setter(["alerts", "drawdown", "warn"], 0.1),
-     r"alerts\.drawdown\.warn: unknown key \(expected one of: critical, for, warning\)"),
+     r"alerts\.drawdown\.warn: unknown key \(expected one of: critical, for, overrides, warning\)"),
     ("watchdog is a switch", setter(["alerts", "watchdog"], {"for": "1m"}),
      r"alerts\.watchdog: expected true or false, got a mapping"),
     ("timeout longer than interval", setter(["global", "scrape_timeout"], "30s"),

@@ -186,8 +186,7 @@ def test_a_profile_feeding_every_signal_gets_every_generated_panel(tmp_path):
     text = """version: tradingmon/v1
 profiles:
   - name: all-signals
-    identity: true      # the exporter's signals, and the two it does not have
-    map: [{signal: exchange_connected, from: x_connected}, {signal: order_latency, from: x_order_seconds}]
+    identity: true      # every signal the exporter has (the trading-ops ones too)
 bots: [{name: all, profile: all-signals, targets: ["all:9100"]}]
 """
     stack = load_stack(_write(tmp_path, text))
