@@ -116,9 +116,28 @@ def read_stack(root: Field, fed: FedAlerts) -> Stack:
     filled = defaults.fill_static(root.value)
     profiles = read_profiles(root.child("profiles", filled.value.get("profiles")))
     _fill_from_bots(filled, profiles, root, fed)
+    _fill_bot_overrides(filled)
     stack = _read(root.with_value(filled.value), profiles)
     return replace(stack, notes=tuple(filled.notes) + stack.notes, effective=filled.value,
                    defaulted=frozenset(filled.defaulted))
+
+
+def _fill_bot_overrides(filled: defaults.Filled) -> None:
+    """A bot's own `alerts:` changes some fields of a family for that bot; the others it inherits from
+    `alerts:`. Written out (marked default) so --effective shows every value each bot fires at."""
+    bots, alerts = filled.value.get("bots"), filled.value.get("alerts")
+    if not (isinstance(bots, list) and isinstance(alerts, dict)):
+        return
+    for i, bot in enumerate(bots):
+        own = bot.get("alerts") if isinstance(bot, dict) else None
+        if not isinstance(own, dict):
+            continue
+        for key, fields in own.items():
+            inherited = alerts.get(key)
+            if isinstance(fields, dict) and isinstance(inherited, dict):
+                for name, value in inherited.items():
+                    if name not in fields and name != "overrides":
+                        filled.put(("bots", i, "alerts", key, name), copy.deepcopy(value))
 
 
 def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:

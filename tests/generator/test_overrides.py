@@ -106,3 +106,23 @@ def test_panels_citing_a_threshold_name_every_scope_s_number():
     text = next(t for name, t in files.items() if name.startswith("dashboards/") and "Worst drawdown" in t)
     assert "Yellow from 20% (job=paper-mm: 40%; env=live: 2%), red from 30% (job=paper-mm: 60%; env=live: 4%)." \
         in text
+
+
+def test_effective_shows_each_bots_values_with_the_inherited_ones_marked(tmp_path):
+    """`generate.py --effective`: a bot's own thresholds as written, what it inherits from `alerts:` marked."""
+    import contextlib
+    import io
+
+    import generate
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: tradingmon/v1\nbots:\n"
+                    "  - {name: paper-mm, profile: zigquant, targets: ['paper:8080'],\n"
+                    "     alerts: {drawdown: {warning: 0.3, critical: 0.5}}}\n"
+                    "  - {name: live-mm, profile: zigquant, targets: ['live:8080']}\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert generate.main(["--spec", str(spec), "--effective"]) == 0
+    text = out.getvalue()
+    bot = text[text.index("- name: paper-mm"):text.index("- name: live-mm")]
+    assert re.search(r"drawdown:\n\s+warning: 0\.3\n\s+critical: 0\.5\n\s+for: 5m  # default\n", bot), bot
+    assert re.search(r"^alerts:  # default\n(.*\n)*?  drawdown:\n    warning: 0\.05\n", text, re.M), text
