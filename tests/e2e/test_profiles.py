@@ -63,6 +63,7 @@ PLANS = {
                   _grow(f'zigquant_api_latency_seconds_bucket{{{ZQ_API},le="+Inf"}}', 100),
                   _grow(f"zigquant_api_latency_seconds_count{{{ZQ_API}}}", 100),
                   _grow(f'zigquant_api_requests_total{{{ZQ_API},status="500"}}', 50),
+                  _grow('zigquant_orders_total{status="rejected"}', 20),              # rejects: ratio up, fills down
                   _set("zigquant_uptime_seconds", 86400.0)]),                           # frozen
     "rust-trader": ("rust-trader", [],
                     [*[_grow(f'http_request_duration_seconds_bucket{{{RUST},le="{le}"}}', 100)
@@ -71,12 +72,14 @@ PLANS = {
                      _grow(f'http_requests_total{{{RUST},status="500"}}', 100),
                      _grow('rate_limit_requests_total{status="limited"}', 2000),
                      _set("websocket_connections_total", 0.0),                          # 12 -> 0 at once
-                     _set('realized_pnl_total{symbol="ETH-USDT"}', -1500.0)]),          # below -1000 USD
+                     _set('realized_pnl_total{symbol="ETH-USDT"}', -1500.0),            # below -1000 USD
+                     _grow('orders_total{side="buy",status="rejected",exchange="upbit"}', 20)]),   # rejects
     "fastapi": ("fastapi", [],
                 [*[_grow(f'http_request_duration_seconds_bucket{{{FA},le="{le}",method="POST"}}', 100)
                    for le in ("1.0", "+Inf")],
                  _grow(f'http_request_duration_seconds_count{{{FA},method="POST"}}', 100),
-                 _grow(f'http_requests_total{{{FA},method="POST",status="5xx"}}', 100)]),
+                 _grow(f'http_requests_total{{{FA},method="POST",status="5xx"}}', 100),
+                 _grow('trading_orders_executed_total{exchange="binance",result="rejected",side="buy"}', 20)]),
 }
 
 
