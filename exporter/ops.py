@@ -1,9 +1,10 @@
 """Trading-operations calls: orders, venues, market data, clock, trading state, risk limits. Declared as data.
 
 Each call is one row of CALLS: the label arguments it takes, and for each value argument the signal it
-feeds and how (set, a 0/1 flag, inc, observe, or a one-hot over a closed label's values). One generic
-method serves every row; the sidecar's event types (events.py) and the catalog check (names.FEEDS) are
-derived from the same rows, so a new signal is a row here plus its entry in stackgen/data/signals.yaml.
+feeds and how (set, a 0/1 flag, inc, observe, or a one-hot over a closed label's values). Each row's
+method is compiled from the row (see source()); the sidecar's event types (events.py) and the catalog
+check (names.FEEDS) are derived from the same rows, so a new signal is a row here plus its entry in
+stackgen/data/signals.yaml.
 
 Like every call of the exporter, these never raise: a bad value or label is dropped and counted in
 exporter_dropped_updates_total{reason}; open label values are bounded by max_label_values per metric.
@@ -16,6 +17,7 @@ import math
 import sys
 import textwrap
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 from exporter import names
@@ -51,6 +53,15 @@ class Call:
     feeds: tuple[Feed, ...]
     bot: bool = False              # its series carry the bot labels (needs init_metrics())
     zero: tuple[str, ...] = ()     # counters (signal keys) whose series for these labels it creates at 0
+
+    @cached_property
+    def params(self) -> tuple[str, ...]:
+        """Its parameters in order: the label arguments, then the value arguments."""
+        return self.labels + tuple(f.argument for f in self.feeds if f.argument)
+
+    @cached_property
+    def optional(self) -> frozenset[str]:
+        return frozenset(f.argument for f in self.feeds if f.optional)
 
 
 CALLS: tuple[Call, ...] = (
@@ -121,7 +132,8 @@ class OpsMetrics:
         # every value checked first, so a bad one leaves every series of the call as it was
         good = [None if value is None else _check(feed, value, self._catalog)
                 for feed, value in zip(call.feeds, values, strict=True)]
-        for feed, child, value in zip(call.feeds, children, good, strict=True):
+        for feed, child, value in sorted(zip(call.feeds, children, good, strict=True),
+                                        key=lambda row: _order(row[0])):
             _put(feed, child, value, self._clock)
         self._fresh = True
         return True
@@ -165,17 +177,14 @@ def _key(labels: tuple):
     return labels[0] if len(labels) == 1 else labels
 
 
-def _params(call: Call) -> tuple[str, ...]:
-    return call.labels + tuple(f.argument for f in call.feeds if f.argument)
-
-
 def _bind(call: Call, given: tuple, more: tuple, named: dict) -> tuple[tuple, tuple]:
-    """(label arguments, value arguments) of a call from its parameters as bound (_NO: not given), the extra
-    positional arguments and the arguments by name; optional values default to None."""
-    params = _params(call)
+    """(label arguments, value arguments per feed) of a call from its parameters as bound (_NO: not given;
+    None: an optional value left out), the extra positional arguments and the arguments by name left over;
+    TypeError when they do not fit. Optional values default to None."""
+    params = call.params
     if more:
         raise TypeError(f"takes {len(params)} arguments ({', '.join(params)}), got {len(params) + len(more)}")
-    optional = {f.argument for f in call.feeds if f.optional}
+    optional = call.optional
     bound = {p: v for p, v in zip(params, given, strict=True) if v is not _NO and not (v is None and p in optional)}
     for key, value in named.items():
         if key not in params or key in bound:
@@ -186,6 +195,12 @@ def _bind(call: Call, given: tuple, more: tuple, named: dict) -> tuple[tuple, tu
         raise TypeError(f"missing argument {missing[0]!r}")
     values = tuple(bound.get(f.argument) if f.argument else 1.0 for f in call.feeds)
     return tuple(bound[p] for p in call.labels), values
+
+
+def _order(feed: Feed) -> int:
+    """Sort key of a call's updates: an observation first, the one update the store may refuse (a histogram
+    sum beyond the float range), so a refused call leaves its other series as they were."""
+    return 0 if feed.op == "observe" else 1
 
 
 def _check(feed: Feed, value: object, catalog) -> object:
@@ -226,7 +241,10 @@ def _put(feed: Feed, child, value, clock) -> None:
 # dataclasses builds __init__: its own parameters, one dict lookup of the label values, and each feed's test
 # and update below written out in line. Whatever a test lets through applies as it is (a finite float, an
 # int within the float range, a known state), so nothing raises between the first update and the last;
-# anything else (a new label value, an argument by name, a Decimal, a bad value) goes to _ops_new.
+# anything else (a new label value, an argument by name, a Decimal, a bad value) goes to _ops_new. The
+# only update that may still refuse is an observation whose sum would leave the float range; it comes first.
+# The parameters are positional-only with *_more and **_named behind them, so no call, however wrong its
+# arguments, raises a TypeError into the bot: _ops_new binds them and drops what does not fit.
 
 _NUMBER = "({v}.__class__ is float and {v} - {v} == 0 or {v}.__class__ is int and -_MAX <= {v} <= _MAX)"
 _POSITIVE = "({v}.__class__ is float and 0.0 <= {v} < _INF or {v}.__class__ is int and 0 <= {v} <= _MAX)"
@@ -248,11 +266,11 @@ FAST: dict[str, tuple[str, str]] = {   # op -> (test of the value v, update of i
 def source(call: Call) -> str:
     """The Python source of a row's method (compiled once at import)."""
     labels, series = call.labels, [f"_s{i}" for i in range(len(call.feeds))]
-    params = [label + "=_NO" for label in labels] + [
-        f.argument + ("=None" if f.optional else "=_NO") for f in call.feeds if f.argument]
+    optional = call.optional
+    params = [p + ("=None" if p in optional else "=_NO") for p in call.params]
     key = labels[0] if len(labels) == 1 else "(" + "".join(label + ", " for label in labels) + ")"
     tests, updates = [], []
-    for feed, s in zip(call.feeds, series, strict=True):
+    for feed, s in sorted(zip(call.feeds, series, strict=True), key=lambda row: _order(row[0])):
         test, update = FAST[feed.op]
         test, update = test.format(v=feed.argument, s=s), update.format(v=feed.argument, s=s)
         if feed.optional and feed.op != "now":  # None leaves the series as it is
@@ -261,9 +279,14 @@ def source(call: Call) -> str:
         if test:
             tests.append(test)
         updates.append(update)
-    index = CALLS.index(call)
+    index, args = CALLS.index(call), "".join(p + ", " for p in call.params)
     body = textwrap.indent("\n".join(updates), " " * 16)
+    # an argument by name takes its parameter's place when that was left out; what is left goes to _ops_new
+    by_name = "".join(f"        if {p!r} in _named and {p} is {'None' if p in optional else '_NO'}:\n"
+                      f"            {p} = _named.pop({p!r})\n" for p in call.params)
     return (f"def {call.name}(self, {', '.join(params)}, /, *_more, **_named):\n"
+            f"    if _named and not _more:\n"
+            f"{by_name}"
             f"    if not (_more or _named):\n"
             f"        try:\n"
             f"            {''.join(s + ', ' for s in series)}= self._ops_series[{index}][{key}]\n"
@@ -274,7 +297,7 @@ def source(call: Call) -> str:
             f"        except Exception:\n"
             f"            pass\n"
             f"    return self._slow({call.name!r}, self._ops_new, _CALLS[{index}], "
-            f"({''.join(p + ', ' for p in _params(call))}), _more, _named)\n")
+            f"({args}), _more, _named)\n")
 
 
 def _method(call: Call):
@@ -283,12 +306,12 @@ def _method(call: Call):
     method = scope[call.name]
     method.__qualname__ = f"OpsMetrics.{call.name}"
     method.__module__ = __name__
-    optional = {f.argument for f in call.feeds if f.optional}
+    optional = call.optional
     method.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, **({"default": None} if p in optional else {}))
-           for p in _params(call)])
-    shown = [p + ("=None" if p in optional else "") for p in _params(call)]
+           for p in call.params])
+    shown = [p + ("=None" if p in optional else "") for p in call.params]
     method.__doc__ = f"{call.name}({', '.join(shown)}): {call.doc}"
     return method
 
