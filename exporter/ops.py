@@ -103,7 +103,7 @@ for _call in CALLS:
 
 
 class OpsMetrics:
-    """Mixin of BotMetrics; relies on its _bot, _clock, _catalog, _metrics, _remember() and _slow()."""
+    """Mixin of BotMetrics; relies on its _bot, _clock, _catalog, _lock, _metrics, _remember() and _slow()."""
 
     def _unbind_ops(self) -> None:
         # per row of CALLS: label values (one label: the value itself) -> the row's series, one per feed
