@@ -78,6 +78,26 @@ def per_call_cases(m: BotMetrics) -> list[tuple[str, str, str]]:
         ("record_rate_limit(False)", "limiter.inc()"),
         ("record_order('buy', 'filled', 'okx')", "order.inc()"),
         ("set_open_positions('BTCUSDT', 2)", "open_pos.set(2)"),
+        # trading operations (rows of exporter/ops.py)
+        ("record_order_latency('okx', 0.012)", "order_lat.observe(0.012)"),
+        ("set_exchange_connected('okx', True)", "exch_conn.set(1.0)"),
+        ("record_market_data('okx-book')", "market_data.set(now())"),
+        ("record_market_data('okx-book', 1.7e9)", "market_data.set(1.7e9)"),
+        ("set_clock_skew('ntp', -0.004)", "skew.set(-0.004)"),
+        ("set_trading_state('active')", "state_active.set(1.0); state_reducing.set(0.0); state_halted.set(0.0)"),
+        ("set_kill_switch(False)", "kill.set(0.0)"),
+        ("set_rate_limit('okx', 900)", "rl_used.set(900)"),
+        ("set_rate_limit('okx', 900, 1200)", "rl_used.set(900); rl_limit.set(1200)"),
+        ("record_rate_limit_ban('okx', 429)", "ban.inc()"),
+        ("set_position('BTCUSDT', -1500.0)", "position.set(-1500.0)"),
+        ("set_position('BTCUSDT', -1500.0, 50000.0)", "position.set(-1500.0); position_limit.set(50000.0)"),
+        ("set_balance('USDT', 1010.0, 1000.0)", "balance_bot.set(1010.0); balance_exchange.set(1000.0)"),
+        # by name, as the README writes them
+        ("set_rate_limit('okx', used=900, limit=1200)", "rl_used.set(900); rl_limit.set(1200)"),
+        ("set_position('BTCUSDT', notional_usd=-1500.0, limit_usd=50000.0)",
+         "position.set(-1500.0); position_limit.set(50000.0)"),
+        ("set_balance('USDT', bot_usd=1010.0, exchange_usd=1000.0)",
+         "balance_bot.set(1010.0); balance_exchange.set(1000.0)"),
     ]
 
 
@@ -94,6 +114,14 @@ def prepare() -> tuple[BotMetrics, dict]:
     m.observe_http_request("GET", "/orders", 200, 0.01)
     m.record_order("buy", "filled", "okx")
     m.set_open_positions("BTCUSDT", 1)
+    m.record_order_latency("okx", 0.01)
+    m.set_exchange_connected("okx", True)
+    m.record_market_data("okx-book")
+    m.set_clock_skew("ntp", 0.0)
+    m.set_rate_limit("okx", 1, 2)
+    m.record_rate_limit_ban("okx", 429)
+    m.set_position("BTCUSDT", 1.0, 2.0)
+    m.set_balance("USDT", 1.0, 1.0)
     bot = ("paper", "top20", "topn_arb")
     metric = raw_metrics(m)  # prometheus_client's own metrics for the same catalog: the baseline
     raw = {
@@ -127,6 +155,20 @@ def prepare() -> tuple[BotMetrics, dict]:
         "limiter": metric["api_rate_limiter_requests_total"].labels("allowed"),
         "order": metric["api_orders_total"].labels("buy", "filled", "okx"),
         "open_pos": metric["api_open_positions"].labels("BTCUSDT"),
+        "order_lat": metric["trading_order_latency_seconds"].labels(*bot, "okx"),
+        "exch_conn": metric["trading_exchange_connected"].labels("okx"),
+        "market_data": metric["trading_market_data_last_update_timestamp_seconds"].labels("okx-book"),
+        "now": m._clock,   # the clock record_market_data reads when no timestamp is given
+        "skew": metric["trading_clock_skew_seconds"].labels("ntp"),
+        **{f"state_{state}": metric["trading_state"].labels(*bot, state) for state in ("active", "reducing", "halted")},
+        "kill": metric["trading_kill_switch_active"].labels(*bot),
+        "rl_used": metric["trading_rate_limit_used"].labels("okx"),
+        "rl_limit": metric["trading_rate_limit_limit"].labels("okx"),
+        "ban": metric["trading_rate_limit_bans_total"].labels("okx", "429"),
+        "position": metric["trading_position_notional_usd"].labels(*bot, "BTCUSDT"),
+        "position_limit": metric["trading_position_limit_usd"].labels(*bot, "BTCUSDT"),
+        "balance_bot": metric["trading_balance_usd"].labels(*bot, "USDT", "bot"),
+        "balance_exchange": metric["trading_balance_usd"].labels(*bot, "USDT", "exchange"),
     }
     raw["trade_exit"] = metric["trading_trades_total"].labels(*bot, "exit")
     raw["memory"] = metric["trading_memory_usage_bytes"].labels(*bot)
@@ -179,14 +221,16 @@ def paired(a: str, b: str, env: dict, number: int, samples: int) -> tuple[float,
 
 def bench_calls(number: int, repeat: int) -> tuple[list[str], bool]:
     m, env = prepare()
-    lines = [f"{'call (module-level function)':52} {'exporter':>9} {'raw op':>9} {'ratio':>6}"
+    cases = per_call_cases(m)
+    width = max(52, *(len(call) for call, _ in cases))
+    lines = [f"{'call (module-level function)':{width}} {'exporter':>9} {'raw op':>9} {'ratio':>6}"
              f"       raw prometheus_client op(s), pre-bound children",
-             f"{'':52} {'ns/call':>9} {'ns/call':>9} (medians of the paired samples)"]
+             f"{'':{width}} {'ns/call':>9} {'ns/call':>9} (medians of the paired samples)"]
     worst = 0.0
-    for call, raw in per_call_cases(m):
+    for call, raw in cases:
         wrapped, plain, ratio = paired(call, raw, env, number, repeat)
         worst = max(worst, ratio)
-        lines.append(f"{call:52} {wrapped * 1e9:9.0f} {plain * 1e9:9.0f} {ratio:6.2f} "
+        lines.append(f"{call:{width}} {wrapped * 1e9:9.0f} {plain * 1e9:9.0f} {ratio:6.2f} "
                      f"{verdict(ratio <= RATIO_TARGET)}  {raw}")
     dropped = sum(s.value for f in m.registry.collect() for s in f.samples
                   if s.name == "exporter_dropped_updates_total")

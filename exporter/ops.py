@@ -1,17 +1,23 @@
 """Trading-operations calls: orders, venues, market data, clock, trading state, risk limits. Declared as data.
 
 Each call is one row of CALLS: the label arguments it takes, and for each value argument the signal it
-feeds and how (set, a 0/1 flag, inc, observe, or a one-hot over a closed label's values). One generic
-method serves every row; the sidecar's event types (events.py) and the catalog check (names.FEEDS) are
-derived from the same rows, so a new signal is a row here plus its entry in stackgen/data/signals.yaml.
+feeds and how (set, a 0/1 flag, inc, observe, or a one-hot over a closed label's values). Each row's
+method is compiled from the row (see source()); the sidecar's event types (events.py) and the catalog
+check (names.FEEDS) are derived from the same rows, so a new signal is a row here plus its entry in
+stackgen/data/signals.yaml.
 
 Like every call of the exporter, these never raise: a bad value or label is dropped and counted in
 exporter_dropped_updates_total{reason}; open label values are bounded by max_label_values per metric.
 """
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import sys
+import textwrap
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 from exporter import names
@@ -47,6 +53,15 @@ class Call:
     feeds: tuple[Feed, ...]
     bot: bool = False              # its series carry the bot labels (needs init_metrics())
     zero: tuple[str, ...] = ()     # counters (signal keys) whose series for these labels it creates at 0
+
+    @cached_property
+    def params(self) -> tuple[str, ...]:
+        """Its parameters in order: the label arguments, then the value arguments."""
+        return self.labels + tuple(f.argument for f in self.feeds if f.argument)
+
+    @cached_property
+    def optional(self) -> frozenset[str]:
+        return frozenset(f.argument for f in self.feeds if f.optional)
 
 
 CALLS: tuple[Call, ...] = (
@@ -88,59 +103,37 @@ for _call in CALLS:
 
 
 class OpsMetrics:
-    """Mixin of BotMetrics; relies on its _bot, _clock, _catalog, _metrics, _remember() and _slow()."""
+    """Mixin of BotMetrics; relies on its _bot, _clock, _catalog, _lock, _metrics, _remember() and _slow()."""
 
     def _unbind_ops(self) -> None:
-        self._ops_children: dict[str, dict[tuple, tuple]] = {}   # call -> label arguments -> children
+        # per row of CALLS: label values (one label: the value itself) -> the row's series, one per feed
+        self._ops_series: list[dict] = [{} for _ in CALLS]
 
-    def _ops(self, call: Call, n: int, required: int, arity: int, args: tuple, kwargs: dict) -> bool:
-        """The fast path: arguments by position (trailing optional ones may be left out), known label values,
-        plain good values; anything else goes to the slow path (names, new label values, conversions, drops)."""
-        given = len(args)
-        if kwargs or not required <= given <= arity:
-            return self._slow(call.name, self._ops_new, call, args, kwargs)
+    def _ops_new(self, call: Call, given: tuple, more: tuple, named: dict) -> bool:
+        """The slow path: first use of these label values, or a call the fast path could not apply as it came
+        (arguments by name, conversions, drops). Checks the labels, binds the series, checks every value, applies."""
         try:
-            children = self._ops_children[call.name][args[:n]]
-        except Exception:
-            return self._slow(call.name, self._ops_new, call, args, kwargs)
-        values = (args[n:] + (None,) * (arity - given)) if arity > n else (None,)
-        try:
-            for (feed, child), value in zip(children, values, strict=True):   # all checked, then all applied
-                if not _fits(feed, child, value):
-                    return self._slow(call.name, self._ops_checked, call, children, values)
-            for (feed, child), value in zip(children, values, strict=True):
-                _put(feed, child, value, self._clock)
-        except Exception:
-            return self._slow(call.name, self._ops_checked, call, children, values)
-        self._fresh = True
-        return True
-
-    def _ops_new(self, call: Call, args: tuple, kwargs: dict) -> bool:
-        """First use of these label values (or a bad call): check them, bind the children, apply."""
-        try:
-            labels, values = _bind(call, args, kwargs)
+            labels, values = _bind(call, given, more, named)
         except TypeError as exc:
             raise Refused(names.BAD_TYPE, str(exc)) from None
         if call.bot and self._bot is None:
             raise LookupError("not bound")
         checked = tuple(self._ops_label(call, name, value) for name, value in zip(call.labels, labels, strict=True))
-        cache = self._ops_children.setdefault(call.name, {})
-        children = cache.get(checked)
+        cache = self._ops_series[CALLS.index(call)]
+        children = cache.get(_key(checked))
         if children is None:
             if call.labels:
                 self._remember(cache, call.feeds[0].metric, "(" + ", ".join(call.labels) + ")")
-            children = tuple((feed, self._ops_child(call, feed, checked)) for feed in call.feeds)
-            cache[checked] = children
+            children = tuple(self._ops_child(call, feed, checked) for feed in call.feeds)
+            cache[_key(checked)] = children
             for key in call.zero:
                 self._ops_zero(_SIGNALS[key], dict(zip(call.labels, checked, strict=True)))
-        cache.setdefault(labels, children)    # as passed, when that differs (an int code, a str subclass)
-        return self._ops_checked(call, children, values)
-
-    def _ops_checked(self, call: Call, children: tuple, values: tuple) -> bool:
-        """Check every value first, so a bad one leaves every series of the call as it was."""
-        good = [None if value is None else _check(feed, value, self._catalog) for (feed, _), value in
-                zip(children, values, strict=True)]
-        for (feed, child), value in zip(children, good, strict=True):
+        cache.setdefault(_key(labels), children)    # as passed, when that differs (an int code, a str subclass)
+        # every value checked first, so a bad one leaves every series of the call as it was
+        good = [None if value is None else _check(feed, value, self._catalog)
+                for feed, value in zip(call.feeds, values, strict=True)]
+        for feed, child, value in sorted(zip(call.feeds, children, good, strict=True),
+                                        key=lambda row: _order(row[0])):
             _put(feed, child, value, self._clock)
         self._fresh = True
         return True
@@ -169,22 +162,45 @@ class OpsMetrics:
         return {state: metric.labels(*values, state) for state in states}
 
 
-def _bind(call: Call, args: tuple, kwargs: dict) -> tuple[tuple, tuple]:
-    """(label arguments, value arguments) of a call, positional or by name; optional values default to None."""
-    params = call.labels + tuple(f.argument for f in call.feeds if f.argument)
-    if len(args) > len(params):
-        raise TypeError(f"takes {len(params)} arguments ({', '.join(params)}), got {len(args)}")
-    given = dict(zip(params, args, strict=False))     # fewer args than params: the rest by name
-    for key, value in kwargs.items():
-        if key not in params or key in given:
+class _Missing:
+    """The default of a required argument the caller left out (the fast path's checks all fail on it)."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_NO = _Missing()
+
+
+def _key(labels: tuple):
+    """How a row's cache is keyed: no labels (), one label its value, more a tuple (what the fast path builds)."""
+    return labels[0] if len(labels) == 1 else labels
+
+
+def _bind(call: Call, given: tuple, more: tuple, named: dict) -> tuple[tuple, tuple]:
+    """(label arguments, value arguments per feed) of a call from its parameters as bound (_NO: not given;
+    None: an optional value left out), the extra positional arguments and the arguments by name left over;
+    TypeError when they do not fit. Optional values default to None."""
+    params = call.params
+    if more:
+        raise TypeError(f"takes {len(params)} arguments ({', '.join(params)}), got {len(params) + len(more)}")
+    optional = call.optional
+    bound = {p: v for p, v in zip(params, given, strict=True) if v is not _NO and not (v is None and p in optional)}
+    for key, value in named.items():
+        if key not in params or key in bound:
             raise TypeError(f"unexpected or repeated argument {key!r}")
-        given[key] = value
-    required = call.labels + tuple(f.argument for f in call.feeds if f.argument and not f.optional)
-    missing = [p for p in required if p not in given]
+        bound[key] = value
+    missing = [p for p in params if p not in bound and p not in optional]
     if missing:
         raise TypeError(f"missing argument {missing[0]!r}")
-    values = tuple(given.get(f.argument) if f.argument else 1.0 for f in call.feeds)
-    return tuple(given[p] for p in call.labels), values
+    values = tuple(bound.get(f.argument) if f.argument else 1.0 for f in call.feeds)
+    return tuple(bound[p] for p in call.labels), values
+
+
+def _order(feed: Feed) -> int:
+    """Sort key of a call's updates: an observation first, the one update the store may refuse (a histogram
+    sum beyond the float range), so a refused call leaves its other series as they were."""
+    return 0 if feed.op == "observe" else 1
 
 
 def _check(feed: Feed, value: object, catalog) -> object:
@@ -199,21 +215,8 @@ def _check(feed: Feed, value: object, catalog) -> object:
                      non_negative=feed.op in ("set", "observe", "now"))
 
 
-def _fits(feed: Feed, child, value) -> bool:
-    """Whether the fast path can apply `value` as it is (no conversion, nothing to drop)."""
-    op = feed.op
-    if value is None:
-        return feed.optional or op == "now" or op == "inc"
-    if op == "onehot":
-        return value.__class__ is str and value in child
-    if op == "flag":
-        return value is True or value is False or (value.__class__ is int and (value == 0 or value == 1))
-    return ((value.__class__ is float or value.__class__ is int) and value - value == 0
-            and (op == "signed" or value >= 0))
-
-
 def _put(feed: Feed, child, value, clock) -> None:
-    """Apply a value that fits (None: nothing, or the time for `now`, or one for `inc`)."""
+    """Apply a checked value (None: nothing, or the time for `now`)."""
     op = feed.op
     if op == "inc":
         child.inc()
@@ -231,16 +234,85 @@ def _put(feed: Feed, child, value, clock) -> None:
         child.set(value)
 
 
-def _method(call: Call):
-    n = len(call.labels)
-    arity = n + sum(1 for f in call.feeds if f.argument)
-    required = n + sum(1 for f in call.feeds if f.argument and not f.optional)
+# -- the fast path: one method per row, generated from it ----------------------------------------------
+#
+# A generic method (arguments as a tuple, a loop over the feeds, a test and an update per op) cost 1.5-2 us a
+# call, 2-5x a raw prometheus_client child. Each row's method is therefore compiled from its row, the way
+# dataclasses builds __init__: its own parameters, one dict lookup of the label values, and each feed's test
+# and update below written out in line. Whatever a test lets through applies as it is (a finite float, an
+# int within the float range, a known state), so nothing raises between the first update and the last;
+# anything else (a new label value, an argument by name, a Decimal, a bad value) goes to _ops_new. The
+# only update that may still refuse is an observation whose sum would leave the float range; it comes first.
+# The parameters are positional-only with *_more and **_named behind them, so no call, however wrong its
+# arguments, raises a TypeError into the bot: _ops_new binds them and drops what does not fit.
 
-    def method(self, *args, **kwargs) -> bool:
-        return self._ops(call, n, required, arity, args, kwargs)
-    params = call.labels + tuple(f.argument + ("=None" if f.optional else "") for f in call.feeds if f.argument)
-    method.__name__ = method.__qualname__ = call.name
-    method.__doc__ = f"{call.name}({', '.join(params)}): {call.doc}"
+_NUMBER = "({v}.__class__ is float and {v} - {v} == 0 or {v}.__class__ is int and -_MAX <= {v} <= _MAX)"
+_POSITIVE = "({v}.__class__ is float and 0.0 <= {v} < _INF or {v}.__class__ is int and 0 <= {v} <= _MAX)"
+FAST: dict[str, tuple[str, str]] = {   # op -> (test of the value v, update of its series s)
+    "set": (_POSITIVE, "{s}.set({v})"),
+    "signed": (_NUMBER, "{s}.set({v})"),
+    "now": (f"({{v}} is None or {_POSITIVE})", "{s}.set(self._clock() if {v} is None else {v})"),
+    "flag": ("({v} is True or {v} is False or {v}.__class__ is int and ({v} == 0 or {v} == 1))",
+             "{s}.set(1.0 if {v} else 0.0)"),
+    "onehot": ("({v}.__class__ is str and {v} in {s})",
+               "for _state, _series in {s}.items():\n    _series.set(1.0 if _state == {v} else 0.0)"),
+    # a counter's +1 written out under the lock every writer of the store holds (store.py): one Python call
+    # less; a finite value plus one stays finite, so the store's overflow check has nothing to refuse
+    "inc": ("", "_lock = self._lock\n_lock.acquire()\ntry:\n    {s}.value += 1.0\nfinally:\n    _lock.release()"),
+    "observe": (_POSITIVE, "{s}.observe({v})"),
+}
+
+
+def source(call: Call) -> str:
+    """The Python source of a row's method (compiled once at import)."""
+    labels, series = call.labels, [f"_s{i}" for i in range(len(call.feeds))]
+    optional = call.optional
+    params = [p + ("=None" if p in optional else "=_NO") for p in call.params]
+    key = labels[0] if len(labels) == 1 else "(" + "".join(label + ", " for label in labels) + ")"
+    tests, updates = [], []
+    for feed, s in sorted(zip(call.feeds, series, strict=True), key=lambda row: _order(row[0])):
+        test, update = FAST[feed.op]
+        test, update = test.format(v=feed.argument, s=s), update.format(v=feed.argument, s=s)
+        if feed.optional and feed.op != "now":  # None leaves the series as it is
+            test = f"({feed.argument} is None or {test})"
+            update = f"if {feed.argument} is not None:\n" + textwrap.indent(update, "    ")
+        if test:
+            tests.append(test)
+        updates.append(update)
+    index, args = CALLS.index(call), "".join(p + ", " for p in call.params)
+    body = textwrap.indent("\n".join(updates), " " * 16)
+    # an argument by name takes its parameter's place when that was left out; what is left goes to _ops_new
+    by_name = "".join(f"        if {p!r} in _named and {p} is {'None' if p in optional else '_NO'}:\n"
+                      f"            {p} = _named.pop({p!r})\n" for p in call.params)
+    return (f"def {call.name}(self, {', '.join(params)}, /, *_more, **_named):\n"
+            f"    if _named and not _more:\n"
+            f"{by_name}"
+            f"    if not (_more or _named):\n"
+            f"        try:\n"
+            f"            {''.join(s + ', ' for s in series)}= self._ops_series[{index}][{key}]\n"
+            f"            if {' and '.join(tests) or 'True'}:\n"
+            f"{body}\n"
+            f"                self._fresh = True\n"
+            f"                return True\n"
+            f"        except Exception:\n"
+            f"            pass\n"
+            f"    return self._slow({call.name!r}, self._ops_new, _CALLS[{index}], "
+            f"({args}), _more, _named)\n")
+
+
+def _method(call: Call):
+    scope = {"_NO": _NO, "_CALLS": CALLS, "_INF": math.inf, "_MAX": sys.float_info.max}
+    exec(compile(source(call), f"<exporter.ops {call.name}>", "exec"), scope)   # noqa: S102 - our own rows
+    method = scope[call.name]
+    method.__qualname__ = f"OpsMetrics.{call.name}"
+    method.__module__ = __name__
+    optional = call.optional
+    method.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, **({"default": None} if p in optional else {}))
+           for p in call.params])
+    shown = [p + ("=None" if p in optional else "") for p in call.params]
+    method.__doc__ = f"{call.name}({', '.join(shown)}): {call.doc}"
     return method
 
 

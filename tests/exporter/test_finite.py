@@ -38,6 +38,15 @@ ACCUMULATING = {
     "record_fx_quote": st.tuples(st.just("okx"), extreme, extreme),
     "set_risk_metrics": st.tuples(extreme, extreme, extreme, extreme),
     "record_round_trip": st.tuples(st.booleans()),
+    # the trading-operations rows (exporter/ops.py): a histogram sum, a counter, and gauges set from values
+    # at and beyond the float range (an int of 2**1100 is refused before any series of the call moves)
+    "record_order_latency": st.tuples(st.just("okx"), positive),
+    "record_rate_limit_ban": st.tuples(st.just("okx"), st.sampled_from([429, "418"])),
+    "record_market_data": st.tuples(st.just("book"), positive),
+    "set_clock_skew": st.tuples(st.just("ntp"), extreme),
+    "set_rate_limit": st.tuples(st.just("okx"), positive, positive),
+    "set_position": st.tuples(st.just("BTCUSDT"), extreme, positive),
+    "set_balance": st.tuples(st.just("USDT"), extreme, extreme),
 }
 calls = st.lists(st.sampled_from(sorted(ACCUMULATING)).flatmap(
     lambda name: ACCUMULATING[name].map(lambda args: (name, args))), min_size=1, max_size=30)
@@ -106,4 +115,24 @@ def test_histogram_sums_that_overflow_are_refused(metrics, registry):
     assert value(registry, "http_request_duration_seconds_sum") == 1e308
     assert value(registry, "http_requests_total") == 1.0  # the request is not counted either
     assert not_finite_drops(registry) == 2.0
+    assert_all_finite(metrics, registry)
+
+
+def test_ops_histogram_sum_that_overflows_is_refused(metrics, registry):
+    assert metrics.record_order_latency("okx", 1.7e308)
+    assert metrics.record_order_latency("okx", 1.7e308) is False
+    assert value(registry, "trading_order_latency_seconds_sum", exchange="okx") == 1.7e308
+    assert value(registry, "trading_order_latency_seconds_count", exchange="okx") == 1.0
+    assert not_finite_drops(registry) == 1.0
+
+
+def test_ops_value_beyond_the_float_range_leaves_every_series_of_the_call(metrics, registry):
+    assert metrics.set_position("BTCUSDT", 10.0, 20.0)
+    assert metrics.set_position("BTCUSDT", 30.0, 2 ** 1100) is False     # an int no float can hold
+    assert metrics.set_balance("USDT", -(2 ** 1024), 5.0) is False
+    assert value(registry, "trading_position_notional_usd", symbol="BTCUSDT") == 10.0
+    assert value(registry, "trading_position_limit_usd", symbol="BTCUSDT") == 20.0
+    assert value(registry, "trading_balance_usd", asset="USDT", ledger="exchange") == 0.0   # created, not moved
+    assert not_finite_drops(registry) == 2.0
+    assert metrics.set_clock_skew("ntp", -(2 ** 1023)) and metrics.set_position("BTCUSDT", 1.0, 2 ** 1023)
     assert_all_finite(metrics, registry)

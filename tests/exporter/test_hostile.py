@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.events import EVENT_TYPES, EventApplier
 from exporter.metrics import BotMetrics
+from exporter.ops import CALLS as OPS_CALLS
 from exporter.server import MetricsServer
 
 from .conftest import BOT, samples
@@ -100,7 +101,9 @@ CALLS = {
     "record_fx_outlier": 1, "set_fx_median": 1, "set_fx_valid_sources": 1, "set_fx_fallback": 1,
     "observe_http_request": 4, "set_websocket_connections": 1, "record_rate_limit": 1, "record_order": 3,
     "set_open_positions": 2, "record_memory_usage": 1, "record_cpu_usage": 1,
+    **{row.name: len(row.params) for row in OPS_CALLS},
 }
+OPS = {row.name: row.params for row in OPS_CALLS}   # their calls also by name, and with too many arguments
 
 
 @st.composite
@@ -113,6 +116,12 @@ def call(draw):
         args = []
     if name == "record_fx_quote" and draw(st.booleans()):
         keywords, args = {"timestamp": args[2]}, args[:2]
+    if name in OPS:
+        given = draw(st.integers(0, len(args)))      # the first ones by position, the rest by name
+        keywords = dict(zip(OPS[name][given:], args[given:], strict=True))
+        args = args[:given] + draw(st.lists(values, max_size=1))   # an extra positional argument now and then
+        if draw(st.integers(0, 9)) == 0:
+            keywords[draw(st.sampled_from([*OPS[name], "bogus"]))] = draw(values)   # repeated or unknown
     return name, args, keywords
 
 

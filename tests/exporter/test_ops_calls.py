@@ -63,3 +63,34 @@ def test_open_labels_are_bounded():
     results = [m.record_market_data(f"feed-{i}", 1.0) for i in range(5)]
     assert results == [True, True, True, False, False]
     assert len(samples(registry, "trading_market_data_last_update_timestamp_seconds")) == 3
+
+
+def test_arguments_by_name_and_wrong_arguments():
+    registry, m = _metrics()
+    assert m.set_rate_limit("okx", used=900, limit=1200) and m.set_balance(asset="USDT", exchange_usd=5.0)
+    assert m.set_position("BTCUSDT", 1.0, limit_usd=None) and m.record_market_data(feed="book", timestamp=7.0)
+    assert value(registry, "trading_rate_limit_limit", exchange="okx") == 1200
+    assert value(registry, "trading_balance_usd", asset="USDT", ledger="exchange") == 5.0
+    assert value(registry, "trading_market_data_last_update_timestamp_seconds", feed="book") == 7.0
+    wrong = [m.set_rate_limit("okx", 1, used=2), m.set_rate_limit("okx", 1, bogus=2), m.set_rate_limit(used=1),
+             m.set_kill_switch(True, False), m.set_clock_skew()]
+    assert wrong == [False] * len(wrong)
+    assert _dropped(registry) == {"bad_type": len(wrong)}
+    assert value(registry, "trading_rate_limit_used", exchange="okx") == 900
+
+
+def test_each_method_has_its_rows_signature():
+    import inspect
+
+    from exporter.ops import CALLS
+    for row in CALLS:
+        shown = list(inspect.signature(getattr(BotMetrics, row.name)).parameters)
+        assert shown == ["self", *row.params], row.name
+    assert str(inspect.signature(BotMetrics.set_position)) == "(self, symbol, notional_usd, limit_usd=None)"
+
+
+def test_a_status_code_as_a_number_or_a_string_is_one_series():
+    registry, m = _metrics()
+    assert m.record_rate_limit_ban("okx", 429) and m.record_rate_limit_ban("okx", "429")
+    assert m.record_rate_limit_ban("okx", 429)
+    assert value(registry, "trading_rate_limit_bans_total", exchange="okx", code="429") == 3

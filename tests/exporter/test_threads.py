@@ -138,3 +138,49 @@ def test_exposition_equals_prometheus_client_for_the_same_values(metrics, regist
         assert ours == [s for s in parsed(generate_latest(registry).decode())[1] if s[0].startswith(family)]
     assert parsed(metrics.exposition().decode())[0]["trading_loop_latency_seconds"] == \
         parsed(generate_latest(raw_reg).decode())[0]["trading_loop_latency_seconds"]
+
+
+OPS_CALLS = 40_000  # per thread
+
+
+def test_ops_calls_exact_totals_and_the_same_exposition_as_prometheus_client(metrics, registry, switchy):
+    """The trading-operations calls (exporter/ops.py: a counter's +1 written out under the lock, a histogram,
+    gauges, one-hot states, arguments by name) from eight threads, each pair of threads racing to create the
+    same exchange's series, next to the same updates of prometheus_client's own metrics: exact totals and
+    the same samples."""
+    raw_reg, raw = raw_registry(metrics)
+    bot = tuple(BOT_LABELS[k] for k in metrics.catalog.bot_labels)
+    bans, latency = raw["trading_rate_limit_bans_total"], raw["trading_order_latency_seconds"]
+    state, used = raw["trading_state"], raw["trading_rate_limit_used"]
+
+    def work(index: int) -> None:
+        exchange = f"venue{index % 4}"
+        raw_bans = {code: bans.labels(exchange, code) for code in ("429", "418")}
+        raw_latency = latency.labels(*bot, exchange)
+        for i in range(OPS_CALLS // 4):
+            code = 429 if i % 2 else "418"
+            assert metrics.record_rate_limit_ban(exchange, code)
+            raw_bans[str(code)].inc()
+            seconds = 0.25 if i % 2 else 2 ** -11
+            assert metrics.record_order_latency(exchange, seconds=seconds)
+            raw_latency.observe(seconds)
+            assert metrics.set_trading_state("reducing")
+            assert metrics.set_rate_limit(exchange, used=600, limit=None)
+
+    run_threads(work)
+    for index in range(4):
+        used.labels(f"venue{index}").set(600)
+    for s in ("active", "reducing", "halted"):
+        state.labels(*bot, s).set(1.0 if s == "reducing" else 0.0)
+    per_exchange = 2 * (OPS_CALLS // 4)   # two threads per exchange
+    assert value(registry, "trading_rate_limit_bans_total", exchange="venue0", code="429") == per_exchange // 2
+    assert value(registry, "trading_order_latency_seconds_count", exchange="venue3") == per_exchange
+    assert value(registry, "trading_order_latency_seconds_sum", exchange="venue1") == \
+        per_exchange // 2 * 0.25 + per_exchange // 2 * 2 ** -11
+    assert value(registry, "exporter_dropped_updates_total", reason="bad_type") == 0.0
+    ours, theirs = parsed(metrics.exposition().decode())[1], parsed(generate_latest(raw_reg).decode())[1]
+    for family in ("trading_rate_limit_bans_total", "trading_order_latency_seconds", "trading_state",
+                   "trading_rate_limit_used"):
+        mine = [s for s in ours if s[0].startswith(family)]
+        assert mine and mine == [s for s in theirs if s[0].startswith(family)], family
+        assert mine == [s for s in parsed(generate_latest(registry).decode())[1] if s[0].startswith(family)]
