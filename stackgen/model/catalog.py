@@ -53,7 +53,7 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class MetricCatalog:
     metrics: tuple[Metric, ...]
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -71,7 +71,7 @@ class Catalog:
         return dict(self.label_sets)[name]
 
 
-def with_signals(spec_catalog: Catalog | None, path_label: str) -> Catalog:
+def with_signals(spec_catalog: MetricCatalog | None, path_label: str) -> MetricCatalog:
     """The spec's catalog plus every signal of stackgen/data/signals.yaml it does not declare itself.
 
     A spec metric named like a signal must keep the signal's type (it may refine help, labels, buckets).
@@ -93,7 +93,7 @@ def with_signals(spec_catalog: Catalog | None, path_label: str) -> Catalog:
     label_sets = dict(reg.label_sets)
     if spec_catalog:
         label_sets.update(dict(spec_catalog.label_sets))
-    return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+    return MetricCatalog(tuple(metrics), tuple(sorted(label_sets.items())))
 
 
 def _replace(metric: Metric, **changes) -> Metric:
@@ -101,7 +101,7 @@ def _replace(metric: Metric, **changes) -> Metric:
     return replace(metric, **changes)
 
 
-def read_catalog(field: Field) -> Catalog:
+def read_catalog(field: Field) -> MetricCatalog:
     if not isinstance(field.value, dict):
         raise field.error("expected a mapping of label_sets and domains of metrics")
     entries = field.mapping(optional=tuple(field.value))
@@ -132,7 +132,7 @@ def read_catalog(field: Field) -> Catalog:
             metrics.append(metric)
     if not metrics:
         raise field.error("the catalog declares no metric")
-    return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+    return MetricCatalog(tuple(metrics), tuple(sorted(label_sets.items())))
 
 
 def _check_signal_type(item: Field, metric: Metric) -> None:
