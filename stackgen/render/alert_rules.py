@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from stackgen import conventions as n
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import Rule
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml

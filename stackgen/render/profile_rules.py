@@ -19,7 +19,7 @@ from stackgen import conventions as n
 from stackgen import promql
 from stackgen.alerts import engine, links
 from stackgen.alerts.engine import fleet_host_label, target_labels
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import Rule
 from stackgen.model.profiles import Bot, Fold, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml

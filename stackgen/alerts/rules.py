@@ -1,4 +1,7 @@
-"""What a domain module produces: rule groups plus the promtool tests of every alert."""
+"""The rules and promtool cases an alert domain produces (rule groups, RuleFile).
+
+Not the spec's `alerts:` settings: those are stackgen/model/alerts.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
