@@ -287,13 +287,13 @@ def recorded_series(stack: Stack) -> dict[str, tuple[str, ...]]:
     for profile in stack.profiles:
         for mr in mapping_rules(stack, profile):
             m, rule = mr.mapping, mr.rule
-            labels = set(registry()[m.signal].label_names(stack.api.path_label))
+            labels = set(registry()[m.signal].with_path_label(stack.api.path_label).label_names)
             labels |= {"quantile"} if rule.record == n.QUANTILE_SERIES.get(m.signal) else set()
             labels |= {"le"} if rule.record.endswith("_bucket") else set()
             out.setdefault(rule.record, set()).update(labels)
         for entry in profile.derived:
             signal = registry()[entry.key]
-            out.setdefault(signal.name, set()).update(signal.label_names(stack.api.path_label))
+            out.setdefault(signal.name, set()).update(signal.with_path_label(stack.api.path_label).label_names)
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
