@@ -77,6 +77,19 @@ class RuleFile:
         return tuple(r for g in self.groups for r in g.rules if r.record)
 
 
+def rule_document(rule: Rule) -> dict:
+    """The rule as a Prometheus rule file (and a PrometheusRule) holds it."""
+    doc: dict = {"record": rule.record} if rule.record else {"alert": rule.alert}
+    doc["expr"] = rule.expr
+    if rule.for_:
+        doc["for"] = rule.for_
+    if rule.labels:
+        doc["labels"] = dict(rule.labels)
+    if rule.annotations:
+        doc["annotations"] = dict(rule.annotations)
+    return doc
+
+
 def _selector(name: str, labels: dict[str, str]) -> str:
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     return f"{name}{{{inner}}}"

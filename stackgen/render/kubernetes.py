@@ -18,11 +18,11 @@ import json
 import re
 
 from stackgen import conventions as n
+from stackgen.alerts.rules import rule_document
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.scale import Workload
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, dashboards, profile_rules
-from stackgen.render.alert_rules import rule_document
 from stackgen.render.output import to_yaml
 
 _ENV_PLACEHOLDER = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")

@@ -19,12 +19,11 @@ from stackgen import conventions as n
 from stackgen import promql
 from stackgen.alerts import engine, links
 from stackgen.alerts.engine import fleet_host_label, target_labels
-from stackgen.alerts.rules import Rule
+from stackgen.alerts.rules import Rule, rule_document
 from stackgen.model.profiles import Bot, Fold, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml
 from stackgen.signals import registry
-from stackgen.render.alert_rules import rule_document
 
 ALERT_BOT_STOPPED = "BotStopped"
 # What BotStopped means and the first steps (docs/runbook.md), like the alert families' guide.
