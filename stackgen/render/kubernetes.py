@@ -22,7 +22,8 @@ from stackgen.alerts.rules import rule_document
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.scale import Workload
 from stackgen.model.stack import Stack
-from stackgen.render import alertmanager_config, dashboards, profile_rules
+from stackgen.render import alertmanager_config, profile_rules
+from stackgen.render.build.dashboards import dashboards
 from stackgen.render.output import to_yaml
 
 _ENV_PLACEHOLDER = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
@@ -129,12 +130,12 @@ def monitors(stack: Stack) -> dict[str, dict]:
 
 # -- dashboards --------------------------------------------------------------------------
 def dashboard_config_maps(stack: Stack) -> dict[str, dict]:
-    rendered = dashboards.render(stack)
+    boards = dashboards(stack)
     folders = {f.name: f.title for f in stack.grafana.folders} if stack.grafana else {}
     out = {}
     for d in stack.dashboards:
-        body = json.dumps(json.loads(rendered[n.dashboard_file(d.folder, d.uid)]), separators=(",", ":"),
-                          sort_keys=True, ensure_ascii=False)
+        body = json.dumps(boards[n.dashboard_file(d.folder, d.uid)], separators=(",", ":"), sort_keys=True,
+                          ensure_ascii=False)
         key, value = n.GRAFANA_DASHBOARD_LABEL
         out[f"{n.K8S_DIR}/dashboards/{d.uid}.yaml"] = {
             "apiVersion": "v1", "kind": "ConfigMap",
