@@ -15,7 +15,7 @@ from stackgen.alerts import links
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.profiles import Bot
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 from stackgen.signals import registry
 
 # Series every scraped target has, whatever it exposes.

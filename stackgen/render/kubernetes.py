@@ -22,8 +22,8 @@ from stackgen.alerts.rules import rule_document
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.scale import Workload
 from stackgen.model.stack import Stack
-from stackgen.render import alertmanager_config, profile_rules
-from stackgen.render.build.dashboards import dashboards
+from stackgen.render.builders import alertmanager, profile_rules
+from stackgen.render.builders.dashboards import dashboards
 from stackgen.render.output import to_yaml
 
 _ENV_PLACEHOLDER = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
@@ -177,7 +177,7 @@ def alertmanager_config_for_kubernetes(stack: Stack) -> dict:
             else:
                 out[key] = walk(value)
         return out
-    return walk(alertmanager_config.config(stack))
+    return walk(alertmanager.config(stack))
 
 
 def helm_values(stack: Stack) -> dict:

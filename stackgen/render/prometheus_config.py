@@ -4,7 +4,8 @@ from __future__ import annotations
 from stackgen import conventions as n
 from stackgen.model.scrape import ScrapeJob
 from stackgen.model.stack import Stack
-from stackgen.render import hosts, profile_rules
+from stackgen.render import hosts
+from stackgen.render.builders import profile_rules
 from stackgen.render.remote_write import alertmanager_targets, remote_write_section
 from stackgen.render.output import to_yaml
 

@@ -9,7 +9,7 @@ from stackgen import promql
 from stackgen.alerts.rulesets import recorded_series, rule_files
 from stackgen.model.scale import RemoteWrite
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 
 
 def kept_series(stack: Stack) -> list[str]:

@@ -11,7 +11,7 @@ from stackgen.alerts import families as fam
 from stackgen.alerts.rules import Rule
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 
 @dataclass(frozen=True)
 class Entry:

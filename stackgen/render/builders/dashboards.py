@@ -26,7 +26,7 @@ from stackgen.model.panel_index import expr_metrics, layout, panel_ids, panel_me
 from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 from stackgen.render.panels import FACTORIES, plain_kept, row_header
-from stackgen.render.profile_rules import recorded_series as profile_series
+from stackgen.render.builders.profile_rules import recorded_series as profile_series
 
 # Dashboard and variable keys kept from grafanalib's output; the rest is legacy
 # (rows, style, sharedCrosshair, hideControls, __inputs, gnetId, id, version, useTags, ...).
