@@ -1,6 +1,6 @@
 """Pieces of prometheus.yml for scale-out: remote_write to a long-term store, and the Alertmanagers.
 
-Used by the stack's prometheus.yml (prometheus_config) and by the agent-mode configs (scale_out).
+Used by the stack's prometheus.yml (builders/prometheus.py) and by the agent-mode configs (scale_out).
 """
 from __future__ import annotations
 
