@@ -266,17 +266,23 @@ def deadman_rule(stack: Stack, bot: Bot) -> Rule:
     return links.link(stack, rule, links.recorded_exprs(maps), also)
 
 
-def groups(stack: Stack, profile: Profile) -> list[tuple[str, list[Rule]]]:
+def groups(stack: Stack, profile: Profile) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
+    """The profile's rule groups, built once per Stack (its rule file, its PrometheusRule and the
+    remote-write filter all read them)."""
+    return stack.once(f"profile_groups/{profile.name}", lambda s: _groups(s, profile))
+
+
+def _groups(stack: Stack, profile: Profile) -> tuple[tuple[str, tuple[Rule, ...]], ...]:
     bots = _jobs(stack, profile)
     out = []
-    records = [mr.rule for mr in mapping_rules(stack, profile)]
+    records = tuple(mr.rule for mr in mapping_rules(stack, profile))
     if records:
         out.append((f"profile-{profile.name}.mapping", records))
-    derived = derived_rules(stack, profile)
+    derived = tuple(derived_rules(stack, profile))
     if derived:
         out.append((f"profile-{profile.name}.derived", derived))
-    out.append((f"profile-{profile.name}.deadman", [deadman_rule(stack, bot) for bot in bots]))
-    return out
+    out.append((f"profile-{profile.name}.deadman", tuple(deadman_rule(stack, bot) for bot in bots)))
+    return tuple(out)
 
 
 def recorded_series(stack: Stack) -> dict[str, tuple[str, ...]]:
