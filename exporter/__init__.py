@@ -20,11 +20,11 @@ from exporter.api import (default_metrics, get_metrics_text, init_metrics, obser
 from exporter.api import (record_market_data, record_order_latency, record_rate_limit_ban, set_balance,
                           set_clock_skew, set_exchange_connected, set_kill_switch, set_position, set_rate_limit,
                           set_trading_state)
-from exporter.catalog import Catalog, CatalogError, load_catalog
+from exporter.catalog import ExporterCatalog, CatalogError, load_catalog
 from exporter.metrics import BotMetrics
 
 __all__ = [
-    "BotMetrics", "Catalog", "CatalogError", "load_catalog", "default_metrics",
+    "BotMetrics", "ExporterCatalog", "CatalogError", "load_catalog", "default_metrics",
     "init_metrics", "start_metrics_server", "stop_metrics_server", "get_metrics_text", "reset_metrics",
     "record_pnl", "set_equity", "record_trade", "record_round_trip", "record_win_rate",
     "record_loop_latency", "record_guard_trigger", "record_alert", "record_exit_reason",

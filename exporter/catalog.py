@@ -52,7 +52,7 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class ExporterCatalog:
     metrics: tuple[MetricSpec, ...]
     label_sets: dict[str, tuple[str, ...]]
     path_label: str
@@ -88,7 +88,7 @@ class Catalog:
         return spec
 
 
-def load_catalog(path: str | Path | None = None) -> Catalog:
+def load_catalog(path: str | Path | None = None) -> ExporterCatalog:
     """Read and validate the catalog; by default the catalog.json packaged next to this module."""
     if path is None:
         source = f"exporter/{CATALOG_FILE}"
@@ -110,7 +110,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     return parse_catalog(document, source)
 
 
-def parse_catalog(document: object, source: str = CATALOG_FILE) -> Catalog:
+def parse_catalog(document: object, source: str = CATALOG_FILE) -> ExporterCatalog:
     """Validate a decoded catalog document; every error names the field that is wrong."""
     if not isinstance(document, dict):
         raise CatalogError(f"{source}: must be a JSON object (got {type(document).__name__})")
@@ -135,7 +135,7 @@ def parse_catalog(document: object, source: str = CATALOG_FILE) -> Catalog:
             raise CatalogError(f"{source}: metrics[{index}].name: {spec.name} is listed twice")
         seen.add(spec.name)
         metrics.append(spec)
-    return Catalog(tuple(metrics), label_sets, path_label, source)
+    return ExporterCatalog(tuple(metrics), label_sets, path_label, source)
 
 
 def _parse_metric(raw: object, where: str) -> MetricSpec:

@@ -18,7 +18,7 @@ from prometheus_client import (REGISTRY, CollectorRegistry, GCCollector, Platfor
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter import names
-from exporter.catalog import Catalog, CatalogError, MetricSpec, load_catalog
+from exporter.catalog import ExporterCatalog, CatalogError, MetricSpec, load_catalog
 from exporter.checks import Flag, Num, Refused, open_value, show
 from exporter.drops import DropTracker
 from exporter.exposition import FastExposition
@@ -51,7 +51,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics, OpsMetrics):
     (and counted once a registry is bound) until init_metrics() binds one.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, catalog: Catalog | None = None, *,
+    def __init__(self, registry: CollectorRegistry | None = None, catalog: ExporterCatalog | None = None, *,
                  clock=time.time, max_label_values: int = DEFAULT_MAX_LABEL_VALUES,
                  process_collectors: bool = True) -> None:
         self._catalog = catalog if catalog is not None else load_catalog()
@@ -222,7 +222,7 @@ class BotMetrics(TopNMetrics, FxMetrics, HttpMetrics, OpsMetrics):
         return self._foreign
 
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> ExporterCatalog:
         return self._catalog
 
     @property

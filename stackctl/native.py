@@ -14,6 +14,7 @@ from pathlib import Path
 from stackgen import conventions as n
 from stackgen.model.stack import Stack
 from stackgen.render import alertmanager_config, grafana_provisioning, prometheus_config
+from stackgen.render.builders import prometheus as prometheus_yml   # the config as data
 from stackctl import amconfig, files, health, holder, processes, redact, report, staged, webauth
 from stackctl import logview
 from stackctl.settings import EXPORTER_OFF, LOCALHOST, ROOT, SERVICES, START_ORDER, Settings, StackError, read_env_file
@@ -491,7 +492,7 @@ def report_bots_down(found: list[dict], own, out) -> int:
 
 def expected_targets(stack: Stack) -> int:
     """How many targets the rendered Prometheus config scrapes."""
-    return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_config.config(stack)["scrape_configs"])
+    return sum(len(c["static_configs"][0]["targets"]) for c in prometheus_yml.config(stack)["scrape_configs"])
 
 
 def report_writes(settings: Settings, stack: Stack, data_dir, out) -> bool:

@@ -112,7 +112,7 @@ class Finding:
 
 def _native_names(profile: Profile, metric: str, served: dict[str, Family]) -> list[str]:
     """The served names that appear as `metric` after the profile's folds."""
-    from stackgen.render.profile_rules import fold_of
+    from stackgen.render.builders.profile_rules import fold_of
     found = fold_of(profile, metric)
     if found is None:
         return [metric] if metric in served else []

@@ -15,7 +15,7 @@ from stackgen.alerts import links
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.profiles import Bot
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 from stackgen.signals import registry
 
 # Series every scraped target has, whatever it exposes.
@@ -101,7 +101,7 @@ def lost_labels(stack: Stack, bot: Bot) -> dict[str, dict[str, str]]:
         if profile_rules.in_place(bot.profile, m):
             continue            # a label copy at scrape time: the bot's label stays
         signal = registry()[m.signal]
-        have = set(signal.label_names(stack.api.path_label))
+        have = set(signal.with_path_label(stack.api.path_label).label_names)
         for old, new in m.labels:
             new = profile_rules.route_label(m, new, stack.api.path_label)
             if old in have and new != old and new not in have:
@@ -113,7 +113,7 @@ def lost_labels(stack: Stack, bot: Bot) -> dict[str, dict[str, str]]:
 
 def declared_series(stack: Stack) -> frozenset[str]:
     """Series of the spec's own `metrics:` that are no signal: the spec says some target exposes them."""
-    return frozenset(name for m in stack.catalog.metrics if not m.signal for name in m.series_names)
+    return frozenset(name for m in stack.catalog.metrics if not m.key for name in m.series_names)
 
 
 class _Resolver:

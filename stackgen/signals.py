@@ -1,13 +1,14 @@
 """The signal registry: every quantity rules and panels read, declared once in data/signals.yaml.
 
-A signal has a stable key (``drawdown``, ``http_requests``, ...) and one Prometheus metric name.
+A signal is a Metric (below) with a stable key (``drawdown``, ``http_requests``, ...) and one Prometheus
+metric name; the catalog's entries are the same type.
 The generator's conventions, the metric catalog, the profiles and (through the generated
 exporter/signals.json) the exporter all take names from here.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 
@@ -19,32 +20,53 @@ _KEYS = {"key", "name", "type", "help", "domain", "labels", "unit", "buckets", "
 
 
 @dataclass(frozen=True)
-class SignalLabel:
+class Label:
     name: str
-    values: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()   # empty: open set (e.g. source, path)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.values)
 
 
 @dataclass(frozen=True)
-class Signal:
-    key: str
+class Metric:
+    """One metric: a signal of data/signals.yaml (its `key` set) or a metric the spec's `metrics:` declares.
+
+    The one model of a metric: the signal registry, the stack's catalog (stackgen/model/catalog.py) and,
+    through the signal keys, the profiles' mappings all hold these.
+    """
     name: str
     type: str
     help: str
     domain: str
-    labels: tuple[SignalLabel, ...] = ()
+    labels: tuple[Label, ...] = ()
     unit: str = ""
     buckets: tuple[float, ...] = ()
-    exporter: bool = True          # fed by this project's exporter
+    exported: bool = True          # exposed by this project's exporter (exporter/catalog.json)
+    key: str = ""                  # the signal key; "" for a metric only the spec declares
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    def label(self, name: str) -> Label | None:
+        return next((label for label in self.labels if label.name == name), None)
 
     @property
     def series_names(self) -> tuple[str, ...]:
-        """The names this signal appears under in Prometheus."""
+        """The names this metric appears under in Prometheus."""
         if self.type == "histogram":
             return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
         return (self.name,)
 
-    def label_names(self, path_label: str = "path") -> tuple[str, ...]:
-        return tuple(path_label if label.name == PATH_PLACEHOLDER else label.name for label in self.labels)
+    def with_path_label(self, path_label: str) -> Metric:
+        """This metric with the registry's {path} placeholder label named as the spec's api.path_label."""
+        if not any(label.name == PATH_PLACEHOLDER for label in self.labels):
+            return self
+        labels = tuple(Label(path_label, label.values) if label.name == PATH_PLACEHOLDER else label
+                       for label in self.labels)
+        return replace(self, labels=labels)
 
 
 @dataclass(frozen=True)
@@ -61,33 +83,33 @@ class Derived:
 
 @dataclass(frozen=True)
 class Registry:
-    signals: tuple[Signal, ...]
+    signals: tuple[Metric, ...]
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
     derived: tuple[Derived, ...] = ()
 
-    def __getitem__(self, key: str) -> Signal:
+    def __getitem__(self, key: str) -> Metric:
         return self._by_key[key]
 
-    def get(self, key: str) -> Signal | None:
+    def get(self, key: str) -> Metric | None:
         return self._by_key.get(key)
 
-    def by_name(self, name: str) -> Signal | None:
+    def by_name(self, name: str) -> Metric | None:
         return next((s for s in self.signals if s.name == name), None)
 
     @cached_property   # built once: every signal lookup (conventions, profiles, catalog) goes through it
-    def _by_key(self) -> dict[str, Signal]:
+    def _by_key(self) -> dict[str, Metric]:
         return {s.key: s for s in self.signals}
 
 
-def _labels(raw: list, label_sets: dict[str, tuple[str, ...]]) -> tuple[SignalLabel, ...]:
-    out: list[SignalLabel] = []
+def _labels(raw: list, label_sets: dict[str, tuple[str, ...]]) -> tuple[Label, ...]:
+    out: list[Label] = []
     for entry in raw:
         if isinstance(entry, dict):
-            out.append(SignalLabel(entry["name"], tuple(entry["values"])))
+            out.append(Label(entry["name"], tuple(entry["values"])))
         elif entry in label_sets:
-            out.extend(SignalLabel(name) for name in label_sets[entry])
+            out.extend(Label(name) for name in label_sets[entry])
         else:
-            out.append(SignalLabel(entry))
+            out.append(Label(entry))
     return tuple(out)
 
 
@@ -99,10 +121,10 @@ def parse_registry(document: dict) -> Registry:
         if unknown:
             raise ValueError(f"{SIGNALS_FILE}: signal {raw.get('key')}: unknown key(s) {', '.join(sorted(unknown))} "
                              "(a comma in a flow mapping needs quotes)")
-        signal = Signal(key=raw["key"], name=raw["name"], type=raw["type"], help=raw["help"], domain=raw["domain"],
+        signal = Metric(key=raw["key"], name=raw["name"], type=raw["type"], help=raw["help"], domain=raw["domain"],
                         labels=_labels(raw.get("labels", []), label_sets), unit=raw.get("unit", ""),
                         buckets=tuple(float(b) for b in raw.get("buckets", ())),
-                        exporter=bool(raw.get("exporter", True)))
+                        exported=bool(raw.get("exporter", True)))
         if signal.key in keys or signal.name in names:
             raise ValueError(f"{SIGNALS_FILE}: signal {signal.key} ({signal.name}) is declared twice")
         keys.add(signal.key)

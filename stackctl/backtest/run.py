@@ -12,7 +12,8 @@ from stackctl.backtest.engine import Replay, ScratchStore
 from stackctl.backtest.notifications import notifications
 from stackctl.backtest.report import AlertRow, Result
 from stackgen.model.stack import Stack
-from stackgen.render import alert_rules, alertmanager_config
+from stackgen.render import alert_rules
+from stackgen.render.builders import alertmanager
 from stackgen.spec.fields import parse_duration
 
 # History read before the range starts, so the first evaluations' windows (rate(...[5m]),
@@ -35,7 +36,7 @@ class Plan:
         prefix, suffix = f"{n.RULES_DIR}/", ".rules.yml"
         documents = {path.removeprefix(prefix).removesuffix(suffix): yaml.safe_load(text)
                      for path, text in files.items()}
-        return cls(label, documents, alertmanager_config.config(stack), stack.glob.evaluation_interval)
+        return cls(label, documents, alertmanager.config(stack), stack.glob.evaluation_interval)
 
     def rules(self):
         for domain, document in self.documents.items():

@@ -13,7 +13,8 @@ from stackctl.backtest.notifications import policies
 from stackgen.model.stack import Stack
 from stackctl.preview.alertmanager import Alertmanager, PreviewError
 from stackctl.preview.sinks import HttpSink, Received, SmtpSink
-from stackgen.render import alertmanager_config, hosts
+from stackgen.render import hosts
+from stackgen.render.builders import alertmanager
 
 OUT_DIR = "docs/notifications"
 # Fixed times: the committed preview never changes, and "resolved after 42m" is what it says.
@@ -37,7 +38,7 @@ def config(stack: Stack, http_url: str, smtp: str, *, inhibit: bool = False, mut
     """The generated config with every receiver sending to the sinks and seconds for timers; nothing
     about a message changed. The preview leaves out inhibitions (every alert is shown) and mute windows
     (it must not depend on the hour it runs at); tests/preview proves both with them kept."""
-    doc = copy.deepcopy(alertmanager_config.config(stack, hosts.NATIVE))
+    doc = copy.deepcopy(alertmanager.config(stack, hosts.NATIVE))
     _routes(doc["route"], mute)
     if not inhibit:
         doc.pop("inhibit_rules", None)

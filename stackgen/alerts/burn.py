@@ -21,7 +21,7 @@ import re
 from stackgen import conventions as n
 from stackgen.alerts import engine
 from stackgen.alerts import testdata as td
-from stackgen.alerts.model import AlertCase, Expected, Rule
+from stackgen.alerts.rules import AlertCase, Expected, Rule
 from stackgen.alerts.slo import (events_name, exhaustion_name, ratio_name, seconds, selector, slo_labels,
                                  windows)
 from stackgen.model.slos import Budget, Objective, Window

@@ -10,7 +10,7 @@ from __future__ import annotations
 from stackgen import promql
 from stackgen.alerts import engine, links
 from stackgen.alerts import testdata as td
-from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile, selector
+from stackgen.alerts.rules import AlertCase, Group, Rule, RuleFile, selector
 from stackgen.model.alerts import CustomAlert
 from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack

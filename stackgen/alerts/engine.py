@@ -16,7 +16,7 @@ from stackgen import promql
 from stackgen.alerts import families as fam
 from stackgen.alerts import testdata as td
 from stackgen.alerts.humanize import humanize, humanize_duration, humanize_percentage, printf
-from stackgen.alerts.model import AlertCase, Expected, Rule, selector
+from stackgen.alerts.rules import AlertCase, Expected, Rule, selector
 from stackgen.model.stack import Stack
 from stackgen.conventions import signal_names
 

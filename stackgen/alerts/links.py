@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import Rule
 from stackgen.model.panel_index import alert_dashboard_link, expr_metrics
 from stackgen.model.stack import Stack
 

@@ -11,7 +11,7 @@ from stackgen import promql
 from stackgen.alerts import burn, custom, engine, slo
 from stackgen.alerts import families as fam
 from stackgen.alerts import links
-from stackgen.alerts.model import AlertCase, Group, Rule, RuleFile
+from stackgen.alerts.rules import AlertCase, Group, Rule, RuleFile
 from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from stackgen import conventions as n
 from stackgen.alerts import engine
 from stackgen.alerts.humanize import humanize_duration
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import Rule
 from stackgen.model.slos import (BASE_WINDOW, Budget, Objective, Window, events_name, exhaustion_name,  # noqa: F401
                                  ratio_name, seconds, selector, slo_labels, windows)
 from stackgen.model.stack import Stack

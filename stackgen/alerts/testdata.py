@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from stackgen.alerts.humanize import duration
-from stackgen.alerts.model import selector
+from stackgen.alerts.rules import selector
 from stackgen.spec.fields import parse_duration
 
 STEP = 60            # seconds between input samples and between evaluations in the tests

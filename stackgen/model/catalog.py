@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
+from stackgen.signals import Label, Metric, registry
 from stackgen.spec.fields import Field
 
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -16,44 +17,7 @@ RESERVED_LABELS = ("job", "instance", "le", "quantile", "alertname", "severity_l
 
 
 @dataclass(frozen=True)
-class Label:
-    name: str
-    values: tuple[str, ...] = ()   # empty: open set (e.g. source, path)
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.values)
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    type: str
-    help: str
-    domain: str
-    labels: tuple[Label, ...] = ()
-    unit: str = ""
-    buckets: tuple[float, ...] = ()
-    exported: bool = True      # exposed by this project's exporter (exporter/catalog.json)
-    signal: str = ""           # the signal key, when this metric is a signal
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return tuple(label.name for label in self.labels)
-
-    def label(self, name: str) -> Label | None:
-        return next((label for label in self.labels if label.name == name), None)
-
-    @property
-    def series_names(self) -> tuple[str, ...]:
-        """The names this metric appears under in Prometheus."""
-        if self.type == "histogram":
-            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
-        return (self.name,)
-
-
-@dataclass(frozen=True)
-class Catalog:
+class MetricCatalog:
     metrics: tuple[Metric, ...]
     label_sets: tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -71,37 +35,25 @@ class Catalog:
         return dict(self.label_sets)[name]
 
 
-def with_signals(spec_catalog: Catalog | None, path_label: str) -> Catalog:
+def with_signals(spec_catalog: MetricCatalog | None, path_label: str) -> MetricCatalog:
     """The spec's catalog plus every signal of stackgen/data/signals.yaml it does not declare itself.
 
     A spec metric named like a signal must keep the signal's type (it may refine help, labels, buckets).
     """
-    from stackgen.signals import registry
     reg = registry()
     declared = {m.name: m for m in spec_catalog.metrics} if spec_catalog else {}
     metrics = []
     for metric in declared.values():
         signal = reg.by_name(metric.name)
-        metrics.append(_replace(metric, signal=signal.key) if signal else metric)
-    for signal in reg.signals:
-        if signal.name in declared:
-            continue
-        labels = tuple(Label(path_label if lab.name == "{path}" else lab.name, lab.values) for lab in signal.labels)
-        metrics.append(Metric(name=signal.name, type=signal.type, help=signal.help, domain=signal.domain,
-                              labels=labels, unit=signal.unit, buckets=signal.buckets,
-                              exported=signal.exporter, signal=signal.key))
+        metrics.append(replace(metric, key=signal.key) if signal else metric)
+    metrics += [signal.with_path_label(path_label) for signal in reg.signals if signal.name not in declared]
     label_sets = dict(reg.label_sets)
     if spec_catalog:
         label_sets.update(dict(spec_catalog.label_sets))
-    return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+    return MetricCatalog(tuple(metrics), tuple(sorted(label_sets.items())))
 
 
-def _replace(metric: Metric, **changes) -> Metric:
-    from dataclasses import replace
-    return replace(metric, **changes)
-
-
-def read_catalog(field: Field) -> Catalog:
+def read_catalog(field: Field) -> MetricCatalog:
     if not isinstance(field.value, dict):
         raise field.error("expected a mapping of label_sets and domains of metrics")
     entries = field.mapping(optional=tuple(field.value))
@@ -132,11 +84,10 @@ def read_catalog(field: Field) -> Catalog:
             metrics.append(metric)
     if not metrics:
         raise field.error("the catalog declares no metric")
-    return Catalog(tuple(metrics), tuple(sorted(label_sets.items())))
+    return MetricCatalog(tuple(metrics), tuple(sorted(label_sets.items())))
 
 
 def _check_signal_type(item: Field, metric: Metric) -> None:
-    from stackgen.signals import registry
     signal = registry().by_name(metric.name)
     if signal is not None and signal.type != metric.type:
         raise item.child("type", metric.type).error(

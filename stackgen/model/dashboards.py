@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from stackgen import conventions as names
 from stackgen.errors import Gather, listed
 from stackgen.model.alerts import Alerts, cite
-from stackgen.model.catalog import Catalog
+from stackgen.model.catalog import MetricCatalog
 from stackgen.spec import defaults
 from stackgen.spec.fields import Field, parse_duration
 
@@ -236,13 +236,13 @@ class _Context:
     """What reading a panel needs beyond its own fields."""
     path_label: str
     alerts: Alerts | None
-    catalog: Catalog | None = None
+    catalog: MetricCatalog | None = None
     links: list[tuple[Field, str]] = field(default_factory=list)   # (where, target uid), checked at the end
     notes: list[str] = field(default_factory=list)                 # printed by generate.py
 
 
 def read_dashboards(field: Field, grafana: Grafana, path_label: str, grafana_field: Field | None = None,
-                    alerts: Alerts | None = None, catalog: Catalog | None = None,
+                    alerts: Alerts | None = None, catalog: MetricCatalog | None = None,
                     notes: list[str] | None = None) -> tuple[Dashboard, ...]:
     """The dashboards, in spec order; checks folders, unique uids/titles, links and the home dashboard."""
     dashboards: list[Dashboard] = []

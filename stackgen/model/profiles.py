@@ -189,7 +189,7 @@ def read_profile(field: Field, builtin: bool) -> Profile:
     maps: list[Mapping] = []
     seen: dict[str, int] = {}
     if identity:
-        maps.extend(Mapping(sig.key, sig.name) for sig in registry().signals if sig.exporter)
+        maps.extend(Mapping(sig.key, sig.name) for sig in registry().signals if sig.exported)
         seen.update({m.signal: -1 for m in maps})
     for i, item in enumerate(f["map"].items(min_items=1) if "map" in f else ()):
         maps.append(_mapping(item))

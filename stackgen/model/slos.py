@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from stackgen import conventions as n
 from stackgen.model.alerts import Alerts, cite
-from stackgen.model.catalog import Catalog
+from stackgen.model.catalog import MetricCatalog
 from stackgen.signals import registry
 from stackgen.spec.fields import Field, parse_duration
 
@@ -121,7 +121,7 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", name))
 
 
-def read_slos(field: Field, catalog: Catalog, alerts: Alerts, project: str, home_folder: str,
+def read_slos(field: Field, catalog: MetricCatalog, alerts: Alerts, project: str, home_folder: str,
               folders: tuple[str, ...]) -> Slos:
     f = field.mapping(optional=("service", "folder", "windows", "objectives", "budgets"))
     service = f["service"].slug("service name") if "service" in f else project
@@ -177,7 +177,7 @@ def _windows(field: Field, *, burn: bool) -> tuple[Window, ...]:
     return tuple(out)
 
 
-def _objective(name: str, item: Field, service: str, windows: tuple[Window, ...], catalog: Catalog) -> Objective:
+def _objective(name: str, item: Field, service: str, windows: tuple[Window, ...], catalog: MetricCatalog) -> Objective:
     f = item.mapping(required=("objective", "sli"),
                      optional=("window", "matchers", "min_events", "windows", "alert", "description", "runbook"))
     objective = f["objective"].number(low=0, high=100, low_open=True)
@@ -223,7 +223,7 @@ def _selector(name: str, *matchers: tuple[str, str]) -> str:
     return f"{name}{{{inner}}}" if inner else name
 
 
-def _metric(field: Field, catalog: Catalog, kind: str) -> str:
+def _metric(field: Field, catalog: MetricCatalog, kind: str) -> str:
     """`signal: key` (the signals' names, which profiles map any bot onto) or `metric: name` of the catalog."""
     sources = [k for k in ("signal", "metric") if k in field.value]
     if len(sources) != 1:
@@ -245,7 +245,7 @@ def _metric(field: Field, catalog: Catalog, kind: str) -> str:
     return name
 
 
-def _sli(field: Field, catalog: Catalog, matchers: tuple) -> tuple[str, str, Sli]:
+def _sli(field: Field, catalog: MetricCatalog, matchers: tuple) -> tuple[str, str, Sli]:
     """The SLI as (error events per second, all events per second), PromQL with {{.window}}."""
     f = field.mapping(optional=("events", "latency"))
     if len(f) != 1:
@@ -293,7 +293,7 @@ def _sli(field: Field, catalog: Catalog, matchers: tuple) -> tuple[str, str, Sli
     return (chosen, total, sli) if sides[0] == "bad" else (f"{total} - {chosen}", total, sli)
 
 
-def _budget(name: str, item: Field, catalog: Catalog, alerts: Alerts) -> Budget:
+def _budget(name: str, item: Field, catalog: MetricCatalog, alerts: Alerts) -> Budget:
     f = item.mapping(required=("signal", "limit"), optional=("windows", "alert", "runbook"))
     signal = _metric(item, catalog, "gauge")
     limit_field = f["limit"]

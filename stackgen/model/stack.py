@@ -11,7 +11,7 @@ from stackgen.errors import Gather, SpecError, listed
 from stackgen.alerts import families as fam   # the families' declarations (data; see pyproject's contracts)
 from stackgen.model.alerts import Alerts, read_alerts
 from stackgen.model import generated
-from stackgen.model.catalog import Catalog, read_catalog, with_signals
+from stackgen.model.catalog import MetricCatalog, read_catalog, with_signals
 from stackgen.model.dashboards import (Dashboard, Grafana, read_dashboards, read_grafana, with_fleet_variables,
                                        with_host_variable)
 from stackgen.model.routing import Routing, read_routing
@@ -36,7 +36,7 @@ class Stack:
     source: str           # the spec's file name, for messages and headers
     glob: Global
     scrape: Scrape
-    catalog: Catalog
+    catalog: MetricCatalog
     api: Api
     alerts: Alerts
     routing: Routing
@@ -326,7 +326,7 @@ def _raise(error: SpecError):
     raise error
 
 
-def _read_api(field: Field, catalog: Catalog) -> Api:
+def _read_api(field: Field, catalog: MetricCatalog) -> Api:
     f = field.mapping(required=("path_label",))
     label = f["path_label"].name("label name")
     for metric_name in (names.HTTP_REQUESTS, names.HTTP_DURATION):

@@ -2,22 +2,10 @@
 from __future__ import annotations
 
 from stackgen import conventions as n
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import rule_document
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml
-
-
-def rule_document(rule: Rule) -> dict:
-    doc: dict = {"record": rule.record} if rule.record else {"alert": rule.alert}
-    doc["expr"] = rule.expr
-    if rule.for_:
-        doc["for"] = rule.for_
-    if rule.labels:
-        doc["labels"] = dict(rule.labels)
-    if rule.annotations:
-        doc["annotations"] = dict(rule.annotations)
-    return doc
 
 
 def render(stack: Stack) -> dict[str, str]:

@@ -18,11 +18,12 @@ import json
 import re
 
 from stackgen import conventions as n
+from stackgen.alerts.rules import rule_document
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.scale import Workload
 from stackgen.model.stack import Stack
-from stackgen.render import alertmanager_config, dashboards, profile_rules
-from stackgen.render.alert_rules import rule_document
+from stackgen.render.builders import alertmanager, profile_rules
+from stackgen.render.builders.dashboards import dashboards
 from stackgen.render.output import to_yaml
 
 _ENV_PLACEHOLDER = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
@@ -129,12 +130,12 @@ def monitors(stack: Stack) -> dict[str, dict]:
 
 # -- dashboards --------------------------------------------------------------------------
 def dashboard_config_maps(stack: Stack) -> dict[str, dict]:
-    rendered = dashboards.render(stack)
+    boards = dashboards(stack)
     folders = {f.name: f.title for f in stack.grafana.folders} if stack.grafana else {}
     out = {}
     for d in stack.dashboards:
-        body = json.dumps(json.loads(rendered[n.dashboard_file(d.folder, d.uid)]), separators=(",", ":"),
-                          sort_keys=True, ensure_ascii=False)
+        body = json.dumps(boards[n.dashboard_file(d.folder, d.uid)], separators=(",", ":"), sort_keys=True,
+                          ensure_ascii=False)
         key, value = n.GRAFANA_DASHBOARD_LABEL
         out[f"{n.K8S_DIR}/dashboards/{d.uid}.yaml"] = {
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -176,7 +177,7 @@ def alertmanager_config_for_kubernetes(stack: Stack) -> dict:
             else:
                 out[key] = walk(value)
         return out
-    return walk(alertmanager_config.config(stack))
+    return walk(alertmanager.config(stack))
 
 
 def helm_values(stack: Stack) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from stackgen import conventions as n
 from stackgen.alerts import testdata as td
-from stackgen.alerts.model import AlertCase, RuleFile
+from stackgen.alerts.rules import AlertCase, RuleFile
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_yaml

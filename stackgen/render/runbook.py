@@ -8,10 +8,10 @@ import jinja2
 from stackgen import conventions as n
 from stackgen.alerts import engine, slo
 from stackgen.alerts import families as fam
-from stackgen.alerts.model import Rule
+from stackgen.alerts.rules import Rule
 from stackgen.alerts.rulesets import rule_files
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 
 @dataclass(frozen=True)
 class Entry:

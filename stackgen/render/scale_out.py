@@ -15,8 +15,8 @@ from stackgen.model.scale import AgentHost
 from stackgen.model.stack import Stack
 from stackgen.render import hosts
 from stackgen.render.output import header, to_yaml
-from stackgen.render.prometheus_config import scrape_entry
-from stackgen.render.remote_write import remote_write_entry
+from stackgen.render.builders.prometheus import scrape_entry
+from stackgen.render.builders.remote_write import remote_write_entry
 
 
 def agent_config(stack: Stack, host: AgentHost, deployment: str = hosts.COMPOSE) -> dict:

@@ -14,7 +14,7 @@ from stackgen.alerts.families import families
 from stackgen.load import load_stack
 from stackgen.pipeline import render_spec
 from stackgen.model.panel_index import alert_dashboard_link, expr_metrics, panel_ids, panel_metrics
-from stackgen.render.dashboards import alert_infos
+from stackgen.render.builders.dashboards import alert_infos
 from tests.conftest import ROOT, need_tools
 from tests.dashboards.conftest import panels_of
 from tests.dashboards.fixture import EXTERNAL_URL, FIXTURE_UID, fixture_spec

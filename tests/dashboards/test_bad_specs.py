@@ -9,7 +9,7 @@ import pytest
 from stackgen.errors import SpecError
 from stackgen.load import load_stack
 from stackgen.pipeline import render_spec
-from stackgen.render import dashboards
+from stackgen.render.builders import dashboards
 from tests.conftest import run_generate
 
 

@@ -18,7 +18,7 @@ from stackgen import conventions as n
 from stackgen import promql
 from stackgen.alerts.families import families
 from stackgen.load import load_stack
-from stackgen.render.remote_write import kept_series
+from stackgen.render.builders.remote_write import kept_series
 from stackgen.signals import registry
 from tests.conftest import run_generate
 from tests.e2e.conftest import Receiver, _free_ports

@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from stackgen.pipeline import RENDERER_NAMES
 from tests.conftest import ROOT
 
 PACKAGES = ("stackgen", "stackctl", "exporter")
@@ -27,6 +29,13 @@ def test_the_code_keeps_every_layer_contract():
     result = _lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_renderers_kept_apart_are_the_pipelines_renderers():
+    """The renderers-apart contract names every renderer the pipeline runs, and nothing else."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    apart = next(c for c in contracts["contracts"] if c["id"] == "renderers-apart")
+    assert sorted(name.strip() for name in apart["layers"][0].split("|")) == sorted(RENDERER_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +58,9 @@ def copy(tmp_path_factory) -> Path:
     ("stackctl/settings.py", "from stackctl import cli", "No cycles are allowed in stackctl"),
     # the exporter importing the generator
     ("exporter/names.py", "from stackgen import conventions", "exporter is not allowed to import stackgen"),
+    # a renderer calling another instead of the shared builder (build, then render)
+    ("stackgen/render/kubernetes.py", "from stackgen.render import dashboards",
+     "stackgen.render.kubernetes is not allowed to import stackgen.render.dashboards"),
 ])
 def test_a_new_upward_import_or_cycle_breaks_lint(copy, module, injected, expected):
     path = copy / module

@@ -267,7 +267,7 @@ def test_the_readme_profile_example_loads_and_renders(tmp_path):
 
 def test_a_fold_is_narrowed_to_the_native_names_of_each_folded_name():
     from stackgen.model.profiles import Fold, Profile
-    from stackgen.render.profile_rules import fold_of
+    from stackgen.render.builders.profile_rules import fold_of
     fold = Fold("x_([a-z0-9]+)_(rate|age)", "x_$2", "source", "$1")
     profile = Profile(name="p", title="p", source="", maps=(), folds=(fold,))
     assert fold_of(profile, "x_rate") == (fold, "x_([a-z0-9]+)_(rate)")

@@ -18,7 +18,7 @@ def test_every_platform_family_reads_only_declared_signals_of_the_stack_itself()
             "prometheus_config_last_reload_successful", "alertmanager_config_last_reload_successful",
             "prometheus_tsdb_wal_writes_failed_total", "prometheus_tsdb_compactions_failed_total",
             "prometheus_target_scrapes_exceeded_sample_limit_total", "alertmanager_cluster_members"} <= platform
-    assert all(not s.exporter for s in registry().signals if s.domain == "platform")
+    assert all(not s.exported for s in registry().signals if s.domain == "platform")
     # stackctl's status reads the same TSDB failure counters the alert does.
     assert set(health.TSDB_WRITE_FAILURES) == {s.name for s in registry().signals if s.key.startswith("tsdb_")}
     assert "AlertmanagerClusterPeersMissing" in families()["alertmanager_cluster"].alert_names

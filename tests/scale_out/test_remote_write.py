@@ -14,7 +14,7 @@ from stackgen import conventions as n
 from stackgen import promql, writer
 from stackgen.alerts import engine
 from stackgen.alerts import testdata as td
-from stackgen.alerts.model import selector
+from stackgen.alerts.rules import selector
 from stackgen.pipeline import render_spec
 from stackgen.conventions import signal_names
 from tests.conftest import ROOT, need_tools

@@ -1,4 +1,7 @@
-"""What a domain module produces: rule groups plus the promtool tests of every alert."""
+"""The rules and promtool cases an alert domain produces (rule groups, RuleFile).
+
+Not the spec's `alerts:` settings: those are stackgen/model/alerts.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,6 +75,19 @@ class RuleFile:
     @property
     def records(self) -> tuple[Rule, ...]:
         return tuple(r for g in self.groups for r in g.rules if r.record)
+
+
+def rule_document(rule: Rule) -> dict:
+    """The rule as a Prometheus rule file (and a PrometheusRule) holds it."""
+    doc: dict = {"record": rule.record} if rule.record else {"alert": rule.alert}
+    doc["expr"] = rule.expr
+    if rule.for_:
+        doc["for"] = rule.for_
+    if rule.labels:
+        doc["labels"] = dict(rule.labels)
+    if rule.annotations:
+        doc["annotations"] = dict(rule.annotations)
+    return doc
 
 
 def _selector(name: str, labels: dict[str, str]) -> str:

@@ -1,6 +1,6 @@
 """Pieces of prometheus.yml for scale-out: remote_write to a long-term store, and the Alertmanagers.
 
-Used by the stack's prometheus.yml (prometheus_config) and by the agent-mode configs (scale_out).
+Used by the stack's prometheus.yml (builders/prometheus.py) and by the agent-mode configs (scale_out).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from stackgen import promql
 from stackgen.alerts.rulesets import recorded_series, rule_files
 from stackgen.model.scale import RemoteWrite
 from stackgen.model.stack import Stack
-from stackgen.render import profile_rules
+from stackgen.render.builders import profile_rules
 
 
 def kept_series(stack: Stack) -> list[str]:
