@@ -269,10 +269,14 @@ def declared(origin: Field | None, *part):
     except _AUTHOR_MISTAKES as exc:
         if origin is None:
             raise
-        where = origin
-        for key in part:
-            where = where.child(key, None)
-        raise where.error(_mistake(exc)) from None
+        raise at(origin, *part).error(_mistake(exc)) from None
+
+
+def at(origin: Field, *part) -> Field:
+    """The place `part` (keys under a family's or record's entry) in families.yaml, for its error."""
+    for key in part:
+        origin = origin.child(key, None)
+    return origin
 
 
 def _mistake(exc: Exception) -> str:
@@ -344,6 +348,11 @@ def _family(key: str, item: Field) -> Family:
                     description=f["description"].string() if "description" in f else "",
                     switch=switch, scenarios=_scenarios(f["scenarios"]) if "scenarios" in f else (),
                     calm=_calm(f["calm"]) if "calm" in f else (), origin=item)
+    # What the demo and its tests need of a family, asked here rather than by a test far away: a family a
+    # bot feeds brings the demo scenario that drives it (the platform families watch the stack itself).
+    if not family.scenarios and not switch and family.domain != "platform":
+        raise item.error("a family a bot feeds needs scenarios: (the demo scenario that drives it over its "
+                         "thresholds; docs/families.md)")
     for alert in family.alert_names:
         if alert not in family.runbook:
             raise f["runbook"].error(f"alert {alert} has no runbook text (meaning, steps)")

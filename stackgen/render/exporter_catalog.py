@@ -3,7 +3,7 @@ exporter reads them: no YAML, no generator needed."""
 from __future__ import annotations
 
 from stackgen import conventions as names
-from stackgen.alerts.families import declared, evaluate, families
+from stackgen.alerts.families import at, declared, evaluate, families
 from stackgen.spec.fields import parse_duration
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
@@ -99,6 +99,10 @@ def _scenario(key: str, family, scenario, context: dict) -> dict:
     if scenario.e2e is not None:
         entry["e2e"] = scenario.e2e
     if scenario.check is not None:   # the gauge a test can read to see the scenario cross
+        signal = scenario.check["signal"]
+        if signal not in {s.key for s in registry().signals}:   # a recorded series has no gauge to read
+            raise at(family.origin, "scenarios", scenario.name, "check", "signal").error(
+                f"{signal!r} is not a signal the exporter exposes (a recorded series has no gauge to read)")
         entry["check"] = {k: float(evaluate(v, context)) if k in ("above", "below") else v
                           for k, v in scenario.check.items()}
     return entry

@@ -79,3 +79,24 @@ def test_a_rule_field_must_name_a_declared_field():
     with pytest.raises(Exception) as info:
         _read(text)
     assert str(info.value) == f"{FILE}:{line}: families.drawdown.rules[0].field: names unknown field 'warn'"
+
+
+# What the demo needs of a family is asked of its entry, with its line, not by a test far away.
+def test_a_bot_family_without_a_demo_scenario_is_refused():
+    start = SHIPPED.index("  exposure:\n    domain: trading")
+    scenarios = SHIPPED.index("    scenarios:\n", start)
+    end = SHIPPED.index("        e2e: {severity: critical}\n", scenarios) + len("        e2e: {severity: critical}\n")
+    text = SHIPPED[:scenarios] + SHIPPED[end:]
+    with pytest.raises(Exception) as info:
+        _read(text)
+    line = SHIPPED[:start].count("\n") + 2       # the entry's first key
+    assert str(info.value) == (f"{FILE}:{line}: families.exposure: a family a bot feeds needs scenarios: (the demo "
+                               "scenario that drives it over its thresholds; docs/families.md)")
+
+
+def test_a_check_must_read_a_signal_the_exporter_exposes(families_file):
+    old = "          - {move: exposure_ratio, to: max_ratio * 2, labels: {symbol: BTCUSDT}}\n"
+    text, line = _edited(old, old + "        check: {signal: exposure_ratio, above: max_ratio}\n")
+    families_file(text)
+    assert error_of() == (f"{FILE}:{line + 1}: families.exposure.scenarios.exposure.check.signal: 'exposure_ratio' "
+                          "is not a signal the exporter exposes (a recorded series has no gauge to read)")
