@@ -10,6 +10,7 @@ import pytest
 from stackgen.alerts import families as fam
 from stackgen.spec.fields import Field
 from stackgen.spec.loader import parse_yaml
+from tests.conftest import ROOT
 from tests.generator.fixture import error_of
 
 FILE = "stackgen/alerts/families.yaml"
@@ -43,6 +44,15 @@ def test_a_template_naming_nothing_in_scope_names_the_rule(families_file):
     families_file(text)
     assert error_of() == (f"{FILE}:{line}: families.drawdown.rules[0]: template: 'drawdwn' is undefined "
                           "(names in scope: the signal keys, the family's fields, let:)")
+
+
+def test_the_family_page_shows_that_error_as_it_is(families_file):
+    """docs/families.md quotes the line a misspelt signal key gives: it stays the program's own."""
+    page = (ROOT / "docs" / "families.md").read_text()
+    quoted = next(line for line in page.splitlines() if line.startswith("error: ") and "drawdwn" in line)
+    text, _ = _edited(RULE, RULE.replace("<< drawdown >>", "<< drawdwn >>"))
+    families_file(text)
+    assert quoted == f"error: {error_of()}"
 
 
 def test_a_test_recipe_template_naming_nothing_names_the_test(families_file):
