@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from stackgen import promql
-from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel
+from stackgen.model.dashboards import OVER_TIME_TYPES, Dashboard, Panel
 from stackgen.model.stack import Stack
 
 
@@ -128,7 +128,7 @@ def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[s
         dashboard = stack.dashboards[d_index]
         panel, read, place = panels[d_index, panel_id]
         hit = wanted & read
-        key = (-len(hit), panel.type not in (*TIME_SERIES_TYPES, "heatmap"), len(read - wanted), d_index,
+        key = (-len(hit), panel.type not in OVER_TIME_TYPES, len(read - wanted), d_index,
                place)
         if best is None or key < best[0]:
             best = (key, dashboard, panel_id)
