@@ -39,6 +39,14 @@ def _set_expr(uid: str, title: str, expr: str):
     return edit
 
 
+def _on_fixture(edit):
+    """The edit made on the fixture dashboard (tests/dashboards/fixture.py), not on the shipped ones."""
+    def edited(data):
+        fixture_spec(data)
+        edit(data)
+    return edited
+
+
 def _snapshot(root) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
@@ -62,9 +70,9 @@ def previous_outputs(tmp_path, good_outputs):
 
 # A panel on an undeclared metric or label: the CLI exits 2 with one line, and writes nothing.
 CLI_CASES = [
-    ("undeclared metric", _set_expr("topn-kpis", "Total PnL", "sum(trading_pnl_dollars{<filters>})"),
-     r"dashboards\[1\]\.rows\[0\]\.panels\[0\]\.queries\[0\]\.expr: dashboard 'topn-kpis' \(TopN KPIs\), "
-     r"panel 'Total PnL': metric 'trading_pnl_dollars' is not in the metric catalog"),
+    ("undeclared metric", _on_fixture(_set_expr(FIXTURE_UID, "Orders today", "sum(trading_pnl_dollars{<filters>})")),
+     r"dashboards\[0\]\.rows\[0\]\.panels\[0\]\.queries\[0\]\.expr: dashboard 'fleet_view_d1' \(Fleet view\), "
+     r"panel 'Orders today': metric 'trading_pnl_dollars' is not in the metric catalog"),
     ("undeclared label", _set_expr("fx-multi-source", "Rate per source", 'fx_source_rate{venue=~"$source"}'),
      r"dashboards\[2\]\.rows\[1\]\.panels\[1\]\.queries\[0\]\.expr: dashboard 'fx-multi-source' "
      r"\(FX multi-source\), panel 'Rate per source': metric 'fx_source_rate' has no label 'venue'"),
@@ -77,9 +85,9 @@ CLI_CASES = [
      r"dashboards\[3\]\.rows\[0\]\.panels\[2\]\.quantiles: dashboard 'api-performance' \(API performance\), "
      r"panel 'Latency p50': metric 'http_latency_seconds_bucket' is not in the metric catalog"),
     ("variable on an unknown label",
-     lambda d: _dashboard(d, "topn-kpis")["variables"][0].update(label="desk"),
-     r"dashboards\[1\]\.variables\[0\]: dashboard 'topn-kpis' \(TopN KPIs\), variable 'desk': "
-     r"metric 'trading_pnl_usd' has no label 'desk'"),
+     _on_fixture(lambda d: _dashboard(d, FIXTURE_UID)["variables"][0].update(label="desk")),
+     r"dashboards\[0\]\.variables\[0\]: dashboard 'fleet_view_d1' \(Fleet view\), variable 'desk': "
+     r"metric 'http_requests_total' has no label 'desk'"),
 ]
 
 
@@ -179,7 +187,7 @@ def test_bad_dashboard_spec_fails_clearly(edited_spec, edit, message):
 
 @pytest.mark.parametrize("edit, message", [c[1:] for c in FIXTURE_CASES], ids=[c[0] for c in FIXTURE_CASES])
 def test_bad_panel_fails_clearly(edited_spec, edit, message):
-    _fails_clearly(edited_spec(lambda data: (fixture_spec(data), edit(data))), message)
+    _fails_clearly(edited_spec(_on_fixture(edit)), message)
 
 
 def _fails_clearly(spec, message: str) -> None:
