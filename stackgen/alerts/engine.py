@@ -84,6 +84,11 @@ def family_context(stack: Stack, family: fam.Family, values: dict) -> dict:
 
 # -- recording rules ----------------------------------------------------------------------------
 def record_rules(stack: Stack, spec: fam.RecordSpec) -> list[Rule]:
+    with fam.declared(spec.origin, "expr"):
+        return _record_rules(stack, spec)
+
+
+def _record_rules(stack: Stack, spec: fam.RecordSpec) -> list[Rule]:
     ctx = base_context(stack)
     name = ctx[spec.key]
     labels = tuple(fam.render(label, ctx) for label in spec.labels)
@@ -130,23 +135,28 @@ def family_rules(stack: Stack, family: fam.Family, values: dict) -> list[Rule]:
     check_buckets(stack, family, values)
     ctx = family_context(stack, family, values)
     rules = []
-    for spec in family.rules:
-        local = dict(ctx)
-        for name, text in (spec.get("let") or {}).items():
-            local[name] = fam.evaluate(text, local)
-        severity = fam.render(spec["severity"], local)
-        local["severity"] = severity
-        alert = spec.get("alert", family.alert)
-        annotations = {
-            "summary": fam.render(spec.get("summary", family.summary), local),
-            "description": fam.render(spec.get("description", family.description), local),
-            "runbook_url": runbook_url(stack, alert),
-        }
-        path = ("alerts", family.key) + ((spec["field"],) if "field" in spec else ())
-        rules.append(Rule(expr=fam.render(spec["expr"], local), alert=alert, for_=values.get("for", ""),
-                          labels=(("severity", severity),), annotations=tuple(sorted(annotations.items())),
-                          spec_path=path))
+    for i, spec in enumerate(family.rules):
+        with fam.declared(family.origin, "rules", i):
+            rules.append(_family_rule(stack, family, values, ctx, spec))
     return rules
+
+
+def _family_rule(stack: Stack, family: fam.Family, values: dict, ctx: dict, spec: dict) -> Rule:
+    local = dict(ctx)
+    for name, text in (spec.get("let") or {}).items():
+        local[name] = fam.evaluate(text, local)
+    severity = fam.render(spec["severity"], local)
+    local["severity"] = severity
+    alert = spec.get("alert", family.alert)
+    annotations = {
+        "summary": fam.render(spec.get("summary", family.summary), local),
+        "description": fam.render(spec.get("description", family.description), local),
+        "runbook_url": runbook_url(stack, alert),
+    }
+    path = ("alerts", family.key) + ((spec["field"],) if "field" in spec else ())
+    return Rule(expr=fam.render(spec["expr"], local), alert=alert, for_=values.get("for", ""),
+                labels=(("severity", severity),), annotations=tuple(sorted(annotations.items())),
+                spec_path=path)
 
 
 # -- per-bot (env, strategy) overrides: one rule set per distinct set of values ----------------------------
@@ -314,6 +324,12 @@ def family_case(stack: Stack, family: fam.Family, values: dict, rules: list[Rule
                 index: promql.SeriesIndex, scope: tuple | None = None) -> AlertCase:
     """The family's promtool test for these values. `scope`: (override name, FamilyConfig) when the family
     has overrides: the series are moved into that scope (scope_series_labels)."""
+    with fam.declared(family.origin, "test"):
+        return _family_case(stack, family, values, rules, index, scope)
+
+
+def _family_case(stack: Stack, family: fam.Family, values: dict, rules: list[Rule],
+                 index: promql.SeriesIndex, scope: tuple | None) -> AlertCase:
     recipe = family.test
     names = signal_names(stack)
     ctx = {**family_context(stack, family, values), **_helpers(stack)}

@@ -6,11 +6,12 @@ use it.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from importlib import resources
 
 import jinja2
@@ -18,6 +19,7 @@ import jinja2.sandbox
 from jinja2.environment import TemplateExpression
 
 from stackgen.alerts.humanize import duration, humanize_duration
+from stackgen.errors import SpecError
 from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
 
@@ -59,6 +61,7 @@ class RecordSpec:
     expr: str
     labels: tuple[str, ...] = ()
     each: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    origin: Field | None = dataclass_field(default=None, compare=False, repr=False)   # its entry in the file
 
 
 # The demo's fixed vocabulary (exporter/demo.py): what a scenario can do, and what calm can bound.
@@ -106,6 +109,7 @@ class Family:
     switch: bool = False           # `key: true` turns it on; it has no fields
     scenarios: tuple["Scenario", ...] = ()   # the demo scenarios that drive it
     calm: tuple[tuple[str, str, str], ...] = ()   # (signal, "max" | "min", expression): the demo's calm bound
+    origin: Field | None = dataclass_field(default=None, compare=False, repr=False)   # its entry in the file
 
     def field_spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -248,6 +252,43 @@ def evaluate(text, context: dict):
     return expression(text)(**context)
 
 
+# A mistake in a family's templates or test recipe (a name no template knows, a series id the recipe
+# never declared) shows only when a stack renders it. It is the families.yaml author's, so it names that
+# file's line and the entry's path, in one line, never a traceback.
+_AUTHOR_MISTAKES = (jinja2.TemplateError, KeyError, IndexError, TypeError, ValueError, ZeroDivisionError,
+                    AttributeError)
+
+
+@contextlib.contextmanager
+def declared(origin: Field | None, *part):
+    """Run code that reads a family's (or record's) declaration; its mistakes become a SpecError at `part`."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except _AUTHOR_MISTAKES as exc:
+        if origin is None:
+            raise
+        raise at(origin, *part).error(_mistake(exc)) from None
+
+
+def at(origin: Field, *part) -> Field:
+    """The place `part` (keys under a family's or record's entry) in families.yaml, for its error."""
+    for key in part:
+        origin = origin.child(key, None)
+    return origin
+
+
+def _mistake(exc: Exception) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"template: {exc.message} (names in scope: the signal keys, the family's fields, let:)"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"template syntax: {exc.message}"
+    if isinstance(exc, KeyError):
+        return f"names {exc.args[0]!r}, which is not declared here (a series id, signal key or field)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 # -- the file -------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def catalog() -> Catalog:
@@ -270,7 +311,8 @@ def read_catalog(root: Field) -> Catalog:
             each = tuple((name, tuple(str(v.value) for v in values.items(min_items=1)))
                          for name, values in r["each"].mapping(optional=tuple(r["each"].value)).items())
         records[key] = RecordSpec(key, r["domain"].slug("domain"), r["expr"].string(),
-                                  tuple(x.string() for x in r["labels"].items()) if "labels" in r else (), each)
+                                  tuple(x.string() for x in r["labels"].items()) if "labels" in r else (), each,
+                                  origin=item)
     found = {}
     fams = f["families"]
     for key, item in fams.mapping(optional=tuple(fams.value)).items():
@@ -297,21 +339,58 @@ def _family(key: str, item: Field) -> Family:
         for other in (spec.above, spec.below):
             if other and other not in names:
                 raise f["fields"].child(spec.name, None).error(f"names unknown field {other!r}")
-    rules = tuple(r.value for r in f["rules"].items(min_items=1))
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or "expr" not in rule or "severity" not in rule:
-            raise f["rules"].child(i, rule).error("a rule needs expr and severity")
+    rules = tuple(_rule(r, names) for r in f["rules"].items(min_items=1))
+    _recipe(f["test"])
     switch = f["switch"].boolean() if "switch" in f else False
     family = Family(key=key, domain=f["domain"].slug("domain"), alert=f["alert"].name("alert name"),
                     fields=tuple(fields), rules=rules, runbook=f["runbook"].value, test=f["test"].value,
                     summary=f["summary"].string() if "summary" in f else "",
                     description=f["description"].string() if "description" in f else "",
                     switch=switch, scenarios=_scenarios(f["scenarios"]) if "scenarios" in f else (),
-                    calm=_calm(f["calm"]) if "calm" in f else ())
+                    calm=_calm(f["calm"]) if "calm" in f else (), origin=item)
+    # What the demo and its tests need of a family, asked here rather than by a test far away: a family a
+    # bot feeds brings the demo scenario that drives it (the platform families watch the stack itself).
+    if not family.scenarios and not switch and family.domain != "platform":
+        raise item.error("a family a bot feeds needs scenarios: (the demo scenario that drives it over its "
+                         "thresholds; docs/families.md)")
     for alert in family.alert_names:
         if alert not in family.runbook:
             raise f["runbook"].error(f"alert {alert} has no runbook text (meaning, steps)")
     return family
+
+
+_RULE_KEYS = ("alert", "let", "summary", "description", "field")
+# The test recipe's keys (engine.family_case reads them): a misspelt one is refused, not ignored.
+_RECIPE_KEYS = ("name", "labels", "let", "active", "at", "series", "fires", "samples")
+_RECIPE_ITEM_KEYS = {
+    "series": ("id", "metric", "values", "labels", "each", "histogram", "upper", "per_step"),
+    "fires": ("severity", "alert", "series", "value", "labels"),
+    "samples": ("expr", "value", "series", "labels"),
+}
+
+
+def _rule(item: Field, fields: set[str]) -> dict:
+    r = item.mapping(required=("severity", "expr"), optional=_RULE_KEYS)
+    if "field" in r and r["field"].value not in fields:
+        raise r["field"].error(f"names unknown field {r['field'].value!r}")
+    return dict(item.value)
+
+
+def _recipe(item: Field) -> None:
+    t = item.mapping(required=("name",), optional=tuple(k for k in _RECIPE_KEYS if k != "name"))
+    if "active" in t:
+        t["active"].mapping(optional=("earliest", "latest"))
+    for key, allowed in _RECIPE_ITEM_KEYS.items():
+        for entry in t[key].items() if key in t else ():
+            entry.mapping(optional=allowed)
+    ids = {str(s.value["id"]) for s in t["series"].items() if "id" in s.value} if "series" in t else set()
+    for key in ("fires", "samples"):
+        for entry in t[key].items() if key in t else ():
+            named = entry.value.get("series")
+            templated = "<<" in str(named) or any("<<" in i for i in ids)   # known only once rendered
+            if named is not None and str(named) not in ids and not templated:
+                raise entry.child("series", named).error(
+                    f"names series {named!r}, which test.series does not declare (ids: {', '.join(sorted(ids))})")
 
 
 def _scenarios(item: Field) -> tuple[Scenario, ...]:

@@ -19,26 +19,36 @@ from stackgen.model.catalog import MetricCatalog
 from stackgen.spec import defaults
 from stackgen.spec.fields import Field, parse_duration
 
-PANEL_TYPES = ("stat", "gauge", "bargauge", "timeseries", "state-timeline", "piechart", "heatmap", "table",
-               "barchart")
+@dataclass(frozen=True)
+class PanelKind:
+    """What one panel type is, declared once: the spec reader, the schema, the alert links and the
+    renderer's checks read it (a new type is one entry here and its factory in render/panels.py)."""
+    keys: tuple[str, ...] = ()     # the spec keys it takes beyond the common ones (anything else is an error)
+    instant: bool = False          # one value per series (instant queries)
+    over_time: bool = False        # drawn over time: an alert's dashboard link prefers it to a single figure
+    annotated: bool = False        # firing alerts are drawn on it (the dashboard's ALERTS annotation)
+
+
+PANEL_KINDS = {
+    "stat": PanelKind(("reduce", "sparkline", "background")),
+    "gauge": PanelKind(("reduce",)),
+    "bargauge": PanelKind(("reduce", "orientation"), instant=True),
+    "timeseries": PanelKind(("legend", "style", "stack", "fill"), over_time=True, annotated=True),
+    "state-timeline": PanelKind(("legend",), over_time=True, annotated=True),
+    "piechart": PanelKind(("reduce", "donut"), instant=True),
+    "heatmap": PanelKind(("histogram",), over_time=True),
+    "table": PanelKind(instant=True),
+    "barchart": PanelKind(("x", "orientation", "stack"), instant=True),
+}
+PANEL_TYPES = tuple(PANEL_KINDS)
 
 # Keys every panel accepts, and the extra keys of each type (anything else is an error).
 _COMMON_KEYS = ("title", "type", "description", "width", "queries", "quantiles", "rate", "unit",
                 "decimals", "min", "max", "thresholds", "mappings", "link", "time")
-_TYPE_KEYS = {
-    "stat": ("reduce", "sparkline", "background"),
-    "gauge": ("reduce",),
-    "bargauge": ("reduce", "orientation"),
-    "timeseries": ("legend", "style", "stack", "fill"),
-    "state-timeline": ("legend",),
-    "piechart": ("reduce", "donut"),
-    "heatmap": ("histogram",),
-    "table": (),
-    "barchart": ("x", "orientation", "stack"),
-}
-# Panel types that show one value per series (instant queries), and the ones alert annotations mark.
-INSTANT_TYPES = ("bargauge", "piechart", "table", "barchart")
-TIME_SERIES_TYPES = ("timeseries", "state-timeline")
+_TYPE_KEYS = {kind: declared.keys for kind, declared in PANEL_KINDS.items()}
+INSTANT_TYPES = tuple(kind for kind, declared in PANEL_KINDS.items() if declared.instant)
+TIME_SERIES_TYPES = tuple(kind for kind, declared in PANEL_KINDS.items() if declared.annotated)
+OVER_TIME_TYPES = tuple(kind for kind, declared in PANEL_KINDS.items() if declared.over_time)
 # Catalog unit -> the Grafana unit a panel on that metric shows by default (heatmap y axis).
 CATALOG_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit", "usd": "currencyUSD"}
 DEFAULT_EXTERNAL_URL = defaults.STATIC["grafana"]["external_url"]

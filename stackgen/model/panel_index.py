@@ -6,28 +6,50 @@ both read it, so neither needs the other's output.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from urllib.parse import quote
 
 from stackgen import promql
-from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel
+from stackgen.model.dashboards import OVER_TIME_TYPES, Dashboard, Panel
 from stackgen.model.stack import Stack
 
 
 def layout(dashboard: Dashboard) -> list[tuple[str | Panel, int, dict]]:
-    """(row title or panel, id, gridPos) in dashboard order: the one place panel ids are numbered."""
+    """(row title or panel, id, gridPos) in dashboard order: the one place panel ids are given."""
     placed: list[tuple[str | Panel, int, dict]] = []
+    taken: set[int] = set()
+    seen: dict[str, int] = {}
     y = 0
     for row in dashboard.rows:
         if row.title:
-            placed.append((row.title, len(placed) + 1, {"h": 1, "w": 24, "x": 0, "y": y}))
+            placed.append((row.title, _identity_id(dashboard.uid, f"row\0{row.title}", seen, taken),
+                           {"h": 1, "w": 24, "x": 0, "y": y}))
             y += 1
         x = 0
         for panel in row.panels:
-            placed.append((panel, len(placed) + 1, {"h": row.height, "w": panel.width, "x": x, "y": y}))
+            placed.append((panel, _identity_id(dashboard.uid, panel.title, seen, taken),
+                           {"h": row.height, "w": panel.width, "x": x, "y": y}))
             x += panel.width
         y += row.height
     return placed
+
+
+_ID_SPACE = 1_000_000     # short enough to read in a viewPanel link, wide enough that clashes are rare
+
+
+def _identity_id(uid: str, title: str, seen: dict[str, int], taken: set[int]) -> int:
+    """A panel's id from what it is (dashboard uid + title, and which of equal titles it is), not where it
+    sits: a row added above leaves every other panel's id, so the alerts' viewPanel links stay. A clash
+    (rare) takes the next free id."""
+    nth = seen.get(title, 0)
+    seen[title] = nth + 1
+    key = f"{uid}\0{title}" + (f"\0{nth}" if nth else "")
+    panel_id = zlib.crc32(key.encode()) % _ID_SPACE + 1
+    while panel_id in taken:
+        panel_id = panel_id % _ID_SPACE + 1
+    taken.add(panel_id)
+    return panel_id
 
 
 def panel_ids(dashboard: Dashboard) -> list[tuple[Panel, int]]:
@@ -65,19 +87,19 @@ def expr_metrics(stack: Stack, expr: str, recorded: dict[str, str] | None = None
 
 
 PanelAt = tuple[int, int]          # (dashboard index, panel id)
-def _panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
-    """metric -> the panels reading it; panel -> (Panel, the metrics it reads). Built once per Stack,
+def _panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset, int]]]:
+    """metric -> the panels reading it; panel -> (Panel, the metrics it reads, its place). Built once per Stack,
     so linking every alert costs what its own metrics' panels cost, not a walk of every dashboard."""
     return stack.once("panels_reading", _build_panels_reading)
 
 
-def _build_panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset]]]:
+def _build_panels_reading(stack: Stack) -> tuple[dict[str, list[PanelAt]], dict[PanelAt, tuple[Panel, frozenset, int]]]:
     readers: dict[str, list[PanelAt]] = {}
-    panels: dict[PanelAt, tuple[Panel, frozenset]] = {}
+    panels: dict[PanelAt, tuple[Panel, frozenset, int]] = {}
     for d_index, dashboard in enumerate(stack.dashboards):
-        for panel, panel_id in panel_ids(dashboard):
+        for place, (panel, panel_id) in enumerate(panel_ids(dashboard)):
             read = panel_metrics(stack, panel)
-            panels[d_index, panel_id] = (panel, read)
+            panels[d_index, panel_id] = (panel, read, place)
             for metric in read:
                 readers.setdefault(metric, []).append((d_index, panel_id))
     return readers, panels
@@ -104,10 +126,10 @@ def alert_dashboard_link(stack: Stack, alert_name: str, metric_names: Iterable[s
     best = None
     for d_index, panel_id in {at for metric in wanted for at in readers.get(metric, ())}:
         dashboard = stack.dashboards[d_index]
-        panel, read = panels[d_index, panel_id]
+        panel, read, place = panels[d_index, panel_id]
         hit = wanted & read
-        key = (-len(hit), panel.type not in (*TIME_SERIES_TYPES, "heatmap"), len(read - wanted), d_index,
-               panel_id)
+        key = (-len(hit), panel.type not in OVER_TIME_TYPES, len(read - wanted), d_index,
+               place)
         if best is None or key < best[0]:
             best = (key, dashboard, panel_id)
     if best is None:

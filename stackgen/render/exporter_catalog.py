@@ -3,7 +3,7 @@ exporter reads them: no YAML, no generator needed."""
 from __future__ import annotations
 
 from stackgen import conventions as names
-from stackgen.alerts.families import evaluate, families
+from stackgen.alerts.families import at, declared, evaluate, families
 from stackgen.spec.fields import parse_duration
 from stackgen.model.stack import Stack
 from stackgen.render.output import to_json
@@ -72,27 +72,37 @@ def _demo(stack: Stack) -> dict:
     scenarios = []
     for key, family in families().items():
         context = {name: value for name, value in thresholds[key].items() if name != "enabled"}
-        for signal, kind, text in family.calm:
-            value = float(evaluate(text, context))
-            bounds = calm.setdefault(signal, {})
-            bounds[kind] = value if kind not in bounds else (min if kind == "max" else max)(bounds[kind], value)
-        for scenario in family.scenarios:
-            actions = []
-            for action in scenario.actions:
-                done = {}
-                for name, value in action.items():
-                    if name in ("to", "keep", "share"):
-                        value = ([float(evaluate(v, context)) for v in value] if isinstance(value, list)
-                                 else float(evaluate(value, context)))
-                    done[name] = value
-                actions.append(done)
-            entry = {"name": scenario.name, "family": key, "alert": family.alert, "about": scenario.about,
-                     "do": actions}
-            if scenario.e2e is not None:
-                entry["e2e"] = scenario.e2e
-            if scenario.check is not None:   # the gauge a test can read to see the scenario cross
-                entry["check"] = {k: float(evaluate(v, context)) if k in ("above", "below") else v
-                                  for k, v in scenario.check.items()}
-            scenarios.append(entry)
+        with declared(family.origin, "calm"):
+            for signal, kind, text in family.calm:
+                value = float(evaluate(text, context))
+                bounds = calm.setdefault(signal, {})
+                bounds[kind] = value if kind not in bounds else (min if kind == "max" else max)(bounds[kind], value)
+        with declared(family.origin, "scenarios"):
+            scenarios += [_scenario(key, family, scenario, context) for scenario in family.scenarios]
     return {"calm": {signal: dict(sorted(b.items())) for signal, b in sorted(calm.items())},
             "scenarios": scenarios}
+
+
+def _scenario(key: str, family, scenario, context: dict) -> dict:
+    """One scenario of a family for the demo, its numbers worked out from the spec's thresholds."""
+    actions = []
+    for action in scenario.actions:
+        done = {}
+        for name, value in action.items():
+            if name in ("to", "keep", "share"):
+                value = ([float(evaluate(v, context)) for v in value] if isinstance(value, list)
+                         else float(evaluate(value, context)))
+            done[name] = value
+        actions.append(done)
+    entry = {"name": scenario.name, "family": key, "alert": family.alert, "about": scenario.about,
+             "do": actions}
+    if scenario.e2e is not None:
+        entry["e2e"] = scenario.e2e
+    if scenario.check is not None:   # the gauge a test can read to see the scenario cross
+        signal = scenario.check["signal"]
+        if signal not in {s.key for s in registry().signals}:   # a recorded series has no gauge to read
+            raise at(family.origin, "scenarios", scenario.name, "check", "signal").error(
+                f"{signal!r} is not a signal the exporter exposes (a recorded series has no gauge to read)")
+        entry["check"] = {k: float(evaluate(v, context)) if k in ("above", "below") else v
+                          for k, v in scenario.check.items()}
+    return entry

@@ -56,6 +56,17 @@ DASHBOARD = {
              "queries": [{"expr": 'sum(rate(api_rate_limiter_requests_total{<filters>, status="limited"}'
                                   "[$__rate_interval]))"}]},
         ]},
+        {"title": "More figures", "panels": [
+            {"title": "Open positions gauge", "type": "gauge", "max": 100,
+             "description": "Open positions now, against a scale of 100.",
+             "queries": [{"expr": "sum(api_open_positions{<filters>})"}]},
+            {"title": "Open positions by symbol", "type": "bargauge",
+             "description": "Open positions now, one bar per symbol.",
+             "queries": [{"expr": "sum by (symbol) (api_open_positions{<filters>})", "legend": "{{symbol}}"}]},
+            {"title": "Holding positions", "type": "state-timeline",
+             "description": "Whether positions were open, over time.",
+             "queries": [{"expr": "sum(api_open_positions{<filters>}) > bool 0"}]},
+        ]},
     ],
 }
 

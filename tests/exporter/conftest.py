@@ -43,8 +43,10 @@ def spec() -> dict:
     return yaml.safe_load((ROOT / "spec.yaml").read_text())
 
 
-def duration_seconds(text: str) -> float:
-    """Prometheus duration (30s, 5m, 1h30m) in seconds."""
+def duration_seconds(text: str | float) -> float:
+    """Prometheus duration (30s, 5m, 1h30m) in seconds; a number is seconds already (catalog.json)."""
+    if isinstance(text, (int, float)):
+        return float(text)
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
     parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text)
     assert parts and "".join(n + u for n, u in parts) == text, text

@@ -14,6 +14,7 @@ from jsonschema import Draft7Validator
 from stackgen import conventions as n
 from stackgen.pipeline import render_spec
 from tests.conftest import ROOT, need_tools, run_generate
+from tests.dashboards.fixture import fixture_spec
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_OF = {
@@ -175,9 +176,12 @@ def test_dashboard_config_maps_are_small_labelled_minified_and_round_trip(shippe
 
 def test_a_dashboard_over_the_size_limit_fails_at_generate_time(edited_spec, tmp_path):
     def huge(data):
-        # Five panels with 60 KB descriptions each (one value may hold at most 64 KiB): about 300 KB.
-        for panel in data["dashboards"][0]["rows"][0]["panels"][:5]:
-            panel["description"] = "Long text. " * 5_500
+        # The fixture dashboard's panels with 60 KB descriptions each (one value may hold at most 64 KiB):
+        # over 500 KB, whatever the shipped dashboards hold.
+        fixture_spec(data)
+        for row in data["dashboards"][0]["rows"]:
+            for panel in row["panels"]:
+                panel["description"] = "Long text. " * 5_500
     out = tmp_path / "out"
     result = run_generate("--spec", str(edited_spec(huge)), "--out", str(out))
     assert result.returncode == 2, result.stdout + result.stderr
