@@ -120,7 +120,7 @@ class Family:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class FamilyCatalog:
     families: dict[str, Family]
     records: dict[str, RecordSpec]
 
@@ -291,7 +291,7 @@ def _mistake(exc: Exception) -> str:
 
 # -- the file -------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def catalog() -> Catalog:
+def catalog() -> FamilyCatalog:
     text = resources.files("stackgen.alerts").joinpath(FAMILIES_FILE).read_text(encoding="utf-8")
     value, lines = parse_yaml(text, f"stackgen/alerts/{FAMILIES_FILE}")
     return read_catalog(Field(value, (), lines, f"stackgen/alerts/{FAMILIES_FILE}"))
@@ -301,7 +301,7 @@ def families() -> dict[str, Family]:
     return catalog().families
 
 
-def read_catalog(root: Field) -> Catalog:
+def read_catalog(root: Field) -> FamilyCatalog:
     f = root.mapping(required=("families",), optional=("records",))
     records = {}
     for key, item in (f["records"].mapping(optional=tuple(f["records"].value)).items() if "records" in f else ()):
@@ -317,7 +317,7 @@ def read_catalog(root: Field) -> Catalog:
     fams = f["families"]
     for key, item in fams.mapping(optional=tuple(fams.value)).items():
         found[key] = _family(key, item)
-    return Catalog(found, records)
+    return FamilyCatalog(found, records)
 
 
 _FAMILY_KEYS = ("domain", "alert", "fields", "rules", "runbook", "test", "summary", "description", "switch",

@@ -25,7 +25,7 @@ def _edited(old: str, new: str) -> tuple[str, int]:
     return SHIPPED.replace(old, new), SHIPPED[:SHIPPED.index(old)].count("\n") + 1
 
 
-def _read(text: str) -> fam.Catalog:
+def _read(text: str) -> fam.FamilyCatalog:
     value, lines = parse_yaml(text, FILE)
     return fam.read_catalog(Field(value, (), lines, FILE))
 
