@@ -50,7 +50,8 @@ PLANS = {
                   _grow(f"arb_topn_round_trips_total{D77}", 50),
                   _set('arb_topn_loop_latency_seconds{env="paper",quantile="0.99",strategy="topn_arb",'
                        'universe="top20"}', 0.5),                                       # seconds, over 0.1
-                  _set(f"arb_topn_loop_latency_seconds_count{D77}", 40000.0)]),        # the loop stopped
+                  _set(f"arb_topn_loop_latency_seconds_count{D77}", 40000.0),          # the loop stopped
+                  _set(f"arb_topn_pnl_total{D77}", -1400.0)]),                         # 1550 USD lost today
     "d80-fx": ("d80-fx", [],
                [_set('cross_fx_multi_source_okx_age{source="okx"}', 45.0),             # seconds, over 30
                 _set("cross_fx_multi_source_count", 1.0),
@@ -64,6 +65,10 @@ PLANS = {
                   _grow(f"zigquant_api_latency_seconds_count{{{ZQ_API}}}", 100),
                   _grow(f'zigquant_api_requests_total{{{ZQ_API},status="500"}}', 50),
                   _grow('zigquant_orders_total{status="rejected"}', 20),              # rejects: ratio up, fills down
+                  _grow('zigquant_order_latency_seconds_bucket{le="0.1"}', 100),         # acks in (0.05, 0.1] s
+                  _grow('zigquant_order_latency_seconds_bucket{le="+Inf"}', 100),
+                  _grow("zigquant_order_latency_seconds_count", 100),
+                  _set('zigquant_trade_pnl{strategy="sma_cross",pair="BTC-USDT"}', 900.0),  # 1600.50 USD lost today
                   _set("zigquant_uptime_seconds", 86400.0)]),                           # frozen
     "rust-trader": ("rust-trader", [],
                     [*[_grow(f'http_request_duration_seconds_bucket{{{RUST},le="{le}"}}', 100)
@@ -73,13 +78,15 @@ PLANS = {
                      _grow('rate_limit_requests_total{status="limited"}', 2000),
                      _set("websocket_connections_total", 0.0),                          # 12 -> 0 at once
                      _set('realized_pnl_total{symbol="ETH-USDT"}', -1500.0),            # below -1000 USD
-                     _grow('orders_total{side="buy",status="rejected",exchange="upbit"}', 20)]),   # rejects
+                     _grow('orders_total{side="buy",status="rejected",exchange="upbit"}', 20),     # rejects
+                     _grow('orders_total{side="sell",status="cancelled",exchange="binance"}', 20)]),  # no fills
     "fastapi": ("fastapi", [],
                 [*[_grow(f'http_request_duration_seconds_bucket{{{FA},le="{le}",method="POST"}}', 100)
                    for le in ("1.0", "+Inf")],
                  _grow(f'http_request_duration_seconds_count{{{FA},method="POST"}}', 100),
                  _grow(f'http_requests_total{{{FA},method="POST",status="5xx"}}', 100),
-                 _grow('trading_orders_executed_total{exchange="binance",result="rejected",side="buy"}', 20)]),
+                 _grow('trading_orders_executed_total{exchange="binance",result="rejected",side="buy"}', 20),
+                 _grow('trading_orders_executed_total{exchange="binance",result="filled",side="buy"}', 1)]),  # 1 in 21
 }
 
 
@@ -199,6 +206,9 @@ def _plant_and_watch(fleet: Fleet, names: list[str]) -> dict[str, dict[str, bool
     report = {b.bot.name: b for b in coverage.report(fleet.stack)}
     supported = {name: [i.name for i in report[name].alerts if i.fed and i.name not in NOT_PLANTABLE]
                  for name in names}
+    # A daily loss is counted from the day's start: it must be recorded before the PnL drops.
+    assert not poll({name: (lambda n=name: fleet.prometheus.query(f'trading_daily_pnl_usd{{job="{n}"}}'))
+                     for name in names if "TradingDailyLossLimit" in supported[name]}, TIMEOUT)
     for name in names:
         _apply(fleet.bots[name], PLANS[fleet.example_of[name]][2])
     down_kind = {name: DOWN | ({"BotStopped"} if report[name].bot.profile.heartbeat is None else set())

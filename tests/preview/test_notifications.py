@@ -3,6 +3,7 @@ messages (summary first, links, colours, durations, subjects) and the inhibition
 windows of the generated config, by posting alerts and reading what the local sinks received."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from stackctl import health
 from stackctl.preview.alertmanager import Alertmanager
 from stackctl.preview.render import collect, config, examples
 from stackctl.preview.sinks import HttpSink, SmtpSink
@@ -109,13 +111,27 @@ def _delivered(sinks) -> set[tuple[str, str, str]]:
     return out
 
 
+def _listed(am: Alertmanager) -> list:
+    reply = health.request(f"{am.url}/api/v2/alerts", timeout=5.0)
+    return json.loads(reply.body) if reply.ok else []
+
+
 def _notify(stack, posted: list[dict], expected: set, settle: float = 3.0) -> set:
-    """Posts the alerts to a real Alertmanager running the generated config (inhibitions and mute
-    windows kept); returns what was delivered once `expected` arrived and `settle` more seconds passed."""
+    """Posts the alerts, in order, to a real Alertmanager running the generated config (inhibitions and
+    mute windows kept); returns what was delivered once `expected` arrived and `settle` more seconds passed.
+
+    One at a time, each listed by Alertmanager before the next goes: an alert that started long ago is
+    flushed at once (its group_wait is over), so a warning posted together with the critical that
+    inhibits it could be sent before the inhibitor has read the critical."""
     http, smtp = HttpSink(), SmtpSink()
     try:
         with Alertmanager(config(stack, http.url, smtp.address, inhibit=True, mute=True)) as am:
-            am.post(posted)
+            for count, alert in enumerate(posted, 1):
+                am.post([alert])
+                deadline = time.monotonic() + 10
+                while len(_listed(am)) < count and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.2)           # the inhibitor reads the store on its own goroutine
             deadline = time.monotonic() + 20
             while not expected <= _delivered((http, smtp)) and time.monotonic() < deadline:
                 time.sleep(0.2)
