@@ -140,6 +140,11 @@ def _fill_bot_overrides(filled: defaults.Filled) -> None:
                         filled.put(("bots", i, "alerts", key, name), copy.deepcopy(value))
 
 
+# The bots' live/paper target label (the fleet overview's selector). Namespaced: a target label a bot's
+# own series also carry would be renamed to exported_<name> by Prometheus, and the bot's names are its own.
+MODE_LABEL = "trading_mode"
+
+
 def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list[tuple[str, Profile]]:
     """(job, profile) of every enabled bot the reader will accept. Each gets its heartbeat settings and
     its `mode` target label (live or paper: the fleet overview's selector), by default the global
@@ -161,10 +166,10 @@ def _enabled_bots(filled: defaults.Filled, profiles: dict[str, Profile]) -> list
                 if key not in heartbeat:
                     filled.put(("bots", i, "heartbeat", key), default)
         if isinstance(environment, str) and isinstance(bot.get("labels", {}), dict) \
-                and "mode" not in bot.get("labels", {}):
+                and MODE_LABEL not in bot.get("labels", {}):
             if "labels" not in bot:
                 filled.put(("bots", i, "labels"), {})
-            filled.put(("bots", i, "labels", "mode"), environment)
+            filled.put(("bots", i, "labels", MODE_LABEL), environment)
     return out
 
 

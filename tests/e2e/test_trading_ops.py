@@ -27,9 +27,7 @@ PROFILE = {
         {"signal": "order_latency", "from": "mm_order_ack_seconds", "labels": {"venue": "exchange"}},
         {"signal": "market_data_last_update", "from": "mm_book_age_seconds", "age": True},   # age -> timestamp
         {"signal": "clock_skew", "from": "mm_clock_offset_ms", "scale": 0.001},                # ms -> s
-        # Not `mode`: the stack labels every target mode=<environment>, and a bot label of that name would be
-        # scraped as exported_mode.
-        {"signal": "trading_state", "from": "mm_mode", "labels": {"phase": "state"}},
+        {"signal": "trading_state", "from": "mm_mode", "labels": {"mode": "state"}},
         {"signal": "kill_switch", "from": "mm_killswitch"},
         {"signal": "rate_limit_used", "from": "mm_weight_used", "labels": {"venue": "exchange"}},
         {"signal": "rate_limit_limit", "from": "mm_weight_limit", "labels": {"venue": "exchange"}},
@@ -63,7 +61,7 @@ BREACH = [
     ("grow", f"mm_order_ack_seconds_count{{{B}}}", 20.0),                     # acknowledgements of 0.25-1 s
     ("set", 'mm_book_age_seconds{feed="binance:BTCUSDT"}', 60.0),
     ("set", 'mm_clock_offset_ms{reference="binance"}', -1500.0),                # 1.5 s behind
-    ("set", 'mm_mode{phase="active"}', 0.0), ("set", 'mm_mode{phase="halted"}', 1.0), ("set", "mm_killswitch", 1.0),
+    ("set", 'mm_mode{mode="active"}', 0.0), ("set", 'mm_mode{mode="halted"}', 1.0), ("set", "mm_killswitch", 1.0),
     ("set", f"mm_weight_used{{{B}}}", 1150.0),
     ("grow", f'mm_http_bans_total{{{B},code="429"}}', 1.0),
     ("set", 'mm_position_usd{symbol="BTCUSDT"}', -80000.0),

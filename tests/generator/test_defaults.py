@@ -147,7 +147,7 @@ profiles:
       - {signal: http_requests, from: mm_requests_total}
 bots:
   - {name: mm, profile: mm-bot, targets: ["mm-host:8000"]}
-  - {name: fx, profile: d80-fx, targets: ["fx-host:9100"], labels: {mode: live}}
+  - {name: fx, profile: d80-fx, targets: ["fx-host:9100"], labels: {trading_mode: live}}
 """
 
 
@@ -168,14 +168,14 @@ def test_the_fleet_overview_covers_every_bot(tmp_path):
     panels = {p.title: p for p in fleet.panels}
     # No bot feeds PnL: no PnL panel. Equity: one bot does.
     assert set(panels) == {"Bots up", "Firing alerts per bot", "Heartbeat age", "Equity per bot"}
-    assert [v.label for v in fleet.variables] == ["job", "instance", "mode"]      # mode: the live/paper selector
+    assert [v.label for v in fleet.variables] == ["job", "instance", "trading_mode"]      # the live/paper selector
     heartbeat = [q.expr for q in panels["Heartbeat age"].queries]
     assert heartbeat[0].startswith("time() - max by (job) (mm_last_update_seconds{") and 'job="mm"' in heartbeat[0]
     assert "timestamp(up{" in heartbeat[1] and 'job="fx"' in heartbeat[1]    # no heartbeat: the last scrape
     assert 'job=~"mm|fx"' in panels["Bots up"].queries[0].expr
     # Each bot's mode target label: the spec's, else the global environment.
     config = yaml.safe_load(render_all(stack)["stack/prometheus/prometheus.yml"])
-    modes = {c["job_name"]: c["static_configs"][0]["labels"]["mode"] for c in config["scrape_configs"]
+    modes = {c["job_name"]: c["static_configs"][0]["labels"]["trading_mode"] for c in config["scrape_configs"]
              if c["job_name"] in ("mm", "fx")}
     assert modes == {"mm": "paper", "fx": "live"}
 
