@@ -19,7 +19,7 @@ from importlib import resources
 import yaml
 
 from stackgen import units
-from stackgen.errors import SpecError
+from stackgen.errors import SpecError, shown
 from stackgen.model.profiles import Mapping, Profile
 from stackgen.signals import registry
 
@@ -41,21 +41,28 @@ class Family:
         return [v for n, _, v in self.samples if n == (name or self.name)]
 
 
+# Prometheus' own default body_size_limit is unlimited; a bot's /metrics this big is an accident or an attack.
+MAX_EXPOSITION = 64 << 20
+
+
 def read_exposition(source: str) -> dict[str, Family]:
     """The metric families a bot serves, by name (counters by their name without _total, as the parsers give)."""
     if re.match(r"^https?://", source):
         request = urllib.request.Request(source, headers={"Accept": "text/plain;version=0.0.4"})
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:   # noqa: S310 - the user's URL
-                text = response.read().decode("utf-8", "replace")
+                data = response.read(MAX_EXPOSITION + 1)
         except OSError as exc:
             raise SpecError(f"{source}: cannot read the bot's metrics: {exc}") from None
     else:
         try:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(source, "rb") as handle:
+                data = handle.read(MAX_EXPOSITION + 1)
         except OSError as exc:
             raise SpecError(f"{source}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_EXPOSITION:
+        raise SpecError(f"{source}: more than {MAX_EXPOSITION >> 20} MiB: not one bot's /metrics")
+    text = data.decode("utf-8", "replace")     # what is not UTF-8 the parser then names, escaped
     try:
         if re.search(r"^# EOF\s*$", text, re.M):
             from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -63,7 +70,7 @@ def read_exposition(source: str) -> dict[str, Family]:
             from prometheus_client.parser import text_string_to_metric_families
         parsed = list(text_string_to_metric_families(text))
     except ValueError as exc:
-        raise SpecError(f"{source}: not a Prometheus text or OpenMetrics exposition: {exc}") from None
+        raise SpecError(f"{source}: not a Prometheus text or OpenMetrics exposition: {shown(str(exc))}") from None
     out: dict[str, Family] = {}
     for fam in parsed:
         if fam.name.endswith("_created") and fam.type == "gauge":

@@ -28,7 +28,10 @@ def listed(items, limit: int = LISTED_ITEMS) -> str:
 
 
 def _cut(message: str) -> str:
-    """The net under every message: long quoted echoes cut, then the whole line bounded."""
+    """The net under every message: what a terminal would act on escaped (control bytes of a hostile
+    input), long quoted echoes cut, then the whole line bounded."""
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     message = _LONG_QUOTED.sub(lambda m: f"{m.group(0)[:SHOWN_CHARS - 5]}...{m.group(0)[0]} "
                                          f"({len(m.group(0)) - 2:,} chars)", message)
     if len(message) > MAX_MESSAGE:

@@ -113,3 +113,24 @@ def test_probe_flags_an_equity_gauge_in_usd_mapped_into_a_ratio(tmp_path, capsys
     assert code == 1
     assert ("map[0] drawdown <- trading_balance: out of range: 10432.2 is not a ratio 0..1 (signal drawdown is "
             "trading_drawdown_ratio); an amount in USD? map it to equity or pnl, whose drawdown is derived") in out
+
+
+# Hostile expositions: a file that is not text, terminal escapes, a huge line. One line, escaped, short;
+# nothing written.
+HOSTILE_EXPOSITIONS = {
+    "random bytes": bytes(range(256)) * 12,
+    "terminal escapes": b"x_total 1\n\x1b[31mred 2\n\x07",
+    "a 70 KB label value": b'x_total{a="' + b"b" * 70_000 + b'"} 1\n' + b"\xff\n",
+}
+
+
+def test_a_hostile_exposition_is_one_escaped_line_and_writes_nothing(tmp_path, capsys):
+    for name, data in HOSTILE_EXPOSITIONS.items():
+        source, out = tmp_path / "metrics", tmp_path / "bot.yaml"
+        source.write_bytes(data)
+        code = generate.main(["init", "--from", str(source), "--out", str(out)])
+        stderr = capsys.readouterr().err
+        assert code == 2, name
+        assert stderr.startswith("error: ") and stderr.count("\n") == 1, (name, stderr[:300])
+        assert stderr[:-1].isprintable() and len(stderr.encode()) <= 1024, (name, stderr[:300])
+        assert not out.exists(), name
