@@ -246,7 +246,7 @@ class NativeStack:
         """A service whose log relay died has no recorded pid: stop it, so `up` starts it anew
         (its port would otherwise be taken by our own leftover)."""
         for record in processes.read_all(self.s.pids_dir):
-            if not processes.alive(record) and processes.survivors(record):
+            if processes.survivors(record):        # [] while the relay itself runs
                 self.out(f"{record.name}: {processes.stop(record)}")
                 processes.remove_pid_file(self.s.pids_dir, record.name)
 
@@ -333,7 +333,7 @@ class NativeStack:
         if not ok:
             raise StackError(f"not every target of the stack is up after {self.s.wait_seconds:g}s:\n  "
                              + "\n  ".join(health.describe_target(t) for t in found))
-        down = report_bots_down(found, own, self.out)
+        down = report_bots_down(found, own, self.out, self._probe_target)
         waiting = len(found) - scraped - down
         self.out(f"prometheus: {f'{len(found) - down} of ' if down else 'all '}{len(found)} targets up" + (
             f" ({waiting} answered their scrape URL; Prometheus' first scrape of them comes within their "
@@ -378,8 +378,7 @@ class NativeStack:
                 process = "not started"
             elif processes.alive(record):
                 process = f"running (pid {record.pid})"
-            elif processes.survivors(record):
-                left = processes.survivors(record)
+            elif left := processes.survivors(record):          # its relay died; the service did not
                 process = f"ORPHANED (pid {left[0]})"
                 notes.append(f"{name}: its log relay (pid {record.pid}) died; the service (pid "
                              f"{', '.join(map(str, left))}) still runs unrecorded: make down stops it, "
@@ -481,9 +480,11 @@ def own_target(stack: Stack):
     return lambda target: target.get("labels", {}).get("job") in own_jobs
 
 
-def report_bots_down(found: list[dict], own, out) -> int:
-    """One line per bot target not up (the stack runs without it; TargetDown pages if it stays down)."""
-    down = [t for t in found if not own(t) and t.get("health") != "up"]
+def report_bots_down(found: list[dict], own, out, probe=lambda target: False) -> int:
+    """One line per bot target not up (the stack runs without it; TargetDown pages if it stays down).
+    A target Prometheus has not scraped yet counts as up when it answers `probe` (its scrape URL)."""
+    down = [t for t in found if not own(t) and t.get("health") != "up"
+            and not (t.get("health") == "unknown" and probe(t))]
     for target in down:
         out(f"prometheus: bot target not up yet: {health.describe_target(target)}: the stack runs; "
             "TargetDown pages if it stays down")

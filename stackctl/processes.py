@@ -34,17 +34,21 @@ class Record:
         return f"{self.name} (pid {self.pid})"
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (field 3 on), or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (2nd field) may hold spaces and parentheses: split after the last ')'.
+    return text[text.rindex(")") + 2:].split()
+
+
 def _identity(pid: int) -> tuple[str, str] | None:
     """(start time, state) of a live pid, or None. Linux reads /proc; elsewhere `ps`."""
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.parent.parent.joinpath("self").exists():
-        try:
-            text = stat.read_text()
-        except OSError:
-            return None
-        # The command name (2nd field) may hold spaces and parentheses: split after the last ')'.
-        fields = text[text.rindex(")") + 2:].split()
-        return fields[19], fields[0]       # starttime is field 22 of stat, state field 3
+    if Path("/proc/self/stat").exists():
+        fields = _stat(pid)
+        return (fields[19], fields[0]) if fields else None     # starttime is field 22 of stat, state field 3
     proc = subprocess.run(["ps", "-o", "lstart=,state=", "-p", str(pid)], capture_output=True, text=True)
     line = proc.stdout.strip()
     if proc.returncode != 0 or not line:
@@ -76,12 +80,8 @@ def survivors(record: Record) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == record.pid:
             continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()
-        if int(fields[3]) == record.pid and fields[0] not in ("Z", "X"):   # field 6 of stat: the session
+        fields = _stat(entry.name)
+        if fields and int(fields[3]) == record.pid and fields[0] not in ("Z", "X"):   # field 6: the session
             found.append(int(entry.name))
     return sorted(found)
 
