@@ -132,6 +132,11 @@ class DemoBot:
         # the largest drop a scenario makes.
         self._ws_level = max([24] + [math.ceil(v) + 5 for v in p.targets("websocket_drop")])
         self._ws_band = int(bound("websocket_drop", "max", 2.0, min))
+        # Orders: calm shares of rejects and fills, dealt out evenly per exchange (a random draw could
+        # put three rejects among a quiet minute's twenty orders and page on a short window).
+        self._reject_share = bound("order_reject_ratio", "max", 0.02, lambda natural, cap: min(natural, cap / 2))
+        self._fill_share = bound("order_fill_ratio", "min", 0.9, max)
+        self._reject_debt = dict.fromkeys(EXCHANGES, 0.0)
         # trading
         self._positions: list[str] = []
         self._realised = 0.0
@@ -387,9 +392,9 @@ class DemoBot:
                 status = 400 if rng.random() < 0.03 else ok
                 # While an order scenario runs, _tick_ops places every order (its shares are the scenario's).
                 if status == ok and not (self._move("order_reject_ratio") or self._move("order_fill_ratio")):
+                    exchange = rng.choice(EXCHANGES)
                     m.record_order(rng.choice(("buy", "sell")),
-                                   rng.choices(("filled", "cancelled", "rejected"), (88, 7, 5))[0],
-                                   rng.choice(EXCHANGES))
+                                   self._order_status(exchange, self._reject_share, self._fill_share), exchange)
             elif method == "DELETE":
                 status = 404 if rng.random() < 0.07 else ok
             else:
@@ -424,16 +429,14 @@ class DemoBot:
         # Orders: a steady pace, a small reject share and a high fill share unless a scenario moves them.
         rate = self._move("order_rate")
         rejects, fills = self._move("order_reject_ratio"), self._move("order_fill_ratio")
-        reject_share = float(rejects["to"]) if rejects else min(0.02, (p.bound("order_reject_ratio", "max") or 1) / 2)
-        fill_share = float(fills["to"]) if fills else max(0.9, p.bound("order_fill_ratio", "min") or 0.0)
+        reject_share = float(rejects["to"]) if rejects else self._reject_share
+        fill_share = float(fills["to"]) if fills else self._fill_share
         slow = self._move("order_latency")
         cap = calm_cap(p.bound("order_latency", "max"), p.buckets.get("order_latency", ()), 0.05)
         for _ in range(self._poisson((float(rate["to"]) if rate else 1.0) * dt)):
             exchange = rng.choice(EXCHANGES)
-            roll = rng.random()
-            status = "rejected" if roll < reject_share else "filled" if roll < reject_share + (
-                1 - reject_share) * fill_share else "cancelled"
-            m.record_order(rng.choice(("buy", "sell")), status, exchange)
+            m.record_order(rng.choice(("buy", "sell")), self._order_status(exchange, reject_share, fill_share),
+                           exchange)
             seconds = self._value(slow) if slow is not None and self._hits(slow) else \
                 min(rng.lognormvariate(math.log(0.012), 0.4), cap)
             m.record_order_latency(exchange, seconds)
@@ -479,6 +482,15 @@ class DemoBot:
     def _move(self, signal: str) -> dict | None:
         """The active scenario action that moves `signal`, if any."""
         return next((a for a in self._actions if a.get("move") == signal), None)
+
+    def _order_status(self, exchange: str, reject_share: float, fill_share: float) -> str:
+        """rejected for `reject_share` of an exchange's orders, evenly spaced; of the rest, filled for
+        `fill_share` (drawn) and cancelled otherwise."""
+        self._reject_debt[exchange] += reject_share
+        if self._reject_debt[exchange] >= 1.0:
+            self._reject_debt[exchange] -= 1.0
+            return "rejected"
+        return "filled" if self.rng.random() < fill_share else "cancelled"
 
     def _hits(self, action: dict) -> bool:
         """Whether this observation is one the action moves (`share` of them; all without one)."""

@@ -19,6 +19,7 @@ import jinja2.sandbox
 from jinja2.environment import TemplateExpression
 
 from stackgen.alerts.humanize import duration, humanize_duration
+from stackgen.conventions import SEVERITIES
 from stackgen.errors import SpecError
 from stackgen.spec.fields import Field, parse_duration
 from stackgen.spec.loader import parse_yaml
@@ -91,7 +92,10 @@ class Scenario:
     name: str
     about: str
     actions: tuple[dict, ...]      # one demo action each, values still expressions over the fields
-    e2e: dict | None = None        # the e2e drives it: the severity its alert must carry
+    # The native e2e drives it: {severity} its alert must carry; optionally `spec` (family fields the
+    # e2e's spec sets, e.g. a window short enough to clear within the run) and `resolves_within` (a
+    # duration, when the alert's own window keeps it firing past the run's default wait).
+    e2e: dict | None = None
     check: dict | None = None      # {signal, above | below, labels}: the gauge the scenario pushes over
 
 
@@ -346,7 +350,7 @@ def _family(key: str, item: Field) -> Family:
                     fields=tuple(fields), rules=rules, runbook=f["runbook"].value, test=f["test"].value,
                     summary=f["summary"].string() if "summary" in f else "",
                     description=f["description"].string() if "description" in f else "",
-                    switch=switch, scenarios=_scenarios(f["scenarios"]) if "scenarios" in f else (),
+                    switch=switch, scenarios=_scenarios(f["scenarios"], names) if "scenarios" in f else (),
                     calm=_calm(f["calm"]) if "calm" in f else (), origin=item)
     # What the demo and its tests need of a family, asked here rather than by a test far away: a family a
     # bot feeds brings the demo scenario that drives it (the platform families watch the stack itself).
@@ -393,7 +397,7 @@ def _recipe(item: Field) -> None:
                     f"names series {named!r}, which test.series does not declare (ids: {', '.join(sorted(ids))})")
 
 
-def _scenarios(item: Field) -> tuple[Scenario, ...]:
+def _scenarios(item: Field, fields: set[str]) -> tuple[Scenario, ...]:
     found = []
     for name, entry in item.mapping(optional=tuple(item.value)).items():
         if not isinstance(name, str) or not name.replace("_", "").isalnum():
@@ -410,7 +414,7 @@ def _scenarios(item: Field) -> tuple[Scenario, ...]:
             if verb == "move" and "to" not in a:
                 raise action.error("move needs to: (a value or [low, high])")
             actions.append(dict(action.value))
-        e2e = dict(s["e2e"].value) if "e2e" in s else None
+        e2e = _e2e(s["e2e"], fields) if "e2e" in s else None
         check = None
         if "check" in s:
             c = s["check"].mapping(required=("signal",), optional=("above", "below", "labels"))
@@ -419,6 +423,23 @@ def _scenarios(item: Field) -> tuple[Scenario, ...]:
             check = dict(s["check"].value)
         found.append(Scenario(name, " ".join(s["about"].string().split()), tuple(actions), e2e, check))
     return tuple(found)
+
+
+def _e2e(item: Field, fields: set[str]) -> dict:
+    e = item.mapping(required=("severity",), optional=("spec", "resolves_within"))
+    severity = e["severity"].value
+    if severity not in SEVERITIES:
+        raise e["severity"].error(f"expected one of {', '.join(SEVERITIES)} (got {severity!r})")
+    found = {"severity": severity}
+    if "spec" in e:
+        for name, value in e["spec"].mapping(optional=tuple(e["spec"].value)).items():
+            if name not in fields:
+                raise value.error(f"names field {name!r}, which the family does not declare "
+                                  f"(fields: {', '.join(sorted(fields)) or 'none'})")
+        found["spec"] = dict(e["spec"].value)
+    if "resolves_within" in e:
+        found["resolves_within"] = e["resolves_within"].duration(minimum=1)
+    return found
 
 
 def _calm(item: Field) -> tuple[tuple[str, str, str], ...]:

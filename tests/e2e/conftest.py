@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from stackgen.alerts.families import families
+from stackgen.spec.fields import parse_duration
 from stackgen.load import load_stack
 from exporter.server import STATE_CHANGE_HEADER
 from stackctl import envfile, health, processes
@@ -37,6 +38,8 @@ class Driven:
     family: str
     alert: str
     labels: dict            # labels the alert carries besides the target's and the spec's externals
+    spec: dict              # family fields the e2e's spec sets (a window short enough to clear)
+    resolves_within: float  # seconds to wait for the resolved notification
 
 
 def _driven() -> dict[str, Driven]:
@@ -57,7 +60,9 @@ def _driven() -> dict[str, Driven]:
                 labels.update({str(k): str(v) for k, v in (action.get("labels") or {}).items()})
             if family.domain == "topn":
                 labels.update({name: bot[name] for name in ("env", "universe", "strategy")})
-            found[scenario.name] = Driven(scenario.name, key, family.alert, labels)
+            within = parse_duration(scenario.e2e.get("resolves_within", "45s"))
+            found[scenario.name] = Driven(scenario.name, key, family.alert, labels,
+                                          dict(scenario.e2e.get("spec") or {}), within)
     return found
 
 
@@ -132,7 +137,7 @@ def derive_test_spec(spec: dict, receiver_port: int) -> dict:
         if "interval" in job:
             job["interval"] = job["timeout"] = FAST
     for driven in DRIVEN.values():
-        data["alerts"][driven.family]["for"] = "2s"
+        data["alerts"][driven.family].update(driven.spec, **{"for": "2s"})
     am = data["alertmanager"]
     am.update(group_wait="1s", group_interval="2s")
     for receiver in am["receivers"]:

@@ -59,6 +59,17 @@ def test_a_declared_scenario_reaches_the_family():
     assert scenario.check == {"signal": "fx_valid_sources", "below": "limit"}
 
 
+def test_an_e2e_entry_carries_the_spec_it_sets_and_how_long_it_takes_to_resolve():
+    family = _read(_FAMILY + """\
+    scenarios:
+      cut:
+        about: sources go
+        do: [{disconnect: fx_sources, keep: 1}]
+        e2e: {severity: critical, spec: {limit: 2}, resolves_within: 3m}
+""").families["demo"]
+    assert family.scenarios[0].e2e == {"severity": "critical", "spec": {"limit": 2}, "resolves_within": "3m"}
+
+
 @pytest.mark.parametrize("extra, message", [
     ("    scenarios:\n      x:\n        about: a\n        do:\n          - {teleport: okx}\n",
      r"families.yaml:\d+: families.demo.scenarios.x.do\[0\]: expected one demo action of move, silence"),
@@ -71,6 +82,18 @@ def test_a_declared_scenario_reaches_the_family():
     ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n        check: {signal: drawdown}\n",
      r"a check needs one of above, below"),
     ("    calm:\n      equity: {max: 1}\n", r"families.demo.calm.equity: the demo cannot bound 'equity'"),
+    ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n        e2e: {severity: page}\n",
+     r"families.demo.scenarios.x.e2e.severity: expected one of critical, warning, info, none \(got 'page'\)"),
+    ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n"
+     "        e2e: {severity: warning, spec: {window: 1m}}\n",
+     r"families.demo.scenarios.x.e2e.spec.window: names field 'window', which the family does not declare "
+     r"\(fields: limit\)"),
+    ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n"
+     "        e2e: {severity: warning, resolves_within: soon}\n",
+     r"families.demo.scenarios.x.e2e.resolves_within: expected a Prometheus duration"),
+    ("    scenarios:\n      x:\n        about: a\n        do: [{silence: okx}]\n"
+     "        e2e: {severity: warning, wait: 1m}\n",
+     r"families.demo.scenarios.x.e2e.wait: unknown key"),
 ])
 def test_a_bad_scenario_is_refused_with_its_place(extra, message):
     from stackgen.spec.fields import SpecError
