@@ -375,6 +375,29 @@ def _panel_expr(key: str) -> str:
     return f"sum by (job, instance) ({signal.name})"
 
 
+def bot_name(source: str) -> str:
+    """A job name for the bot behind `source`: a URL's host name up to its first dot, a file's stem.
+    An address says nothing of the bot (127.0.0.1, localhost, [::1]): then its port does (bot-9100)."""
+    import ipaddress
+    from pathlib import PurePath
+    from urllib.parse import urlsplit
+    if re.match(r"^https?://", source):
+        parts = urlsplit(source)
+        try:
+            host, port = parts.hostname or "", parts.port
+        except ValueError:                  # a port that is not a number: the host alone
+            host, port = parts.hostname or "", None
+        try:
+            ipaddress.ip_address(host)
+            address = True
+        except ValueError:
+            address = host in ("", "localhost")
+        stem = (f"bot-{port}" if port else "") if address else host.split(".")[0]
+    else:
+        stem = PurePath(source).stem
+    return re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")[:63].strip("-") or "my-bot"
+
+
 def init(source: str, out, bot: str | None = None, target: str | None = None) -> tuple[list[str], dict]:
     """Read the exposition, propose a profile, write a spec for review (the alert families the bot
     feeds, at their defaults). The lines to print (mapped, not mapped and why, coverage), and the spec."""
@@ -384,7 +407,7 @@ def init(source: str, out, bot: str | None = None, target: str | None = None) ->
     from stackgen.load import load_stack
     families = read_exposition(source)
     url = re.match(r"^https?://([^/]+)(/.*)?$", source)
-    name = bot or re.sub(r"[^a-z0-9-]+", "-", Path(url[1] if url else source).stem.lower()).strip("-") or "my-bot"
+    name = bot or bot_name(source)
     proposal = propose(families, f"{name}-profile")
     document = spec_document(proposal, name, target or (url[1] if url else "127.0.0.1:8000"),
                              (url[2] or "/metrics") if url else "/metrics")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import yaml
 
 import generate
@@ -134,3 +135,19 @@ def test_a_hostile_exposition_is_one_escaped_line_and_writes_nothing(tmp_path, c
         assert stderr.startswith("error: ") and stderr.count("\n") == 1, (name, stderr[:300])
         assert stderr[:-1].isprintable() and len(stderr.encode()) <= 1024, (name, stderr[:300])
         assert not out.exists(), name
+
+
+@pytest.mark.parametrize("source, name", [
+    ("http://127.0.0.1:9100/metrics", "bot-9100"),      # an address names nothing: its port does
+    ("http://localhost:8000/metrics", "bot-8000"),
+    ("http://[::1]:9464/metrics", "bot-9464"),
+    ("http://127.0.0.1/metrics", "my-bot"),
+    ("http://mm-bot.trading.internal:9100/metrics", "mm-bot"),
+    ("https://Grid_Bot:443/m", "grid-bot"),
+    ("http://bot:notaport/metrics", "bot"),
+    ("saved/hummingbot.prom", "hummingbot"),
+    ("/tmp/exposition.txt", "exposition"),
+    ("???", "my-bot"),
+])
+def test_init_names_the_bot_after_its_host_or_file(source, name):
+    assert adopt.bot_name(source) == name
