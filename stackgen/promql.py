@@ -285,9 +285,9 @@ def _closing(expr: str, i: int, close: str) -> int:
     raise ValueError(f"unbalanced {close!r}")
 
 
-def add_matcher(expr: str, label: str, value: str, op: str = "=~") -> str:
+def add_matcher(expr: str, label: str, value: str, op: str = "=~", narrow: bool = False) -> str:
     """The expression with `label=~"value"` (or another `op`) added to every selector that has no matcher
-    on `label` yet.
+    on `label` yet (with `narrow`, to every selector: a second matcher on a label narrows the first).
 
     A scan over the text (string literals, `{...}` matchers, `[...]` ranges and by/on label lists are
     skipped), then proven by the parser: every selector of the result carries the matcher, and the
@@ -309,7 +309,7 @@ def add_matcher(expr: str, label: str, value: str, op: str = "=~") -> str:
             close = {"[": "]", "{": "}", "(": ")"}[c]
             end = _closing(expr, i + 1, close)
             part = expr[i:end + 1]
-            if c == "{" and not has_label.search(part[1:-1]):      # a bare {__name__="x"} selector
+            if c == "{" and (narrow or not has_label.search(part[1:-1])):      # a bare {__name__="x"} selector
                 part = "{" + matcher + (", " if part[1:-1].strip() else "") + part[1:]
             out.append(part)
             label_list = False
@@ -330,7 +330,7 @@ def add_matcher(expr: str, label: str, value: str, op: str = "=~") -> str:
         if rest.startswith("{"):
             end = _closing(expr, size - len(rest) + 1, "}")
             inner = expr[size - len(rest) + 1:end]
-            if not has_label.search(inner):
+            if narrow or not has_label.search(inner):
                 inner = matcher + (", " + inner if inner.strip() else "")
             out.append(gap + "{" + inner + "}")
             i = end + 1

@@ -345,7 +345,7 @@ def cite(ref: Field, text: str, alerts: Alerts | None) -> Cited:
         else:
             value = config[name]
         shown = fam.cite(spec, value)
-        # Per-bot (env, strategy) values a panel's colours cannot show: the text names them.
+        # Per-bot (env, strategy) values: the text names them too (the colours follow them: bot_colours.py).
         others = [f"{o.name}: {fam.cite(spec, dict(o.values)[name])}" for o in (config.overrides if config else ())
                   if dict(o.values)[name] != value]
         if others:

@@ -123,6 +123,7 @@ class Query:
 class Step:
     color: str
     value: float | None            # None: the base colour, below the first step
+    ref: tuple[str, ...] = ()      # ("drawdown", "warning"): the alert threshold the value is (per-bot colours)
 
 
 @dataclass(frozen=True)
@@ -578,7 +579,7 @@ def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
             steps.pop()
             cited.pop()
         else:
-            steps.append(Step(color, value))
+            steps.append(Step(color, value, tuple(str(f["from"].value).split(".")[1:]) if from_alert else ()))
             cited.append(from_alert)
     return tuple(steps)
 

@@ -110,7 +110,7 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def _thresholds(steps: tuple[Step, ...]) -> dict:
+def thresholds_json(steps: tuple[Step, ...]) -> dict:
     # The base step's value is null: that is how Grafana writes -Infinity in JSON.
     steps = steps or (Step(NEUTRAL, None),)
     return {"mode": "absolute", "steps": [{"color": s.color, "value": None if s.value is None else _num(s.value)}
@@ -131,7 +131,7 @@ def _mappings(mappings: tuple[ValueText, ...]) -> list:
 
 def _defaults(panel: Panel, color_mode: str) -> dict:
     defaults = {"color": {"mode": color_mode}, "mappings": _mappings(panel.mappings),
-                "thresholds": _thresholds(panel.thresholds)}
+                "thresholds": thresholds_json(panel.thresholds)}
     if panel.unit:
         defaults["unit"] = panel.unit
     if panel.decimals is not None:

@@ -25,7 +25,8 @@ from stackgen.model.dashboards import TIME_SERIES_TYPES, Dashboard, Panel, Varia
 from stackgen.model.panel_index import expr_metrics, layout, panel_ids, panel_metrics
 from stackgen.model.series import catalog_index
 from stackgen.model.stack import Stack
-from stackgen.render.panels import FACTORIES, plain_kept, row_header
+from stackgen.render.builders import bot_colours
+from stackgen.render.panels import FACTORIES, plain_kept, row_header, thresholds_json
 from stackgen.render.builders.profile_rules import recorded_series as profile_series
 
 # Dashboard and variable keys kept from grafanalib's output; the rest is legacy
@@ -144,8 +145,13 @@ def _panels(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> list[
         if isinstance(item, str):
             panels.append(row_header(item, panel_id, grid["y"]))
         else:
-            panels.append(FACTORIES[item.type](item, panel_id, grid, datasource_ref(), titles,
-                                               runbooks=runbooks(stack, item)))
+            scopes = bot_colours.scopes(stack, item)    # per-bot colours, where overrides move them
+            shown = bot_colours.split(item, scopes) if scopes else item
+            panel = FACTORIES[item.type](shown, panel_id, grid, datasource_ref(), titles,
+                                         runbooks=runbooks(stack, item))
+            if scopes:
+                panel["fieldConfig"]["overrides"] = bot_colours.overrides(item, scopes, thresholds_json)
+            panels.append(panel)
     return panels
 
 
