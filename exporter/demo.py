@@ -133,8 +133,11 @@ class DemoBot:
         self._ws_level = max([24] + [math.ceil(v) + 5 for v in p.targets("websocket_drop")])
         self._ws_band = int(bound("websocket_drop", "max", 2.0, min))
         # Orders: calm shares of rejects and fills, dealt out evenly per exchange (a random draw could
-        # put three rejects among a quiet minute's twenty orders and page on a short window).
-        self._reject_share = bound("order_reject_ratio", "max", 0.02, lambda natural, cap: min(natural, cap / 2))
+        # put three rejects among a quiet minute's twenty orders and page on a short window). Under a
+        # bound of 1 %, none: one reject alone is over a tiny ratio in any window of fewer than
+        # 1/ratio orders, which the demo's pace (~90 orders a minute per exchange) cannot promise.
+        self._reject_share = bound("order_reject_ratio", "max", 0.02,
+                                   lambda natural, cap: min(natural, cap / 2) if cap >= 0.01 else 0.0)
         self._fill_share = bound("order_fill_ratio", "min", 0.9, max)
         self._reject_debt = dict.fromkeys(EXCHANGES, 0.0)
         # trading

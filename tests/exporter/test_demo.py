@@ -337,3 +337,36 @@ def test_scenario_names_parse():
     assert parse_names(["drawdown,loss", "loss", " fx_stale "]) == ["drawdown", "loss", "fx_stale"]
     with pytest.raises(UnknownScenario, match="unknown scenario 'nope'; known: drawdown, "):
         parse_names("nope")
+
+
+def _orders_by_exchange(registry) -> dict[str, tuple[float, float]]:
+    """exchange -> (rejected, all) orders so far."""
+    out: dict[str, list[float]] = {}
+    for labels, count in samples(registry, "api_orders_total").items():
+        entry = out.setdefault(dict(labels)["exchange"], [0.0, 0.0])
+        entry[0] += count if dict(labels)["status"] == "rejected" else 0.0
+        entry[1] += count
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.05, 0.02, 0.004])
+def test_calm_rejects_stay_under_the_ratio_in_every_minute_with_enough_orders(metrics, registry, ratio):
+    """The calm reject share is dealt out evenly per exchange: no one-minute window of at least 20 orders
+    crosses the ratio (a random draw did, now and then, on a short window), and a ratio too small for one
+    reject per window gets none."""
+    from exporter.demo import Plan
+    bot = DemoBot(metrics, seed=11, plan=Plan(calm={"order_reject_ratio": {"max": ratio / 4}}))
+    history = []
+    window = int(60 / DT)
+    for i in range(20 * window):
+        bot.tick(DT, T0 + i * DT)
+        history.append(_orders_by_exchange(registry))
+    worst = 0.0
+    for before, after in zip(history[:-window], history[window:], strict=True):
+        for exchange, (rejected, orders) in after.items():
+            old = before.get(exchange, (0.0, 0.0))
+            if orders - old[1] >= 20:
+                worst = max(worst, (rejected - old[0]) / (orders - old[1]))
+    assert worst <= ratio, f"a calm minute rejected {worst:.1%} of its orders, over the ratio {ratio:.1%}"
+    rejected = sum(r for r, _ in history[-1].values())
+    assert (rejected == 0) == (ratio / 4 < 0.01), rejected
