@@ -167,6 +167,7 @@ class Panel:
     x: str = ""                    # barchart: the label whose values are the bars
     histogram: str = ""            # heatmap: the histogram whose buckets it draws
     alert_refs: tuple[tuple[str, ...], ...] = ()   # ("drawdown", "warning"): alert thresholds it mirrors
+    declared_steps: tuple[Step, ...] = ()   # every step as written, before a cited one displaced any
     origin: Field | None = field(default=None, **_ORIGIN)
 
 
@@ -394,7 +395,7 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
     if "min" in kw and "max" in kw and kw["max"] <= kw["min"]:
         raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
     if "thresholds" in f:
-        kw["thresholds"] = _thresholds(f["thresholds"], ctx)
+        kw["thresholds"], kw["declared_steps"] = _thresholds(f["thresholds"], ctx)
         refs = [tuple(str(s.value.get("from")).split(".")[1:]) for s in f["thresholds"].items()
                 if isinstance(s.value, dict) and isinstance(s.value.get("from"), str)]
         kw["alert_refs"] = tuple(dict.fromkeys(refs))
@@ -545,11 +546,13 @@ def _color(field: Field) -> str:
                       "orange, red, blue, dark-red, or #rrggbb)")
 
 
-def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
+def _thresholds(field: Field, ctx: _Context) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
     """[{color: red}, {color: green, from: 0}]: the base colour first, then each colour from its value up.
+    Returns the steps, and every step as declared (a bot's own thresholds may keep one the family's drop).
 
     `from` may name an alert threshold (`alerts.drawdown.warning`), so panel colours move with the alert."""
     steps: list[Step] = []
+    declared: list[Step] = []
     cited: list[bool] = []             # per step: does its value come from an alert threshold?
     for i, item in enumerate(field.items(min_items=1)):
         f = item.mapping(required=("color",), optional=("from",))
@@ -565,6 +568,7 @@ def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
             raise item.error("missing required key 'from' (the value from which this colour applies)")
         from_alert = isinstance(f["from"].value, str)
         value = _alert_value(f["from"], ctx) if from_alert else f["from"].number()
+        declared.append(Step(color, value, tuple(str(f["from"].value).split(".")[1:]) if from_alert else ()))
         while len(steps) > 1 and value <= steps[-1].value:
             if not from_alert and not cited[-1]:
                 raise f["from"].error(f"steps must increase (got {value:g} after {steps[-1].value:g})")
@@ -579,9 +583,9 @@ def _thresholds(field: Field, ctx: _Context) -> tuple[Step, ...]:
             steps.pop()
             cited.pop()
         else:
-            steps.append(Step(color, value, tuple(str(f["from"].value).split(".")[1:]) if from_alert else ()))
+            steps.append(declared[-1])
             cited.append(from_alert)
-    return tuple(steps)
+    return tuple(steps), (steps[0], *declared)
 
 
 def _alert_value(ref: Field, ctx: _Context) -> float:

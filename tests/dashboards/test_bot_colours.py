@@ -94,3 +94,54 @@ def test_a_cited_duration_is_compared_in_seconds_and_a_passed_literal_step_goes(
     # An override below the literal step: the cited threshold wins, the literal step goes.
     assert bot_colours._steps(steps, family, {"max_age": "10s"}) == (
         Step("green", None), Step("red", 10.0, ("market_data_stale", "max_age")))
+
+
+def _drawdown_steps(*declared) -> tuple[Step, ...]:
+    return (Step("green", None), *declared)
+
+
+def test_a_cited_threshold_displaces_every_literal_step_at_or_above_it_and_one_it_passed_comes_back():
+    family = fam.families()["drawdown"]
+    critical = ("drawdown", "critical")
+    declared = _drawdown_steps(Step("blue", 0.05), Step("yellow", 0.1), Step("red", 0.3, critical))
+    # live bots' critical 4 %: below both literal steps, which go (the model's rule, per scope).
+    assert bot_colours._steps(declared, family, {"critical": 0.04}) == (Step("green", None),
+                                                                        Step("red", 0.04, critical))
+    # The family's critical 20 % drops a literal 25 % step; a paper bot's 60 % keeps it.
+    declared = _drawdown_steps(Step("blue", 0.25), Step("red", 0.2, critical))
+    assert bot_colours._steps(declared, family, {"critical": 0.2}) == (Step("green", None), Step("red", 0.2, critical))
+    assert bot_colours._steps(declared, family, {"critical": 0.6}) == (
+        Step("green", None), Step("blue", 0.25), Step("red", 0.6, critical))
+
+
+def test_a_copy_s_series_names_say_its_scope_where_their_labels_do_not():
+    index = bot_colours_index()
+    labels = {"job", "env"}
+    legend = bot_colours._legend
+    # Labels that tell the scopes apart are shown: the names stay Grafana's (or the legend's).
+    assert legend("", 'trading_drawdown_ratio{job=~"a"}', index, labels, "job=a") == ""
+    assert legend("{{job}} {{env}}", "max by (job, env) (trading_drawdown_ratio)", index, labels, "job=a") \
+        == "{{job}} {{env}}"
+    # A fleet-wide number, a fixed legend, or labels that do not tell the scopes apart: the scope is said.
+    assert legend("", "max(trading_drawdown_ratio)", index, labels, "env=live") == "env=live"
+    assert legend("min", "min(trading_drawdown_ratio)", index, labels, "other bots") == "min (other bots)"
+    assert legend("", "max by (strategy) (trading_drawdown_ratio)", index, labels, "job=a") \
+        == "strategy={{strategy}} (job=a)"
+
+
+def bot_colours_index():
+    from stackgen.render.builders.dashboards import query_index
+    from tests.generator.fixture import stack_of
+    return query_index(stack_of(two_scopes))
+
+
+def test_tables_and_bar_charts_keep_one_query_per_panel():
+    """Grafana merges a table's or bar chart's queries into one frame before overrides apply: no split."""
+    from dataclasses import replace
+
+    from tests.generator.fixture import stack_of
+    stack = stack_of(two_scopes)
+    stat = next(p for d in stack.dashboards for p in d.panels if p.type == "stat" and p.title == "Drawdown")
+    assert bot_colours.scopes(stack, stat)
+    for kind in ("table", "barchart"):
+        assert bot_colours.scopes(stack, replace(stat, type=kind)) == []

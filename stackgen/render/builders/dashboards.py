@@ -145,8 +145,7 @@ def _panels(dashboard: Dashboard, stack: Stack, titles: dict[str, str]) -> list[
         if isinstance(item, str):
             panels.append(row_header(item, panel_id, grid["y"]))
         else:
-            scopes = bot_colours.scopes(stack, item)    # per-bot colours, where overrides move them
-            shown = bot_colours.split(item, scopes) if scopes else item
+            shown, scopes = bot_colours.coloured(stack, item, lambda: query_index(stack))   # per-bot colours
             panel = FACTORIES[item.type](shown, panel_id, grid, datasource_ref(), titles,
                                          runbooks=runbooks(stack, item))
             if scopes:
