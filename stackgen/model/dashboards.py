@@ -396,9 +396,7 @@ def _panel(item: Field, width: int, filters: str, ctx: _Context) -> Panel:
         raise f["max"].error(f"must be above min ({kw['min']:g}), got {kw['max']:g}")
     if "thresholds" in f:
         kw["thresholds"], kw["declared_steps"] = _thresholds(f["thresholds"], ctx)
-        refs = [tuple(str(s.value.get("from")).split(".")[1:]) for s in f["thresholds"].items()
-                if isinstance(s.value, dict) and isinstance(s.value.get("from"), str)]
-        kw["alert_refs"] = tuple(dict.fromkeys(refs))
+        kw["alert_refs"] = tuple(dict.fromkeys(s.ref for s in kw["declared_steps"] if s.ref))
     if "mappings" in f:
         kw["mappings"] = tuple(_mapping(m) for m in f["mappings"].items(min_items=1))
     if "link" in f:

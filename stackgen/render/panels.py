@@ -89,8 +89,13 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 # -- pieces shared by the factories ------------------------------------------------
+def ref_id(index: int) -> str:
+    """A panel query's refId by its place: A, B, C..."""
+    return chr(ord("A") + index)
+
+
 def _targets(panel: Panel, datasource: dict, instant: bool = False) -> list:
-    return [gl.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=datasource,
+    return [gl.Target(expr=q.expr, legendFormat=q.legend, refId=ref_id(i), datasource=datasource,
                       instant=instant)
             for i, q in enumerate(panel.queries)]
 

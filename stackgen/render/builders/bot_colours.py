@@ -16,16 +16,13 @@ from stackgen.alerts import engine
 from stackgen.alerts import families as fam
 from stackgen.model.dashboards import Panel, Step
 from stackgen.model.stack import Stack
+from stackgen.render.panels import ref_id
 from stackgen.spec.fields import parse_duration
 
 MAX_QUERIES = 26          # refIds A..Z: a panel that would need more keeps the family's own colours
 # Panels whose frames Grafana keeps apart, so a byFrameRefID override reaches them. A table or bar chart
 # merges its queries into one frame first (and a copy per scope would only add empty columns).
 SPLIT_TYPES = ("stat", "gauge", "bargauge", "timeseries")
-
-
-def refid(index: int) -> str:
-    return chr(ord("A") + index)
 
 
 def scopes(stack: Stack, panel: Panel) -> list[tuple[str, list, tuple[Step, ...]]]:
@@ -122,6 +119,6 @@ def overrides(panel: Panel, found: list[tuple[str, list, tuple[Step, ...]]], thr
     """Grafana field overrides: each scope's copies of the queries (by refId) coloured at its own steps.
     `thresholds` renders steps as the panel's defaults are rendered."""
     count = len(panel.queries)
-    return [{"matcher": {"id": "byFrameRefID", "options": refid(s * count + i)},
+    return [{"matcher": {"id": "byFrameRefID", "options": ref_id(s * count + i)},
              "properties": [{"id": "thresholds", "value": thresholds(steps)}]}
             for s, (_, _, steps) in enumerate(found) if s for i in range(count)]
