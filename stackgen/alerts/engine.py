@@ -7,6 +7,7 @@ exact labels and annotations every firing instance must carry are derived here, 
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from decimal import Decimal
@@ -184,8 +185,11 @@ def scopes(config) -> list[tuple[str, dict, list[tuple[str, str, str]]]]:
 
 
 def _regex_literal(value: str) -> str:
-    """A label value as a regex matching only itself, written inside a PromQL string (backslashes doubled)."""
-    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\\\1", value)
+    """A label value as a regex matching only itself, written inside a double-quoted PromQL string: the
+    regex's metacharacters escaped, then the string's own escapes (backslashes doubled, quotes and
+    control characters escaped as JSON does, which PromQL's Go-style strings read the same way)."""
+    regex = re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", value)
+    return json.dumps(regex, ensure_ascii=False)[1:-1]
 
 
 def scoped(rules: list[Rule], matchers: list[tuple[str, str, str]]) -> list[Rule]:

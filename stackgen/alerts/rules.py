@@ -4,6 +4,7 @@ Not the spec's `alerts:` settings: those are stackgen/model/alerts.py.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -91,7 +92,9 @@ def rule_document(rule: Rule) -> dict:
 
 
 def _selector(name: str, labels: dict[str, str]) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    # Each value a PromQL string (promtool's series notation reads them so): a quote or a control
+    # character in a label value (an override's env, say) escaped, plain values as they are.
+    inner = ",".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
     return f"{name}{{{inner}}}"
 
 

@@ -17,6 +17,9 @@ from stackgen.spec.fields import Field, parse_duration
 
 SEVERITY_CHOICES = fam.SEVERITY_CHOICES
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# An override's label value is written into rule texts, the runbook and promtool's expected annotations:
+# no template braces, no control characters (quotes and regex characters are escaped where it goes).
+_OVERRIDE_VALUE = re.compile(r"^(?!.*(\{\{|\}\}))[^\x00-\x1f\x7f]+$", re.S)
 _SERIES_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _RECORD_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+$")
 _CUSTOM_COMMON = ("for", "severity", "summary", "description", "runbook")
@@ -172,7 +175,8 @@ def _read_family(family: fam.Family, item: Field, bot_overrides: list | None = N
             raise e["match"].error(f"match exactly one label, one of {', '.join(OVERRIDE_LABELS)} "
                                    "(a bot's own entry under bots: matches its job)")
         (label, value), = match.items()
-        overrides.append((entry, e, label, value.string()))
+        overrides.append((entry, e, label, value.string(
+            pattern=_OVERRIDE_VALUE, what="label value to match (no {{, }} or control characters)")))
     for fields, matched in bot_overrides or ():
         f2 = fields.mapping(optional=tuple(s.name for s in family.fields))
         (label, value), = matched.items()

@@ -89,6 +89,11 @@ def test_promtool_proves_each_scope_fires_at_its_own_threshold_only(tmp_path):
      r"bots\[0\]\.alerts\.order_rejects: alert family 'order_rejects' is off"),
     (lambda d: d.update(bots=[dict(BOT, alerts={"drawdown": {"warnign": 0.5}})]),
      r"bots\[0\]\.alerts\.drawdown"),
+    (lambda d: d["alerts"]["drawdown"].update(overrides=[{"match": {"env": "{{ end }}"}, "warning": 0.1}]),
+     r"spec\.yaml:\d+: alerts\.drawdown\.overrides\[0\]\.match\.env: '\{\{ end \}\}' is not a valid label "
+     r"value to match \(no \{\{, \}\} or control characters\)"),
+    (lambda d: d["alerts"]["drawdown"].update(overrides=[{"match": {"env": "a\nb"}, "warning": 0.1}]),
+     r"overrides\[0\]\.match\.env: .* is not a valid label value to match"),
 ])
 def test_bad_overrides_fail_with_file_line_and_field(edit, message):
     with pytest.raises(SpecError) as exc:
@@ -126,3 +131,31 @@ def test_effective_shows_each_bots_values_with_the_inherited_ones_marked(tmp_pat
     bot = text[text.index("- name: paper-mm"):text.index("- name: live-mm")]
     assert re.search(r"drawdown:\n\s+warning: 0\.3\n\s+critical: 0\.5\n\s+for: 5m  # default\n", bot), bot
     assert re.search(r"^alerts:  # default\n(.*\n)*?  drawdown:\n    warning: 0\.05\n", text, re.M), text
+
+
+HOSTILE_ENV = 'x"}) or vector(1) # .*|\\'     # a quote, braces, regex and PromQL characters, a backslash
+
+
+def test_an_override_value_with_quotes_and_regex_characters_matches_only_itself(tmp_path):
+    """The value is escaped for the regex and for the PromQL string in the rules, the promtool series and
+    the panels: promtool checks and runs the rules, and the scope's test proves it fires on its series."""
+    need_tools("promtool")
+
+    def hostile(data: dict) -> None:
+        data["alerts"]["drawdown"]["overrides"] = [{"match": {"env": HOSTILE_ENV}, "warning": 0.02, "critical": 0.04}]
+    _, files = render(hostile)
+    exprs = [r["expr"] for r in _drawdown_rules(files)]
+    assert exprs[2] == r'trading_drawdown_ratio{env=~"x\"\\}\\) or vector\\(1\\) # \\.\\*\\|\\\\"} > 0.02'
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules/topn.rules.yml")],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = subprocess.run(["promtool", "test", "rules", str(tmp_path / "rules/tests/topn.test.yml")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    tests = yaml.safe_load(files["rules/tests/topn.test.yml"])["tests"]
+    assert any(HOSTILE_ENV in s["series"].encode().decode("unicode_escape") for t in tests
+               for s in t["input_series"]), "no test series carries the override's value"

@@ -19,7 +19,7 @@ from stackgen import conventions as n
 from stackgen import promql
 from stackgen.alerts import engine, links
 from stackgen.alerts.engine import fleet_host_label, target_labels
-from stackgen.alerts.rules import Rule, rule_document
+from stackgen.alerts.rules import Rule, rule_document, selector
 from stackgen.model.profiles import Bot, Fold, Mapping, Profile, heartbeat_seconds
 from stackgen.model.stack import Stack
 from stackgen.signals import registry
@@ -302,11 +302,6 @@ def recorded_series(stack: Stack) -> dict[str, tuple[str, ...]]:
 
 
 # -- promtool tests ---------------------------------------------------------------------------
-def _selector(name: str, labels: dict[str, str]) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}"
-
-
 def _example_name(pattern: str) -> str:
     """One name the regex matches (its first alternative, one repetition): a native per-exchange name."""
     from re import _parser   # the standard library's own regex parser (sre_parse)
@@ -350,19 +345,19 @@ def _mapping_test(profile: Profile, mr: MappingRule, bot: Bot, path_label: str) 
     value = 12.0
     expected = {"scale": value * (m.scale or 1), "age": 60.0 - value}.get(m.transform, value)   # at 1m time() is 60
     # A series the profile leaves out (its label matches `exclude`) is served too, and recorded not.
-    left_out = [{"series": _selector(name, {**native, label: _example_name(regex)}), "values": "99x8"}
+    left_out = [{"series": selector(name, {**native, label: _example_name(regex)}), "values": "99x8"}
                 for label, regex in m.exclude]
     return {
         "name": f"{m.signal}: {m.transform} of {mr.native} (the bot's own series) gives {rule.record}"
                 + (f", leaving out {', '.join(f'{k}=~{v!r}' for k, v in m.exclude)}" if m.exclude else ""),
         "interval": f"{_STEP}s",
-        "input_series": [{"series": _selector(name, native), "values": f"{value!r}x8"}] + left_out,
+        "input_series": [{"series": selector(name, native), "values": f"{value!r}x8"}] + left_out,
         "promql_expr_test": [
             {"eval_time": "1m", "expr": rule.record,
-             "exp_samples": [{"labels": _selector(rule.record, out), "value": expected}]},
+             "exp_samples": [{"labels": selector(rule.record, out), "value": expected}]},
             # The bot's own series is still there, under its own name and labels.
-            {"eval_time": "1m", "expr": _selector(name, {**native, **{label: "" for label, _ in m.exclude}}),
-             "exp_samples": [{"labels": _selector(name, native), "value": value}]}],
+            {"eval_time": "1m", "expr": selector(name, {**native, **{label: "" for label, _ in m.exclude}}),
+             "exp_samples": [{"labels": selector(name, native), "value": value}]}],
     }
 
 
@@ -385,10 +380,10 @@ def _derived_test(profile: Profile, entry, bot: Bot) -> dict:
     return {
         "name": f"derived {entry.key}: {entry.about}",
         "interval": f"{_STEP}s",
-        "input_series": [{"series": _selector(registry()[k].name, base), "values": v} for k, v in given.items()
+        "input_series": [{"series": selector(registry()[k].name, base), "values": v} for k, v in given.items()
                          if k not in here],
-        "promql_expr_test": [{"eval_time": at, "expr": _selector(registry()[k].name, {"job": bot.name}),
-                              "exp_samples": [{"labels": _selector(registry()[k].name, base), "value": value}]}
+        "promql_expr_test": [{"eval_time": at, "expr": selector(registry()[k].name, {"job": bot.name}),
+                              "exp_samples": [{"labels": selector(registry()[k].name, base), "value": value}]}
                              for k, value in entry.expect],
     }
 
@@ -400,11 +395,11 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
     first, *rest = _host_scopes(stack, bot.name)
     stopped = {"job": bot.name, "instance": _INSTANCE, **first}
     live = {"job": bot.name, "instance": "bot-2:9100", **first}
-    series = [{"series": _selector("up", stopped), "values": f"1x{steps}"},
-              {"series": _selector("up", live), "values": f"1x{steps}"}]
+    series = [{"series": selector("up", stopped), "values": f"1x{steps}"},
+              {"series": selector("up", live), "values": f"1x{steps}"}]
     # The bot on its other agent hosts is alive throughout (else their absent() terms fire too).
     elsewhere = [{"job": bot.name, "instance": _INSTANCE, **scope} for scope in rest]
-    series += [{"series": _selector("up", labels), "values": f"1x{steps}"} for labels in elsewhere]
+    series += [{"series": selector("up", labels), "values": f"1x{steps}"} for labels in elsewhere]
     moving = ""
     if hb is None:
         series[0]["values"] = f"0x{steps}"
@@ -417,17 +412,17 @@ def _deadman_test(stack: Stack, bot: Bot, others: list[Bot]) -> dict:
             stuck, moving = f"0+{_STEP}x{steps}", f"1x{steps}"
         else:
             stuck, moving = f"7x{steps}", f"0+1x{steps}"
-        series += [{"series": _selector(name, stopped), "values": stuck},
-                   {"series": _selector(name, live), "values": moving}]
-        series += [{"series": _selector(name, labels), "values": moving} for labels in elsewhere]
+        series += [{"series": selector(name, stopped), "values": stuck},
+                   {"series": selector(name, live), "values": moving}]
+        series += [{"series": selector(name, labels), "values": moving} for labels in elsewhere]
         what = f"a heartbeat ({hb.metric}) that stopped fires; one that advances stays silent"
     # The profile's other bots are alive throughout (else their absent() branch fires too).
     for other in others:
         for scope in _host_scopes(stack, other.name):
             labels = {"job": other.name, "instance": _INSTANCE, **scope}
-            series.append({"series": _selector("up", labels), "values": f"1x{steps}"})
+            series.append({"series": selector("up", labels), "values": f"1x{steps}"})
             if hb is not None:
-                series.append({"series": _selector(hb.metric, labels), "values": moving})
+                series.append({"series": selector(hb.metric, labels), "values": moving})
     rule = deadman_rule(stack, bot)
     annotations = engine.expected(rule, stopped, None).annotations
     at = int(((seconds + _for_seconds(bot)) // _STEP + 4) * _STEP)
