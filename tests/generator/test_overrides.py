@@ -22,6 +22,13 @@ def two_scopes(data: dict) -> None:
     data["bots"] = [dict(BOT, alerts={"drawdown": {"warning": 0.4, "critical": 0.6}})]
 
 
+def _write(files: dict[str, str], base) -> None:
+    for name, text in files.items():
+        path = base / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 def _drawdown_rules(files: dict[str, str]) -> list[dict]:
     rules = yaml.safe_load(files["rules/topn.rules.yml"])
     return [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "TradingDrawdownHigh"]
@@ -69,10 +76,7 @@ def test_promtool_proves_each_scope_fires_at_its_own_threshold_only(tmp_path):
     assert values(live, env="live", strategy="mid") == [0.03]
     fired = [a for c in live["alert_rule_test"] for a in c["exp_alerts"]]
     assert {"strategy": "mid", "severity": "warning"}.items() <= fired[0]["exp_labels"].items()
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    _write(files, tmp_path)
     run = subprocess.run(["promtool", "test", "rules", str(tmp_path / "rules/tests/topn.test.yml")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -146,10 +150,7 @@ def test_an_override_value_with_quotes_and_regex_characters_matches_only_itself(
     _, files = render(hostile)
     exprs = [r["expr"] for r in _drawdown_rules(files)]
     assert exprs[2] == r'trading_drawdown_ratio{env=~"x\"\\}\\) or vector\\(1\\) # \\.\\*\\|\\\\"} > 0.02'
-    for name, text in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    _write(files, tmp_path)
     check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules/topn.rules.yml")],
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
